@@ -1,0 +1,139 @@
+# Makefile: builds ./passthrough and its tests with pkg-config; `make help` lists the targets.
+
+VERSION     = 0.1.0
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/passthrough
+CONFIG_FILE ?= /etc/passthrough.yaml
+
+PKGS        = libvirt yaml-0.1 libpci libxml-2.0
+PKG_CONFIG ?= pkg-config
+
+# build/ holds objects and test binaries; `make asan` uses build/asan/.
+BUILD      ?= build
+SAN        ?=
+
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+WARNINGS    = -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow \
+              -Wformat=2 -Wno-format-nonliteral -Wvla
+ifeq ($(SAN),)
+HARDEN_CPPFLAGS = -D_FORTIFY_SOURCE=2
+HARDEN_CFLAGS   = -fstack-protector-strong -fPIE
+HARDEN_LDFLAGS  = -pie -Wl,-z,relro,-z,now
+PROG        = passthrough
+else
+HARDEN_CFLAGS   = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+HARDEN_LDFLAGS  = -fsanitize=address,undefined
+PROG        = $(BUILD)/passthrough
+endif
+
+PT_CPPFLAGS = -I. -D_GNU_SOURCE $(HARDEN_CPPFLAGS) \
+              -DPT_VERSION=\"$(VERSION)\" -DPT_CONFIG_FILE=\"$(CONFIG_FILE)\" \
+              $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PT_CFLAGS   = -std=c11 $(WARNINGS) $(HARDEN_CFLAGS) -MMD -MP $(CFLAGS)
+PT_LDFLAGS  = $(HARDEN_LDFLAGS) -Wl,--as-needed $(LDFLAGS)
+PT_LDLIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(LDLIBS)
+TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+LIB_SRC   = $(sort $(wildcard model/*.c reconcile/*.c))
+CMD_SRC   = $(sort $(wildcard cmd/*.c))
+TEST_SRC  = $(sort $(wildcard tests/unit/t_*.c))
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_OBJ   = $(CMD_SRC:%.c=$(BUILD)/%.o)
+TESTS     = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIB       = $(BUILD)/libpassthrough.a
+
+# The Debian 12 packages the build, the tests and the test bed need.
+DEPS_BUILD = gcc make libc6-dev pkg-config libvirt-dev libyaml-dev libpci-dev libxml2-dev
+DEPS_TEST  = libcmocka-dev valgrind
+DEPS_BED   = qemu-system-x86 qemu-utils busybox-static linux-image-amd64 pciutils kmod cpio \
+             libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
+DEPS       = $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BED)
+
+.PHONY: all check unit cli asan asan-build valgrind install clean deps print-deps help
+.DEFAULT_GOAL := all
+
+all: $(PROG)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(PT_CPPFLAGS) $(PT_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(PROG): $(CMD_OBJ) $(LIB)
+	$(CC) $(PT_LDFLAGS) -o $@ $(CMD_OBJ) $(LIB) $(PT_LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(PT_CPPFLAGS) $(PT_CFLAGS) $(PT_LDFLAGS) -o $@ $< $(LIB) $(PT_LDLIBS) $(TEST_LDLIBS)
+
+# `make check` runs every tier that can run here and ends with one "N passed, N failed" line:
+# unit and CLI tests (under valgrind when it is installed), the same again built with ASan and
+# UBSan, and the real-kernel scenarios when the QEMU test bed can run here.
+CHECK_SUITES ?= unit cli asan bed
+check: $(PROG) $(TESTS)
+	BIN=./$(PROG) TESTS="$(TESTS)" SUITES="$(CHECK_SUITES)" VALGRIND=$(VALGRIND) E2E=$(E2E) \
+		MAKE="$(MAKE)" tests/run.sh
+
+unit: $(TESTS)
+	BIN=./$(PROG) TESTS="$(TESTS)" SUITES=unit tests/run.sh
+
+cli: $(PROG)
+	BIN=./$(PROG) SUITES=cli tests/run.sh
+
+# The sanitizer build lives in build/asan/; `asan` builds it and runs unit and CLI tests with it.
+asan-build:
+	$(MAKE) BUILD=$(BUILD)/asan SAN=1 CFLAGS="-O1 -g" $(BUILD)/asan/passthrough \
+		$(TESTS:$(BUILD)/%=$(BUILD)/asan/%)
+
+asan:
+	SUITES=asan TESTS="$(TESTS)" MAKE="$(MAKE)" tests/run.sh
+
+# Unit tests and every CLI golden case under valgrind --error-exitcode.
+valgrind: $(PROG) $(TESTS)
+	BIN=./$(PROG) TESTS="$(TESTS)" SUITES="unit cli" VALGRIND=yes tests/run.sh
+
+# For .ci/run: the package list, so that it lives in one place.
+print-deps:
+	@echo $(DEPS)
+
+install: $(PROG)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(PROG) $(DESTDIR)$(SBINDIR)/passthrough
+	install -m 0644 cmd/passthrough.8 $(DESTDIR)$(MANDIR)/man8/passthrough.8
+	install -m 0644 model/passthrough.yaml.5 $(DESTDIR)$(MANDIR)/man5/passthrough.yaml.5
+	install -m 0644 examples/*.yaml $(DESTDIR)$(DOCDIR)/examples/
+
+clean:
+	rm -rf $(BUILD) passthrough
+
+# Installs the Debian 12 packages above with apt-get, only those that are missing.
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all $(words $(DEPS)) packages present"; exit 0; fi; \
+	echo "deps: installing:" $$missing; \
+	if [ "$$(id -u)" != 0 ]; then echo "deps: run as root (or: sudo make deps)" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q && apt-get install -y -q --no-install-recommends $$missing
+
+help:
+	@echo "make            build ./passthrough"
+	@echo "make deps       install the Debian 12 packages that are missing (as root)"
+	@echo "make demo       boot the test bed and show the main job on examples/test-bed.yaml"
+	@echo "make check      unit, CLI golden and (when the bed can run here) real-kernel tests"
+	@echo "make e2e        only the real-kernel scenarios in the QEMU test bed"
+	@echo "make asan       unit and CLI tests under ASan and UBSan (also part of check)"
+	@echo "make valgrind   unit and CLI tests under valgrind"
+	@echo "make install    install to \$$(DESTDIR)\$$(PREFIX) (default /usr/local)"
+	@echo "make clean      remove build outputs"
+
+-include tests/bed/bed.mk
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TESTS:=.d)

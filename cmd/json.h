@@ -1,0 +1,10 @@
+/* json.h: the few JSON writing helpers --json output needs. */
+#ifndef PT_JSON_H
+#define PT_JSON_H
+
+#include <stdio.h>
+
+/* Writes s as a JSON string literal with quotes; NULL is written as null. */
+void pt_json_string(FILE *f, const char *s);
+
+#endif

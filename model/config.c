@@ -1,0 +1,549 @@
+/* config.c: passthrough.yaml (schema version 1) parsed and validated into struct pt_config; pure. */
+#include "model/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/xalloc.h"
+#include "model/yamltree.h"
+
+struct parser {
+	const char *file;
+	struct pt_diags *diags;
+	unsigned errors;
+	struct pt_config cfg;
+};
+
+static const char *const top_keys[] = { "version", "devices", NULL };
+static const char *const device_keys[] = {
+	"address", "match", "vm", "state", "on_stop", "persistent", NULL
+};
+static const char *const match_keys[] = {
+	"vendor", "device", "subsystem_vendor", "subsystem_device", "class", NULL
+};
+
+static void
+error_at(struct parser *p, const struct pt_ynode *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+error_at(struct parser *p, const struct pt_ynode *at, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	pt_diags_add(p->diags, p->file, at ? at->line : 1, at ? at->col : 1, "%s", msg);
+	free(msg);
+	p->errors++;
+}
+
+/* Edit distance, for "did you mean"; keys are short so the quadratic table is fine. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[64];
+
+	if (la >= 64 || lb >= 64)
+		return (size_t)-1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+static void
+unknown_key(struct parser *p, const struct pt_ynode *key, const char *const *known)
+{
+	const char *best = NULL;
+	size_t best_d = 3;   /* suggest only within two edits */
+	char list[256] = "";
+
+	for (size_t i = 0; known[i]; i++) {
+		size_t d = edit_distance(key->value, known[i]);
+
+		if (d < best_d) {
+			best_d = d;
+			best = known[i];
+		}
+		if (i)
+			strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+		strncat(list, known[i], sizeof(list) - strlen(list) - 1);
+	}
+	if (best)
+		error_at(p, key, "unknown key '%s' (did you mean '%s'?)", key->value, best);
+	else
+		error_at(p, key, "unknown key '%s' (expected one of: %s)", key->value, list);
+}
+
+/*
+ * Checks that pair i of map has a usable key that no earlier pair repeats. `what` names
+ * the key in messages ("key", "device name"). Returns false when the pair is to be skipped.
+ */
+static bool
+key_ok(struct parser *p, const struct pt_ynode *map, size_t i, const char *what)
+{
+	const struct pt_ynode *key = map->pairs[i].key;
+
+	if (key->kind != PT_YNODE_SCALAR || pt_ynode_is_null(key)) {
+		error_at(p, key, "a %s must be a plain string, not %s", what, pt_ynode_kind_name(key));
+		return false;
+	}
+	for (size_t j = 0; j < i; j++) {
+		const struct pt_ynode *prev = map->pairs[j].key;
+
+		if (prev->kind == PT_YNODE_SCALAR && strcmp(prev->value, key->value) == 0) {
+			error_at(p, key, "duplicate %s '%s' (first at line %u)", what, key->value,
+				 prev->line);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+expect_scalar(struct parser *p, const char *name, const struct pt_ynode *v)
+{
+	if (v->kind != PT_YNODE_SCALAR || pt_ynode_is_null(v)) {
+		error_at(p, v, "'%s' needs a value, not %s", name, pt_ynode_kind_name(v));
+		return false;
+	}
+	return true;
+}
+
+static bool
+is_int_tag(const struct pt_ynode *v)
+{
+	return v->tag && strcmp(v->tag, "tag:yaml.org,2002:int") == 0;
+}
+
+/*
+ * A PCI id. Ids are hexadecimal everywhere (lspci, sysfs), so "8086" is 0x8086, not
+ * decimal 8086. Accepted: 0x1ac1, 1ac1, "1ac1", and an explicit `!!int 6849` (decimal).
+ */
+static bool
+parse_id(struct parser *p, const char *name, const struct pt_ynode *v, unsigned long max,
+	 const char *range_hint, uint16_t *ret)
+{
+	const char *s;
+	unsigned long val = 0;
+	int base = 16;
+	size_t digits = 0;
+
+	if (!expect_scalar(p, name, v))
+		return false;
+	s = v->value;
+	if (is_int_tag(v) && !(s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+		base = 10;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	for (; *s; s++, digits++) {
+		int d;
+
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else if (base == 16 && *s >= 'A' && *s <= 'F')
+			d = *s - 'A' + 10;
+		else
+			break;
+		if (val <= 0xffffffffUL)
+			val = val * (unsigned long)base + (unsigned long)d;
+	}
+	if (*s || digits == 0) {
+		error_at(p, v, "invalid %s '%s' (expected a hex id: 0x1ac1, 1ac1 or \"1ac1\")",
+			 name, v->value);
+		return false;
+	}
+	if (val > max) {
+		error_at(p, v, "%s '%s' is out of range (at most 0x%lx%s)", name, v->value, max,
+			 range_hint);
+		return false;
+	}
+	*ret = (uint16_t)val;
+	return true;
+}
+
+static bool
+parse_bool(struct parser *p, const char *name, const struct pt_ynode *v, bool *ret)
+{
+	static const char *const yes[] = { "true", "True", "TRUE", NULL };
+	static const char *const no[] = { "false", "False", "FALSE", NULL };
+
+	if (!expect_scalar(p, name, v))
+		return false;
+	for (size_t i = 0; yes[i]; i++) {
+		if (strcmp(v->value, yes[i]) == 0) {
+			*ret = true;
+			return true;
+		}
+		if (strcmp(v->value, no[i]) == 0) {
+			*ret = false;
+			return true;
+		}
+	}
+	error_at(p, v, "'%s' must be true or false, not '%s'", name, v->value);
+	return false;
+}
+
+static void
+parse_match(struct parser *p, const struct pt_ynode *map, struct pt_match *m)
+{
+	unsigned errors_before = p->errors;
+
+	if (map->kind != PT_YNODE_MAPPING) {
+		error_at(p, map, "'match' must be a mapping like { vendor: 0x1ac1, device: 0x089a }, not %s",
+			 pt_ynode_kind_name(map));
+		return;
+	}
+	for (size_t i = 0; i < map->n_pairs; i++) {
+		const struct pt_ynode *k = map->pairs[i].key, *v = map->pairs[i].value;
+		const char *key;
+
+		if (!key_ok(p, map, i, "key"))
+			continue;
+		key = k->value;
+		if (strcmp(key, "vendor") == 0) {
+			if (parse_id(p, key, v, 0xffff, "", &m->vendor))
+				m->fields |= PT_MATCH_VENDOR;
+		} else if (strcmp(key, "device") == 0) {
+			if (parse_id(p, key, v, 0xffff, "", &m->device))
+				m->fields |= PT_MATCH_DEVICE;
+		} else if (strcmp(key, "subsystem_vendor") == 0) {
+			if (parse_id(p, key, v, 0xffff, "", &m->subsystem_vendor))
+				m->fields |= PT_MATCH_SUBSYSTEM_VENDOR;
+		} else if (strcmp(key, "subsystem_device") == 0) {
+			if (parse_id(p, key, v, 0xffff, "", &m->subsystem_device))
+				m->fields |= PT_MATCH_SUBSYSTEM_DEVICE;
+		} else if (strcmp(key, "class") == 0) {
+			if (parse_id(p, key, v, 0xffff,
+				     ": class and subclass as lspci -n shows them, e.g. 0x0200",
+				     &m->class_code))
+				m->fields |= PT_MATCH_CLASS;
+		} else {
+			unknown_key(p, k, match_keys);
+		}
+	}
+	if ((m->fields & (PT_MATCH_VENDOR | PT_MATCH_DEVICE)) != (PT_MATCH_VENDOR | PT_MATCH_DEVICE) &&
+	    p->errors == errors_before)
+		error_at(p, map, "'match' needs both 'vendor' and 'device'");
+}
+
+static void
+parse_vm(struct parser *p, const struct pt_ynode *v, struct pt_device *d)
+{
+	if (!expect_scalar(p, "vm", v))
+		return;
+	if (v->len > PT_VM_NAME_MAX) {
+		error_at(p, v, "'vm' is longer than %d bytes", PT_VM_NAME_MAX);
+		return;
+	}
+	for (const char *s = v->value; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			error_at(p, v, "'vm' must not contain control characters");
+			return;
+		}
+	}
+	d->vm = xstrdup(v->value);
+}
+
+static bool
+device_name_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++) {
+		char c = s[n];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return n > 0 && n <= PT_DEVICE_NAME_MAX;
+}
+
+/* The key nodes of a device entry, for messages about how keys combine. */
+struct device_keys {
+	const struct pt_ynode *match, *vm, *state, *on_stop, *persistent;
+};
+
+static void
+parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynode *map,
+	     struct pt_device *d)
+{
+	struct device_keys keys = { NULL, NULL, NULL, NULL, NULL };
+	unsigned errors_before = p->errors;
+
+	d->name = xstrdup(name->value);
+	d->line = name->line;
+	d->col = name->col;
+	if (map->kind != PT_YNODE_MAPPING) {
+		error_at(p, map, "device '%s' must be a mapping with 'address' or 'match', not %s",
+			 name->value, pt_ynode_kind_name(map));
+		return;
+	}
+	for (size_t i = 0; i < map->n_pairs; i++) {
+		const struct pt_ynode *k = map->pairs[i].key, *v = map->pairs[i].value;
+		const char *key, *why;
+
+		if (!key_ok(p, map, i, "key"))
+			continue;
+		key = k->value;
+		if (strcmp(key, "address") == 0) {
+			if (!expect_scalar(p, key, v))
+				continue;
+			if (pt_pciaddr_parse(v->value, &d->address, &why) < 0)
+				error_at(p, v, "invalid address '%s' (%s)", v->value, why);
+			else
+				d->has_address = true;
+		} else if (strcmp(key, "match") == 0) {
+			keys.match = k;
+			parse_match(p, v, &d->match);
+		} else if (strcmp(key, "vm") == 0) {
+			keys.vm = k;
+			parse_vm(p, v, d);
+		} else if (strcmp(key, "state") == 0) {
+			keys.state = k;
+			if (!expect_scalar(p, key, v))
+				continue;
+			if (strcmp(v->value, "attached") == 0)
+				d->state = PT_STATE_ATTACHED;
+			else if (strcmp(v->value, "bound") == 0)
+				d->state = PT_STATE_BOUND;
+			else if (strcmp(v->value, "released") == 0)
+				d->state = PT_STATE_RELEASED;
+			else
+				error_at(p, v, "invalid state '%s' (expected attached, bound or released)",
+					 v->value);
+		} else if (strcmp(key, "on_stop") == 0) {
+			keys.on_stop = k;
+			if (!expect_scalar(p, key, v))
+				continue;
+			if (strcmp(v->value, "keep") == 0)
+				d->on_stop = PT_ON_STOP_KEEP;
+			else if (strcmp(v->value, "release") == 0)
+				d->on_stop = PT_ON_STOP_RELEASE;
+			else
+				error_at(p, v, "invalid on_stop '%s' (expected keep or release)", v->value);
+		} else if (strcmp(key, "persistent") == 0) {
+			keys.persistent = k;
+			parse_bool(p, key, v, &d->persistent);
+		} else {
+			unknown_key(p, k, device_keys);
+		}
+	}
+	if (p->errors != errors_before)
+		return;   /* the combination checks below would only repeat the same problem */
+	if (!d->has_address && !keys.match)
+		error_at(p, name, "device '%s' needs 'address' or 'match' to select the hardware",
+			 d->name);
+	if (d->state == PT_STATE_ATTACHED && !keys.vm)
+		error_at(p, name, "device '%s' needs 'vm' (state: attached is the default; "
+			 "use state: bound or released for no VM)", d->name);
+	if (d->state != PT_STATE_ATTACHED) {
+		const char *st = pt_state_name(d->state);
+
+		if (keys.vm)
+			error_at(p, keys.vm, "'vm' cannot be used with state: %s (only with state: attached)", st);
+		if (keys.on_stop)
+			error_at(p, keys.on_stop, "'on_stop' applies only to state: attached, not %s", st);
+		if (keys.persistent)
+			error_at(p, keys.persistent, "'persistent' applies only to state: attached, not %s", st);
+	}
+}
+
+static bool
+match_equal(const struct pt_match *a, const struct pt_match *b)
+{
+	return a->fields == b->fields && a->vendor == b->vendor && a->device == b->device &&
+	       a->subsystem_vendor == b->subsystem_vendor &&
+	       a->subsystem_device == b->subsystem_device && a->class_code == b->class_code;
+}
+
+/* Two entries must never claim the same hardware. */
+static void
+check_overlaps(struct parser *p)
+{
+	const struct pt_config *c = &p->cfg;
+
+	for (size_t i = 0; i < c->n_devices; i++) {
+		const struct pt_device *d = &c->devices[i];
+
+		for (size_t j = 0; j < i; j++) {
+			const struct pt_device *e = &c->devices[j];
+			struct pt_ynode at = { .line = d->line, .col = d->col };
+			char buf[PT_PCIADDR_BUFSZ];
+
+			if (d->has_address && e->has_address &&
+			    pt_pciaddr_cmp(&d->address, &e->address) == 0) {
+				error_at(p, &at, "device '%s' selects %s, already selected by '%s' (line %u)",
+					 d->name, pt_pciaddr_format(&d->address, buf), e->name, e->line);
+				break;
+			}
+			if (!d->has_address && !e->has_address && d->match.fields &&
+			    match_equal(&d->match, &e->match)) {
+				error_at(p, &at, "device '%s' has the same 'match' as '%s' (line %u); "
+					 "tell them apart with 'address'", d->name, e->name, e->line);
+				break;
+			}
+		}
+	}
+}
+
+static void
+parse_devices(struct parser *p, const struct pt_ynode *map)
+{
+	if (pt_ynode_is_null(map))
+		return;
+	if (map->kind != PT_YNODE_MAPPING) {
+		error_at(p, map, "'devices' must be a mapping from your device names to entries, not %s",
+			 pt_ynode_kind_name(map));
+		return;
+	}
+	p->cfg.devices = xcalloc(map->n_pairs, sizeof(*p->cfg.devices));
+	for (size_t i = 0; i < map->n_pairs; i++) {
+		const struct pt_ynode *k = map->pairs[i].key;
+
+		if (!key_ok(p, map, i, "device name"))
+			continue;
+		if (!device_name_ok(k->value)) {
+			error_at(p, k, "invalid device name '%s' (letters, digits, '_', '.' and '-'; "
+				 "at most %d)", k->value, PT_DEVICE_NAME_MAX);
+			continue;
+		}
+		parse_device(p, k, map->pairs[i].value, &p->cfg.devices[p->cfg.n_devices++]);
+	}
+	check_overlaps(p);
+}
+
+static void
+parse_root(struct parser *p, const struct pt_ynode *root)
+{
+	const struct pt_ynode *version = NULL, *devices = NULL;
+
+	if (!root || pt_ynode_is_null(root)) {
+		pt_diags_add(p->diags, p->file, 1, 1, "empty file (expected 'version: 1' and 'devices:')");
+		p->errors++;
+		return;
+	}
+	if (root->kind != PT_YNODE_MAPPING) {
+		error_at(p, root, "expected a mapping with 'version' and 'devices', not %s",
+			 pt_ynode_kind_name(root));
+		return;
+	}
+	for (size_t i = 0; i < root->n_pairs; i++) {
+		const struct pt_ynode *k = root->pairs[i].key;
+
+		if (!key_ok(p, root, i, "key"))
+			continue;
+		if (strcmp(k->value, "version") == 0)
+			version = root->pairs[i].value;
+		else if (strcmp(k->value, "devices") == 0)
+			devices = root->pairs[i].value;
+		else
+			unknown_key(p, k, top_keys);
+	}
+	if (!version) {
+		error_at(p, root, "missing 'version: %d'", PT_CONFIG_VERSION);
+	} else if (expect_scalar(p, "version", version)) {
+		if (strcmp(version->value, "1") != 0)
+			error_at(p, version, "unsupported version '%s' (this passthrough reads version %d)",
+				 version->value, PT_CONFIG_VERSION);
+		else
+			p->cfg.version = PT_CONFIG_VERSION;
+	}
+	if (!devices)
+		error_at(p, root, "missing 'devices'");
+	else
+		parse_devices(p, devices);
+}
+
+int
+pt_config_parse(const char *file, const char *buf, size_t len, struct pt_config *ret,
+		struct pt_diags *diags)
+{
+	struct parser p = { .file = file, .diags = diags };
+	struct pt_ydoc doc;
+	size_t first = diags->n;
+	int r;
+
+	r = pt_ydoc_load(file, buf, len, &doc, diags);
+	if (r < 0)
+		return r;
+	p.cfg.file = xstrdup(file);
+	parse_root(&p, doc.root);
+	pt_ydoc_done(&doc);
+	if (p.errors) {
+		pt_config_done(&p.cfg);
+		/* Sort only what this call added. */
+		struct pt_diags mine = { diags->v + first, diags->n - first, 0 };
+		pt_diags_sort(&mine);
+		return -EINVAL;
+	}
+	*ret = p.cfg;
+	return 0;
+}
+
+void
+pt_config_done(struct pt_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_devices; i++) {
+		free(cfg->devices[i].name);
+		free(cfg->devices[i].vm);
+	}
+	free(cfg->devices);
+	free(cfg->file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *
+pt_state_name(enum pt_state s)
+{
+	switch (s) {
+	case PT_STATE_ATTACHED:
+		return "attached";
+	case PT_STATE_BOUND:
+		return "bound";
+	case PT_STATE_RELEASED:
+		return "released";
+	}
+	return "?";
+}
+
+const char *
+pt_on_stop_name(enum pt_on_stop s)
+{
+	return s == PT_ON_STOP_RELEASE ? "release" : "keep";
+}
+
+const struct pt_device *
+pt_config_find(const struct pt_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_devices; i++)
+		if (strcmp(cfg->devices[i].name, name) == 0)
+			return &cfg->devices[i];
+	return NULL;
+}

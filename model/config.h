@@ -1,0 +1,78 @@
+/* config.h: the desired state read from passthrough.yaml (schema version 1), as plain data; pure. */
+#ifndef PT_CONFIG_H
+#define PT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/diag.h"
+#include "model/pciaddr.h"
+
+#define PT_CONFIG_VERSION 1
+/* Larger files are refused before parsing. */
+#define PT_CONFIG_MAX_BYTES (1024 * 1024)
+#define PT_DEVICE_NAME_MAX 64
+#define PT_VM_NAME_MAX 256
+
+enum pt_state {
+	PT_STATE_ATTACHED,   /* on vfio-pci and attached to `vm` (default) */
+	PT_STATE_BOUND,      /* on vfio-pci, attached to no VM */
+	PT_STATE_RELEASED,   /* back on its host driver, attached to no VM */
+};
+
+enum pt_on_stop {
+	PT_ON_STOP_KEEP,     /* stays on vfio-pci when the VM stops (default) */
+	PT_ON_STOP_RELEASE,  /* returns to the host driver when the VM stops */
+};
+
+enum {
+	PT_MATCH_VENDOR = 1 << 0,
+	PT_MATCH_DEVICE = 1 << 1,
+	PT_MATCH_SUBSYSTEM_VENDOR = 1 << 2,
+	PT_MATCH_SUBSYSTEM_DEVICE = 1 << 3,
+	PT_MATCH_CLASS = 1 << 4,
+};
+
+struct pt_match {
+	unsigned fields;             /* PT_MATCH_* bits that are set */
+	uint16_t vendor, device;
+	uint16_t subsystem_vendor, subsystem_device;
+	uint16_t class_code;         /* class and subclass, as `lspci -n` shows them: 0x0200 */
+};
+
+struct pt_device {
+	char *name;                  /* the user's name for it; [A-Za-z0-9_.-]+ */
+	unsigned line, col;          /* where the entry starts in the file */
+	bool has_address;
+	struct pt_pciaddr address;
+	struct pt_match match;       /* fields == 0 when not given */
+	char *vm;                    /* domain name, UUID or title; NULL unless state is attached */
+	enum pt_state state;
+	enum pt_on_stop on_stop;
+	bool persistent;             /* also add the hostdev to the domain's persistent config */
+};
+
+struct pt_config {
+	char *file;                  /* the name used in messages */
+	unsigned version;
+	struct pt_device *devices;   /* in file order */
+	size_t n_devices;
+};
+
+/*
+ * Parses and validates a whole file held in buf. Every problem found is added to diags
+ * ("file:line:col: message"); parsing goes on after an error. Returns 0 and fills *ret
+ * when there was none, else -EINVAL and leaves *ret untouched.
+ */
+int pt_config_parse(const char *file, const char *buf, size_t len, struct pt_config *ret,
+		    struct pt_diags *diags);
+/* Frees the contents; accepts NULL. */
+void pt_config_done(struct pt_config *cfg);
+
+const char *pt_state_name(enum pt_state s);
+const char *pt_on_stop_name(enum pt_on_stop s);
+/* Returns the device whose name is `name`, or NULL; the result is owned by cfg. */
+const struct pt_device *pt_config_find(const struct pt_config *cfg, const char *name);
+
+#endif

@@ -1,0 +1,46 @@
+/* host.c: the system the tool acts on, with every root injectable (sysfs, /proc, libvirt URI). */
+#include "reconcile/host.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/xalloc.h"
+
+static char *
+join(const char *root, const char *fmt, va_list ap)
+{
+	char *rel = xvasprintf(fmt, ap);
+	size_t n = strlen(root);
+	char *path;
+
+	while (n > 0 && root[n - 1] == '/')
+		n--;
+	path = xasprintf("%.*s/%s", (int)n, root, rel[0] == '/' ? rel + 1 : rel);
+	free(rel);
+	return path;
+}
+
+char *
+pt_host_sysfs_path(const struct pt_host *h, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = join(h->sysfs_root, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+char *
+pt_host_proc_path(const struct pt_host *h, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = join(h->proc_root, fmt, ap);
+	va_end(ap);
+	return p;
+}

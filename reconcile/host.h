@@ -1,0 +1,21 @@
+/* host.h: the system the tool acts on, with every root injectable (sysfs, /proc, libvirt URI). */
+#ifndef PT_HOST_H
+#define PT_HOST_H
+
+struct pt_host {
+	const char *sysfs_root;   /* "/sys" unless --sysfs-root; borrowed */
+	const char *proc_root;    /* "/proc" unless --proc-root; borrowed */
+	const char *libvirt_uri;  /* "qemu:///system" unless --connect; borrowed */
+};
+
+/*
+ * Returns ROOT "/" PATH for a path relative to the sysfs root, e.g.
+ * pt_host_sysfs_path(h, "bus/pci/devices/%s/driver_override", addr). The caller frees it.
+ */
+char *pt_host_sysfs_path(const struct pt_host *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The same for the /proc root. */
+char *pt_host_proc_path(const struct pt_host *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

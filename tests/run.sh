@@ -1,0 +1,122 @@
+#!/bin/sh
+# run.sh: runs every test tier that can run here and ends with one "N passed, N failed" line.
+#   SUITES   which tiers (default "unit cli bed")
+#   BIN      the passthrough binary (default ./passthrough)
+#   TESTS    the cmocka unit-test binaries
+#   VALGRIND yes: unit and CLI tests run under valgrind --error-exitcode; no: they do not;
+#            unset: they do when valgrind is installed
+#   E2E      no: leave out the real-kernel bed even when it could run
+#   MAKE     make, for the asan suite (which builds build/asan/ first)
+set -u
+cd "$(dirname "$0")/.." || exit 1
+SUITES=${SUITES:-unit cli bed}
+export BIN=${BIN:-./passthrough}
+passed=0 failed=0 skipped=0
+log=$(mktemp) || exit 1
+trap 'rm -f "$log"' EXIT INT TERM
+
+# count_tap FILE: adds the TAP results in FILE to the totals.
+count_tap() {
+	p=$(grep -c '^ok ' "$1" | tr -d ' ')
+	s=$(grep -c '^ok .*# SKIP' "$1" | tr -d ' ')
+	f=$(grep -c '^not ok ' "$1" | tr -d ' ')
+	passed=$((passed + p - s)) skipped=$((skipped + s)) failed=$((failed + f))
+}
+
+if [ -z "${VALGRIND:-}" ]; then
+	if command -v valgrind >/dev/null 2>&1; then VALGRIND=yes; else VALGRIND=no
+		echo "# valgrind is not installed: unit and CLI tests run without it (make deps installs it)"
+	fi
+fi
+export VALGRIND
+
+# run_unit BINARIES...: runs cmocka binaries with TAP output.
+run_unit() {
+		for t in "$@"; do
+			echo "# unit: $t"
+			if [ "${VALGRIND:-no}" = yes ]; then
+				CMOCKA_MESSAGE_OUTPUT=TAP valgrind -q --leak-check=full --show-leak-kinds=all \
+					--errors-for-leak-kinds=all --error-exitcode=99 "$t" >"$log" 2>&1
+			else
+				CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$log" 2>&1
+			fi
+			rc=$?
+			cat "$log"
+			count_tap "$log"
+			if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+				echo "not ok - $t exited $rc (crash, sanitizer or valgrind report above)"
+				failed=$((failed + 1))
+			fi
+		done
+}
+
+run_cli() {
+		echo "# cli: tests/cli/golden.sh with $BIN"
+		tests/cli/golden.sh >"$log" 2>&1
+		rc=$?
+		cat "$log"
+		count_tap "$log"
+		if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+			echo "not ok - tests/cli/golden.sh exited $rc"
+			failed=$((failed + 1))
+		fi
+}
+
+for suite in $SUITES; do
+	case $suite in
+	unit)
+		run_unit ${TESTS:-}
+		;;
+	cli)
+		run_cli
+		;;
+	asan)
+		echo "# asan: building build/asan/ with -fsanitize=address,undefined"
+		if ! ${MAKE:-make} -s asan-build >"$log" 2>&1; then
+			cat "$log"
+			echo "not ok - the ASan/UBSan build failed"
+			failed=$((failed + 1))
+			continue
+		fi
+		asan_tests=$(for t in ${TESTS:-}; do echo "build/asan/${t#build/}"; done)
+		saved_bin=$BIN saved_vg=$VALGRIND
+		BIN=./build/asan/passthrough VALGRIND=no
+		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+		run_unit $asan_tests
+		run_cli
+		BIN=$saved_bin VALGRIND=$saved_vg
+		;;
+	bed)
+		if [ "${E2E:-}" = no ]; then
+			echo "# bed: skipped (E2E=no)"
+		elif [ ! -x tests/bed/run.sh ]; then
+			echo "# bed: skipped: tests/bed/run.sh is missing"
+		elif ! why=$(tests/bed/run.sh --can-run 2>&1); then
+			echo "# bed: skipped: $why"
+			skipped=$((skipped + 1))
+		else
+			echo "# bed: tests/bed/run.sh --all"
+			tests/bed/run.sh --all >"$log" 2>&1
+			rc=$?
+			cat "$log"
+			# The bed ends with its own "N passed, N failed" line: add it in.
+			line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+			if [ -n "$line" ]; then
+				set -- $line
+				passed=$((passed + $1)) failed=$((failed + $3))
+			fi
+			if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "$3" = 0 ]; }; then
+				echo "not ok - tests/bed/run.sh exited $rc"
+				failed=$((failed + 1))
+			fi
+		fi
+		;;
+	*)
+		echo "run.sh: unknown suite '$suite'" >&2
+		exit 64
+		;;
+	esac
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
