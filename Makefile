@@ -49,7 +49,7 @@ LIB       = $(BUILD)/libpassthrough.a
 DEPS_BUILD = gcc make libc6-dev pkg-config libvirt-dev libyaml-dev libpci-dev libxml2-dev
 DEPS_TEST  = libcmocka-dev valgrind
 DEPS_BED   = qemu-system-x86 qemu-utils busybox-static linux-image-amd64 pciutils kmod cpio \
-             libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
+             iproute2 libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 DEPS       = $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BED)
 
 .PHONY: all check unit cli asan asan-build valgrind install clean deps print-deps help
@@ -132,6 +132,8 @@ help:
 	@echo "make e2e        only the real-kernel scenarios in the QEMU test bed"
 	@echo "make asan       unit and CLI tests under ASan and UBSan (also part of check)"
 	@echo "make valgrind   unit and CLI tests under valgrind"
+	@echo "make fixtures   re-record tests/fixtures/{sysfs,proc} in the test bed"
+	@echo "make bed-clean  remove build/bed (test-bed cache and run folders)"
 	@echo "make install    install to \$$(DESTDIR)\$$(PREFIX) (default /usr/local)"
 	@echo "make clean      remove build outputs"
 

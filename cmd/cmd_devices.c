@@ -1,24 +1,188 @@
-/* cmd_devices.c: `passthrough devices`: list PCI devices with drivers and IOMMU groups (built by issue #4; until then it says so). */
+/* cmd_devices.c: `passthrough devices`: every PCI device with driver, IOMMU group, host use and claim. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "cmd/cmd.h"
+#include "cmd/json.h"
+#include "cmd/render.h"
+#include "model/xalloc.h"
+#include "reconcile/config_file.h"
+#include "reconcile/observe_sysfs.h"
+#include "reconcile/plan.h"
+
+/* The entry of cfg that selects d, or NULL. */
+static const struct pt_device *
+claim_of(const struct pt_config *cfg, const struct pt_observed *obs, const struct pt_pcidev *d)
+{
+	for (size_t i = 0; cfg && i < cfg->n_devices; i++) {
+		char *err = NULL;
+		const struct pt_pcidev *r = pt_resolve_device(&cfg->devices[i], obs, &err);
+
+		free(err);
+		if (r == d)
+			return &cfg->devices[i];
+	}
+	return NULL;
+}
+
+/* The other members of d's IOMMU group, "0000:00:1f.2, 0000:00:1f.3", or "" (caller frees). */
+static char *
+group_members(const struct pt_observed *obs, const struct pt_pcidev *d)
+{
+	char *s = xstrdup("");
+
+	for (size_t i = 0; d->iommu_group >= 0 && i < obs->n_devs; i++) {
+		const struct pt_pcidev *m = &obs->devs[i];
+		char a[PT_PCIADDR_BUFSZ];
+		char *t;
+
+		if (m == d || m->iommu_group != d->iommu_group)
+			continue;
+		t = xasprintf("%s%s%s", s, s[0] ? ", " : "", pt_pciaddr_format(&m->addr, a));
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+static void
+print_text(const struct pt_observed *obs, const struct pt_config *cfg)
+{
+	for (size_t i = 0; i < obs->n_devs; i++) {
+		const struct pt_pcidev *d = &obs->devs[i];
+		const struct pt_device *claim = claim_of(cfg, obs, d);
+		char a[PT_PCIADDR_BUFSZ];
+		char *name = pt_render_name(d), *cls = pt_pci_class_name(d->class_code);
+		char *members = group_members(obs, d);
+
+		printf("%s %s [%04x]: %s [%04x:%04x]\n", pt_pciaddr_format(&d->addr, a), cls ? cls : "Class",
+		       d->class_code >> 8, name, d->vendor, d->device);
+		printf("    subsystem %04x:%04x, driver %s", d->subsystem_vendor, d->subsystem_device,
+		       d->driver ? d->driver : "(none)");
+		if (d->driver_override)
+			printf(" (driver_override %s)", d->driver_override);
+		if (d->iommu_group < 0)
+			printf(", no IOMMU group\n");
+		else
+			printf(", IOMMU group %d%s%s\n", d->iommu_group, members[0] ? " with " : " (alone)", members);
+		if (pt_pcidev_is_bridge(d))
+			printf("    bridge: exempt from the group rule, never passed through\n");
+		if (d->host_use)
+			printf("    host-critical: %s\n", d->host_use_why);
+		if (claim)
+			printf("    claimed by '%s' (%s%s%s)\n", claim->name, pt_state_name(claim->state),
+			       claim->vm ? " to " : "", claim->vm ? claim->vm : "");
+		free(members);
+		free(name);
+		free(cls);
+	}
+	if (!obs->iommu)
+		printf("note: no IOMMU groups: the IOMMU is off, so nothing can be passed through\n");
+}
+
+static void
+print_json(const struct pt_observed *obs, const struct pt_config *cfg)
+{
+	printf("{\"iommu\":%s,\"vfio_pci_loaded\":%s,\"devices\":[", obs->iommu ? "true" : "false",
+	       obs->vfio_pci_loaded ? "true" : "false");
+	for (size_t i = 0; i < obs->n_devs; i++) {
+		const struct pt_pcidev *d = &obs->devs[i];
+		const struct pt_device *claim = claim_of(cfg, obs, d);
+		char a[PT_PCIADDR_BUFSZ];
+		char *name = pt_pci_name(d->vendor, d->device), *cls = pt_pci_class_name(d->class_code);
+		bool first = true;
+
+		printf("%s{\"address\":\"%s\",\"vendor\":\"0x%04x\",\"device\":\"0x%04x\","
+		       "\"subsystem_vendor\":\"0x%04x\",\"subsystem_device\":\"0x%04x\",\"class\":\"0x%06x\",\"name\":",
+		       i ? "," : "", pt_pciaddr_format(&d->addr, a), d->vendor, d->device, d->subsystem_vendor,
+		       d->subsystem_device, d->class_code);
+		pt_json_string(stdout, name);
+		printf(",\"class_name\":");
+		pt_json_string(stdout, cls);
+		printf(",\"driver\":");
+		pt_json_string(stdout, d->driver);
+		printf(",\"driver_override\":");
+		pt_json_string(stdout, d->driver_override);
+		if (d->iommu_group < 0)
+			printf(",\"iommu_group\":null");
+		else
+			printf(",\"iommu_group\":%d", d->iommu_group);
+		printf(",\"group_members\":[");
+		for (size_t j = 0; d->iommu_group >= 0 && j < obs->n_devs; j++) {
+			if (&obs->devs[j] == d || obs->devs[j].iommu_group != d->iommu_group)
+				continue;
+			printf("%s\"%s\"", first ? "" : ",", pt_pciaddr_format(&obs->devs[j].addr, a));
+			first = false;
+		}
+		printf("],\"bridge\":%s,\"host_critical\":%s,\"host_use\":", pt_pcidev_is_bridge(d) ? "true" : "false",
+		       d->host_use ? "true" : "false");
+		pt_json_string(stdout, d->host_use_why);
+		printf(",\"claimed_by\":");
+		pt_json_string(stdout, claim ? claim->name : NULL);
+		printf("}");
+		free(name);
+		free(cls);
+	}
+	printf("]}\n");
+}
 
 static int
 devices_run(struct pt_ctx *ctx, int argc, char **argv)
 {
-	(void)ctx;
+	struct pt_diags diags = PT_DIAGS_INIT;
+	struct pt_config cfg;
+	struct pt_observed obs = { 0 };
+	bool have_cfg = false;
+	char *err = NULL;
+	int r, status = PT_EXIT_OK;
+
 	(void)argc;
 	(void)argv;
-	return pt_cmd_not_implemented(&pt_cmd_devices);
+	/* The file is optional here: this is what people run to write their first one. */
+	if (access(ctx->config_path, F_OK) == 0 || errno != ENOENT) {
+		r = pt_config_file_load(ctx->config_path, geteuid(), &cfg, &diags);
+		if (r < 0) {
+			pt_print_diags(&diags);
+			fprintf(stderr, "passthrough: listing devices without the claims of '%s'\n", ctx->config_path);
+			status = PT_EXIT_FAIL;
+		} else {
+			have_cfg = true;
+		}
+	}
+	pt_diags_done(&diags);
+	if (pt_observe_sysfs(&ctx->host, &obs, &err) < 0) {
+		fprintf(stderr, "passthrough: %s\n", err);
+		free(err);
+		if (have_cfg)
+			pt_config_done(&cfg);
+		return PT_EXIT_FAIL;
+	}
+	if (ctx->json)
+		print_json(&obs, have_cfg ? &cfg : NULL);
+	else if (!ctx->quiet)
+		print_text(&obs, have_cfg ? &cfg : NULL);
+	pt_observed_done(&obs);
+	if (have_cfg)
+		pt_config_done(&cfg);
+	pt_pci_names_done();
+	return status;
 }
 
 const struct pt_cmd pt_cmd_devices = {
 	.name = "devices",
-	.summary = "list PCI devices with drivers and IOMMU groups (not implemented yet)",
-	.usage = "[--json]",
+	.summary = "list PCI devices with drivers, IOMMU groups and host use",
+	.usage = "[-c FILE] [--json]",
 	.help =
-	"Lists every PCI device: address, ids, names, class, driver, IOMMU group and its\n"
-	"members, whether the host depends on it, and which entry of the file claims it.\n"
+	"Lists every PCI device: address, class, name and ids, subsystem ids, driver and\n"
+	"driver_override, IOMMU group and the other members of that group, whether the host\n"
+	"depends on it (host-critical, and why), and which entry of the file claims it. The\n"
+	"file is optional here; this is what to run before writing one.\n"
 	"\n"
-	"Not implemented yet: exits 69.\n",
+	"Exit status: 0 success, 1 the devices cannot be read or the file is invalid,\n"
+	"64 usage error.\n",
 	.options = 0,
 	.min_args = 0,
 	.max_args = 0,

@@ -1,25 +1,160 @@
-/* cmd_plan.c: `passthrough plan`: show the steps that would make the host match the file (built by issue #4; until then it says so). */
+/* cmd_plan.c: `passthrough plan`: observe, plan and print the steps; changes nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd/cmd.h"
+#include "cmd/json.h"
+#include "cmd/render.h"
+#include "model/xalloc.h"
+#include "reconcile/observe_sysfs.h"
+#include "reconcile/plan.h"
+
+static char *
+step_action(const struct pt_step *s)
+{
+	const char *where = (s->flags & (PT_STEP_LIVE | PT_STEP_CONFIG)) == (PT_STEP_LIVE | PT_STEP_CONFIG)
+				    ? "live and persistent"
+			    : s->flags & PT_STEP_CONFIG ? "persistent" : "live";
+
+	switch (s->kind) {
+	case PT_STEP_LOAD_VFIO:
+		return xstrdup("load module vfio-pci");
+	case PT_STEP_SET_OVERRIDE:
+		return xasprintf("driver_override %s -> %s", s->from ? s->from : "(none)", s->to);
+	case PT_STEP_CLEAR_OVERRIDE:
+		return xasprintf("driver_override %s -> (none)", s->from);
+	case PT_STEP_UNBIND:
+		return xasprintf("unbind from %s", s->from);
+	case PT_STEP_PROBE:
+		return s->to ? xasprintf("probe -> %s", s->to) : xstrdup("probe -> its host driver");
+	case PT_STEP_ATTACH:
+		return xasprintf("attach to %s (%s)", s->to, where);
+	case PT_STEP_DETACH:
+		return xasprintf("detach from %s (%s)", s->from, where);
+	}
+	return xstrdup("?");
+}
+
+static void
+print_text(const struct pt_plan *plan, const struct pt_observed *obs)
+{
+	const char *last_device = NULL;
+	struct pt_pciaddr last_addr = { 0, 0, 0, 0 };
+
+	for (size_t i = 0; i < plan->n_steps; i++) {
+		const struct pt_step *s = &plan->steps[i];
+		char *action = step_action(s);
+
+		if (s->device && (!last_device || strcmp(last_device, s->device) != 0 ||
+				  pt_pciaddr_cmp(&last_addr, &s->addr) != 0)) {
+			const struct pt_pcidev *d = pt_observed_dev(obs, &s->addr);
+			char a[PT_PCIADDR_BUFSZ];
+			char *name = d ? pt_render_name(d) : xstrdup("?");
+
+			printf("%s%s %s: %s%s\n", i ? "\n" : "", s->device, pt_pciaddr_format(&s->addr, a), name,
+			       s->flags & PT_STEP_MEMBER ? " (member of its IOMMU group)" : "");
+			free(name);
+			last_device = s->device;
+			last_addr = s->addr;
+		}
+		printf("  %c %-42s  # %s\n", pt_step_symbol(s->kind), action, s->reason);
+		free(action);
+	}
+	for (size_t i = 0; i < plan->n_notes; i++)
+		printf("%snote: %s\n", i == 0 && plan->n_steps ? "\n" : "", plan->notes[i]);
+	if (plan->n_steps == 0 && plan->n_errors == 0)
+		printf("%sNothing to do: the host matches the file (%zu device%s).\n",
+		       plan->n_notes ? "\n" : "", plan->n_devices, plan->n_devices == 1 ? "" : "s");
+	else if (plan->n_steps)
+		printf("\nPlan: %zu step%s for %zu device%s.\n", plan->n_steps, plan->n_steps == 1 ? "" : "s",
+		       plan->n_devices, plan->n_devices == 1 ? "" : "s");
+	for (size_t i = 0; i < plan->n_errors; i++)
+		fprintf(stderr, "passthrough: %s\n", plan->errors[i]);
+}
+
+static void
+print_json(const struct pt_plan *plan)
+{
+	printf("{\"steps\":[");
+	for (size_t i = 0; i < plan->n_steps; i++) {
+		const struct pt_step *s = &plan->steps[i];
+		char a[PT_PCIADDR_BUFSZ];
+
+		printf("%s{\"kind\":\"%s\",\"device\":", i ? "," : "", pt_step_kind_name(s->kind));
+		pt_json_string(stdout, s->device);
+		printf(",\"address\":");
+		pt_json_string(stdout, s->device ? pt_pciaddr_format(&s->addr, a) : NULL);
+		printf(",\"from\":");
+		pt_json_string(stdout, s->from);
+		printf(",\"to\":");
+		pt_json_string(stdout, s->to);
+		printf(",\"domain\":");
+		pt_json_string(stdout, s->domain);
+		printf(",\"live\":%s,\"config\":%s,\"group_member\":%s,\"reason\":",
+		       s->flags & PT_STEP_LIVE ? "true" : "false", s->flags & PT_STEP_CONFIG ? "true" : "false",
+		       s->flags & PT_STEP_MEMBER ? "true" : "false");
+		pt_json_string(stdout, s->reason);
+		printf("}");
+	}
+	printf("],\"notes\":[");
+	for (size_t i = 0; i < plan->n_notes; i++) {
+		printf("%s", i ? "," : "");
+		pt_json_string(stdout, plan->notes[i]);
+	}
+	printf("],\"errors\":[");
+	for (size_t i = 0; i < plan->n_errors; i++) {
+		printf("%s", i ? "," : "");
+		pt_json_string(stdout, plan->errors[i]);
+	}
+	printf("]}\n");
+}
 
 static int
 plan_run(struct pt_ctx *ctx, int argc, char **argv)
 {
-	(void)ctx;
+	struct pt_config cfg;
+	struct pt_observed obs = { 0 };
+	struct pt_plan plan;
+	int r;
+
 	(void)argc;
 	(void)argv;
-	return pt_cmd_not_implemented(&pt_cmd_plan);
+	r = pt_load_and_observe(ctx, true, &cfg, &obs);
+	if (r)
+		return r;
+	pt_plan_compute(&cfg, &obs, NULL, &plan);
+	if (ctx->json)
+		print_json(&plan);
+	else if (!ctx->quiet)
+		print_text(&plan, &obs);
+	else
+		for (size_t i = 0; i < plan.n_errors; i++)
+			fprintf(stderr, "passthrough: %s\n", plan.errors[i]);
+	r = plan.n_errors ? PT_EXIT_FAIL
+	    : ctx->detailed_exitcode && plan.n_steps ? PT_EXIT_CHANGES : PT_EXIT_OK;
+	pt_plan_done(&plan);
+	pt_observed_done(&obs);
+	pt_config_done(&cfg);
+	pt_pci_names_done();
+	return r;
 }
 
 const struct pt_cmd pt_cmd_plan = {
 	.name = "plan",
-	.summary = "show the steps that would make the host match the file (not implemented yet)",
+	.summary = "show the steps that would make the host match the file",
 	.usage = "[-c FILE] [--detailed-exitcode] [--json]",
 	.help =
-	"Compares passthrough.yaml with the host (sysfs driver bindings, IOMMU groups) and\n"
-	"with every domain's live XML, and prints the ordered steps apply would run. It\n"
-	"changes nothing.\n"
+	"Compares passthrough.yaml with the host (sysfs driver bindings, IOMMU groups, what the\n"
+	"host uses) and with every libvirt domain's live XML, and prints the steps apply would\n"
+	"run, in order, one per line: + adds, - removes, ~ changes, with the reason after #.\n"
+	"Prints 'Nothing to do' when the host already matches. Changes nothing.\n"
+	"Problems (a device that is missing, ambiguous, in use by the host, or whose IOMMU\n"
+	"group would not be viable) are printed one per line on stderr; the other devices are\n"
+	"still planned.\n"
 	"\n"
-	"Not implemented yet: exits 69.\n",
+	"Exit status: 0 success (with --detailed-exitcode: nothing to do), 1 a problem,\n"
+	"2 changes pending (--detailed-exitcode only), 64 usage error.\n",
 	.options = PT_OPT_DETAILED_EXITCODE,
 	.min_args = 0,
 	.max_args = 0,

@@ -1,24 +1,153 @@
-/* cmd_status.c: `passthrough status`: show desired and actual state per declared device (built by issue #4; until then it says so). */
+/* cmd_status.c: `passthrough status`: per declared device, desired and actual state, converged or why not. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd/cmd.h"
+#include "cmd/json.h"
+#include "cmd/render.h"
+#include "model/xalloc.h"
+#include "reconcile/observe_sysfs.h"
+#include "reconcile/plan.h"
+
+struct row {
+	const struct pt_device *entry;
+	const struct pt_pcidev *dev;   /* NULL when it does not resolve */
+	char *want_driver;             /* "vfio-pci" or "host driver" */
+	char *attached;                /* the domains it is attached to live, "" for none */
+	char *why;                     /* NULL when converged: the first error, or the pending steps */
+};
+
+static char *
+append(char *s, const char *sep, const char *add)
+{
+	char *t = xasprintf("%s%s%s", s ? s : "", s && s[0] ? sep : "", add);
+
+	free(s);
+	return t;
+}
+
+static void
+fill_row(struct row *row, const struct pt_device *e, const struct pt_observed *obs, const struct pt_plan *plan)
+{
+	char *err = NULL;
+	size_t nlen = strlen(e->name);
+
+	row->entry = e;
+	row->dev = pt_resolve_device(e, obs, &err);
+	free(err);
+	row->want_driver = xstrdup(e->state == PT_STATE_RELEASED ? "host driver" : "vfio-pci");
+	row->attached = xstrdup("");
+	for (size_t i = 0; row->dev && i < obs->n_doms; i++) {
+		const struct pt_domain *dom = &obs->doms[i];
+
+		if (dom->state == PT_DOMAIN_RUNNING && pt_domain_has_hostdev(dom, &row->dev->addr, false))
+			row->attached = append(row->attached, ", ", dom->title ? dom->title : dom->name);
+	}
+	/* Errors name the entry as "'NAME'..." and steps carry its name. */
+	for (size_t i = 0; i < plan->n_errors && !row->why; i++)
+		if (plan->errors[i][0] == '\'' && strncmp(plan->errors[i] + 1, e->name, nlen) == 0 &&
+		    plan->errors[i][nlen + 1] == '\'')
+			row->why = xstrdup(plan->errors[i]);
+	for (size_t i = 0; i < plan->n_steps && !(row->why && row->why[0] == '\''); i++) {
+		const struct pt_step *s = &plan->steps[i];
+
+		if (s->device && strcmp(s->device, e->name) == 0) {
+			char *what = xasprintf("%s pending (%s)", pt_step_kind_name(s->kind), s->reason);
+
+			row->why = append(row->why, "; ", what);
+			free(what);
+		}
+	}
+}
 
 static int
 status_run(struct pt_ctx *ctx, int argc, char **argv)
 {
-	(void)ctx;
+	struct pt_config cfg;
+	struct pt_observed obs = { 0 };
+	struct pt_plan plan;
+	struct row *rows;
+	size_t pending = 0;
+	int r;
+
 	(void)argc;
 	(void)argv;
-	return pt_cmd_not_implemented(&pt_cmd_status);
+	r = pt_load_and_observe(ctx, true, &cfg, &obs);
+	if (r)
+		return r;
+	pt_plan_compute(&cfg, &obs, NULL, &plan);
+	rows = xcalloc(cfg.n_devices, sizeof(*rows));
+	for (size_t i = 0; i < cfg.n_devices; i++) {
+		fill_row(&rows[i], &cfg.devices[i], &obs, &plan);
+		pending += rows[i].why != NULL;
+	}
+	if (ctx->json) {
+		printf("{\"converged\":%s,\"devices\":[", pending ? "false" : "true");
+		for (size_t i = 0; i < cfg.n_devices; i++) {
+			const struct row *row = &rows[i];
+			char a[PT_PCIADDR_BUFSZ];
+
+			printf("%s{\"name\":", i ? "," : "");
+			pt_json_string(stdout, row->entry->name);
+			printf(",\"address\":");
+			pt_json_string(stdout, row->dev ? pt_pciaddr_format(&row->dev->addr, a) : NULL);
+			printf(",\"state\":\"%s\",\"vm\":", pt_state_name(row->entry->state));
+			pt_json_string(stdout, row->entry->vm);
+			printf(",\"want_driver\":");
+			pt_json_string(stdout, row->want_driver);
+			printf(",\"driver\":");
+			pt_json_string(stdout, row->dev ? row->dev->driver : NULL);
+			printf(",\"attached_to\":");
+			pt_json_string(stdout, row->attached);
+			printf(",\"converged\":%s,\"why\":", row->why ? "false" : "true");
+			pt_json_string(stdout, row->why);
+			printf("}");
+		}
+		printf("]}\n");
+	} else if (!ctx->quiet) {
+		for (size_t i = 0; i < cfg.n_devices; i++) {
+			const struct row *row = &rows[i];
+			char a[PT_PCIADDR_BUFSZ];
+
+			printf("%s %s: %s\n", row->entry->name, row->dev ? pt_pciaddr_format(&row->dev->addr, a) : "-",
+			       row->why ? "NOT CONVERGED" : "converged");
+			printf("    driver:   want %s, have %s\n", row->want_driver,
+			       row->dev && row->dev->driver ? row->dev->driver : "(none)");
+			printf("    vm:       want %s, attached to %s\n",
+			       row->entry->state == PT_STATE_ATTACHED ? row->entry->vm : "(none)",
+			       row->attached[0] ? row->attached : "(none)");
+			if (row->why)
+				printf("    why:      %s\n", row->why);
+		}
+		for (size_t i = 0; i < plan.n_notes; i++)
+			printf("note: %s\n", plan.notes[i]);
+		printf("%zu of %zu device%s converged.\n", cfg.n_devices - pending, cfg.n_devices,
+		       cfg.n_devices == 1 ? "" : "s");
+	}
+	for (size_t i = 0; i < cfg.n_devices; i++) {
+		free(rows[i].want_driver);
+		free(rows[i].attached);
+		free(rows[i].why);
+	}
+	free(rows);
+	pt_plan_done(&plan);
+	pt_observed_done(&obs);
+	pt_config_done(&cfg);
+	pt_pci_names_done();
+	return pending ? PT_EXIT_FAIL : PT_EXIT_OK;
 }
 
 const struct pt_cmd pt_cmd_status = {
 	.name = "status",
-	.summary = "show desired and actual state per declared device (not implemented yet)",
+	.summary = "show desired and actual state per declared device",
 	.usage = "[-c FILE] [--json]",
 	.help =
-	"For each device in the file: the driver and VM it should have and has, whether\n"
-	"it is converged, and why not.\n"
+	"For each device in the file: the driver and VM it should have and has, whether it\n"
+	"is converged, and if not, why (the problem found, or the steps still pending).\n"
 	"\n"
-	"Not implemented yet: exits 69.\n",
+	"Exit status: 0 every device converged, 1 some device is not (or an error),\n"
+	"64 usage error.\n",
 	.options = 0,
 	.min_args = 0,
 	.max_args = 0,

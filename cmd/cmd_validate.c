@@ -26,10 +26,11 @@ print_device_text(const struct pt_device *d)
 			printf(" class %04x", d->match.class_code);
 	}
 	if (d->state == PT_STATE_ATTACHED)
-		printf(" -> vm '%s' (attached, on_stop %s%s)\n", d->vm, pt_on_stop_name(d->on_stop),
+		printf(" -> vm '%s' (attached, on_stop %s%s", d->vm, pt_on_stop_name(d->on_stop),
 		       d->persistent ? ", persistent" : "");
 	else
-		printf(" (%s)\n", pt_state_name(d->state));
+		printf(" (%s", pt_state_name(d->state));
+	printf("%s%s)\n", d->force ? ", force" : "", d->whole_group ? ", whole_group" : "");
 }
 
 static void
@@ -82,9 +83,10 @@ print_json(const char *file, const struct pt_config *cfg, const struct pt_diags 
 			print_id("class", d->match.class_code, &first);
 		printf("},\"vm\":");
 		pt_json_string(stdout, d->vm);
-		printf(",\"state\":\"%s\",\"on_stop\":\"%s\",\"persistent\":%s,\"line\":%u}",
-		       pt_state_name(d->state), pt_on_stop_name(d->on_stop),
-		       d->persistent ? "true" : "false", d->line);
+		printf(",\"state\":\"%s\",\"on_stop\":\"%s\",\"persistent\":%s,\"force\":%s,"
+		       "\"whole_group\":%s,\"line\":%u}", pt_state_name(d->state), pt_on_stop_name(d->on_stop),
+		       d->persistent ? "true" : "false", d->force ? "true" : "false",
+		       d->whole_group ? "true" : "false", d->line);
 	}
 	printf("]}\n");
 }

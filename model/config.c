@@ -18,7 +18,7 @@ struct parser {
 
 static const char *const top_keys[] = { "version", "devices", NULL };
 static const char *const device_keys[] = {
-	"address", "match", "vm", "state", "on_stop", "persistent", NULL
+	"address", "match", "vm", "state", "on_stop", "persistent", "force", "whole_group", NULL
 };
 static const char *const match_keys[] = {
 	"vendor", "device", "subsystem_vendor", "subsystem_device", "class", NULL
@@ -34,12 +34,18 @@ error_at(struct parser *p, const struct pt_ynode *at, const char *fmt, ...)
 	va_list ap;
 	char *msg;
 
+	if (p->errors++ == PT_CONFIG_MAX_ERRORS) {
+		pt_diags_add(p->diags, p->file, at ? at->line : 1, at ? at->col : 1,
+			     "too many errors; fix these %d first", PT_CONFIG_MAX_ERRORS);
+		return;
+	}
+	if (p->errors > PT_CONFIG_MAX_ERRORS)
+		return;
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	pt_diags_add(p->diags, p->file, at ? at->line : 1, at ? at->col : 1, "%s", msg);
 	free(msg);
-	p->errors++;
 }
 
 /* Edit distance, for "did you mean"; keys are short so the quadratic table is fine. */
@@ -82,7 +88,8 @@ unknown_key(struct parser *p, const struct pt_ynode *key, const char *const *kno
 	for (size_t i = 0; known[i]; i++) {
 		size_t d = edit_distance(key->value, known[i]);
 
-		if (d < best_d) {
+		/* a suggestion must keep some of what was typed */
+		if (d < best_d && d < strlen(key->value)) {
 			best_d = d;
 			best = known[i];
 		}
@@ -259,6 +266,10 @@ parse_vm(struct parser *p, const struct pt_ynode *v, struct pt_device *d)
 		error_at(p, v, "'vm' is longer than %d bytes", PT_VM_NAME_MAX);
 		return;
 	}
+	if (strspn(v->value, " ") == v->len) {
+		error_at(p, v, "'vm' is empty");
+		return;
+	}
 	for (const char *s = v->value; *s; s++) {
 		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
 			error_at(p, v, "'vm' must not contain control characters");
@@ -285,14 +296,14 @@ device_name_ok(const char *s)
 
 /* The key nodes of a device entry, for messages about how keys combine. */
 struct device_keys {
-	const struct pt_ynode *match, *vm, *state, *on_stop, *persistent;
+	const struct pt_ynode *match, *vm, *state, *on_stop, *persistent, *whole_group;
 };
 
 static void
 parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynode *map,
 	     struct pt_device *d)
 {
-	struct device_keys keys = { NULL, NULL, NULL, NULL, NULL };
+	struct device_keys keys = { NULL, NULL, NULL, NULL, NULL, NULL };
 	unsigned errors_before = p->errors;
 
 	d->name = xstrdup(name->value);
@@ -349,6 +360,11 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 		} else if (strcmp(key, "persistent") == 0) {
 			keys.persistent = k;
 			parse_bool(p, key, v, &d->persistent);
+		} else if (strcmp(key, "force") == 0) {
+			parse_bool(p, key, v, &d->force);
+		} else if (strcmp(key, "whole_group") == 0) {
+			keys.whole_group = k;
+			parse_bool(p, key, v, &d->whole_group);
 		} else {
 			unknown_key(p, k, device_keys);
 		}
@@ -371,6 +387,8 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 		if (keys.persistent)
 			error_at(p, keys.persistent, "'persistent' applies only to state: attached, not %s", st);
 	}
+	if (d->state == PT_STATE_RELEASED && keys.whole_group && d->whole_group)
+		error_at(p, keys.whole_group, "'whole_group' applies only to devices that go to vfio-pci, not released");
 }
 
 static bool

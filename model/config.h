@@ -13,6 +13,8 @@
 /* Larger files are refused before parsing. */
 #define PT_CONFIG_MAX_BYTES (1024 * 1024)
 #define PT_DEVICE_NAME_MAX 64
+/* After this many errors in a file, one more line says so and the rest are not listed. */
+#define PT_CONFIG_MAX_ERRORS 100
 #define PT_VM_NAME_MAX 256
 
 enum pt_state {
@@ -51,6 +53,8 @@ struct pt_device {
 	enum pt_state state;
 	enum pt_on_stop on_stop;
 	bool persistent;             /* also add the hostdev to the domain's persistent config */
+	bool force;                  /* may take a device the host is using */
+	bool whole_group;            /* also bind undeclared members of its IOMMU group to vfio-pci */
 };
 
 struct pt_config {

@@ -2,10 +2,42 @@
 #include "model/diag.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/xalloc.h"
+
+/*
+ * Messages quote what the user wrote, which may hold anything: control characters are
+ * escaped (a message stays one line and cannot drive the terminal) and the length is capped.
+ */
+static char *
+sanitize(const char *in)
+{
+	size_t max = PT_DIAG_MAX_LEN, n = 0;
+	char *out = xmalloc(max * 4 + 4);
+
+	for (const unsigned char *c = (const unsigned char *)in; *c && n < max; c++) {
+		if (*c == '\n') {
+			memcpy(out + n, "\\n", 2);
+			n += 2;
+		} else if (*c == '\t') {
+			memcpy(out + n, "\\t", 2);
+			n += 2;
+		} else if (*c < 0x20 || *c == 0x7f) {
+			n += (size_t)snprintf(out + n, 5, "\\x%02x", *c);
+		} else {
+			out[n++] = (char)*c;
+		}
+	}
+	if (strlen(in) > n || n >= max) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+	return out;
+}
 
 void
 pt_diags_add(struct pt_diags *d, const char *file, unsigned line, unsigned col,
@@ -13,6 +45,7 @@ pt_diags_add(struct pt_diags *d, const char *file, unsigned line, unsigned col,
 {
 	struct pt_diag *diag;
 	va_list ap;
+	char *raw;
 
 	xgrow(&d->v, &d->cap, d->n + 1, sizeof(*d->v));
 	diag = &d->v[d->n++];
@@ -20,8 +53,10 @@ pt_diags_add(struct pt_diags *d, const char *file, unsigned line, unsigned col,
 	diag->line = line;
 	diag->col = col;
 	va_start(ap, fmt);
-	diag->msg = xvasprintf(fmt, ap);
+	raw = xvasprintf(fmt, ap);
 	va_end(ap);
+	diag->msg = sanitize(raw);
+	free(raw);
 }
 
 static int

@@ -17,7 +17,10 @@ struct pt_diags {
 };
 
 #define PT_DIAGS_INIT { NULL, 0, 0 }
+/* Longer messages are cut, with "..." */
+#define PT_DIAG_MAX_LEN 400
 
+/* Adds a message; control characters in it are escaped and it is cut at PT_DIAG_MAX_LEN. */
 void pt_diags_add(struct pt_diags *d, const char *file, unsigned line, unsigned col,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Orders by file, line, column; keeps insertion order for equal positions. */

@@ -36,22 +36,28 @@ node_new(struct loader *l, enum pt_ynode_kind kind, const yaml_mark_t *mark, con
 	return n;
 }
 
-static void
+static int
 anchor_set(struct loader *l, const yaml_char_t *name, struct pt_ynode *node)
 {
 	if (!name)
-		return;
+		return 0;
 	/* A later anchor of the same name replaces the earlier one, as YAML says. */
 	for (size_t i = 0; i < l->n_anchors; i++) {
 		if (strcmp(l->anchors[i].name, (const char *)name) == 0) {
 			l->anchors[i].node = node;
-			return;
+			return 0;
 		}
+	}
+	if (l->n_anchors == PT_YAML_MAX_ANCHORS) {
+		pt_diags_add(l->diags, l->file, node->line, node->col, "too many anchors (at most %d in a file)",
+			     PT_YAML_MAX_ANCHORS);
+		return -EINVAL;
 	}
 	xgrow(&l->anchors, &l->cap_anchors, l->n_anchors + 1, sizeof(*l->anchors));
 	l->anchors[l->n_anchors].name = xstrdup((const char *)name);
 	l->anchors[l->n_anchors].node = node;
 	l->n_anchors++;
+	return 0;
 }
 
 static struct pt_ynode *
@@ -160,7 +166,8 @@ load_events(struct loader *l, yaml_parser_t *p)
 					     "a NUL character inside a value");
 				r = -EINVAL;
 			}
-			anchor_set(l, ev.data.scalar.anchor, n);
+			if (r == 0)
+				r = anchor_set(l, ev.data.scalar.anchor, n);
 			break;
 		case YAML_MAPPING_START_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
@@ -173,10 +180,10 @@ load_events(struct loader *l, yaml_parser_t *p)
 			}
 			if (ev.type == YAML_MAPPING_START_EVENT) {
 				n = node_new(l, PT_YNODE_MAPPING, &ev.start_mark, ev.data.mapping_start.tag);
-				anchor_set(l, ev.data.mapping_start.anchor, n);
+				r = anchor_set(l, ev.data.mapping_start.anchor, n);
 			} else {
 				n = node_new(l, PT_YNODE_SEQUENCE, &ev.start_mark, ev.data.sequence_start.tag);
-				anchor_set(l, ev.data.sequence_start.anchor, n);
+				r = anchor_set(l, ev.data.sequence_start.anchor, n);
 			}
 			n->open = true;
 			break;
@@ -188,6 +195,17 @@ load_events(struct loader *l, yaml_parser_t *p)
 			break;
 		}
 		yaml_event_delete(&ev);
+		if (r == 0 && n && depth > 0) {
+			const struct pt_ynode *parent = stack[depth - 1];
+
+			/* the next item of a list, or the next key of a mapping whose last pair is complete */
+			if (parent->n_items == PT_YAML_MAX_ENTRIES ||
+			    (parent->n_pairs == PT_YAML_MAX_ENTRIES && parent->pairs[parent->n_pairs - 1].value)) {
+				pt_diags_add(l->diags, l->file, n->line, n->col,
+					     "more than %d entries in one mapping or list", PT_YAML_MAX_ENTRIES);
+				r = -EINVAL;
+			}
+		}
 		if (r < 0)
 			return r;
 		if (n) {
@@ -211,6 +229,11 @@ pt_ydoc_load(const char *file, const char *buf, size_t len, struct pt_ydoc *ret,
 
 	if (!yaml_parser_initialize(&parser))
 		abort();
+	/* A UTF-8 byte order mark is allowed; libyaml drops it only when it detects the encoding. */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		buf += 3;
+		len -= 3;
+	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
 	r = load_events(&l, &parser);
@@ -247,7 +270,11 @@ pt_ydoc_done(struct pt_ydoc *doc)
 bool
 pt_ynode_is_null(const struct pt_ynode *n)
 {
-	if (n->kind != PT_YNODE_SCALAR || !n->plain || n->tag)
+	if (n->kind != PT_YNODE_SCALAR)
+		return false;
+	if (n->tag)
+		return strcmp(n->tag, "tag:yaml.org,2002:null") == 0;
+	if (!n->plain)
 		return false;
 	return n->len == 0 || strcmp(n->value, "~") == 0 || strcmp(n->value, "null") == 0 ||
 	       strcmp(n->value, "Null") == 0 || strcmp(n->value, "NULL") == 0;

@@ -11,6 +11,9 @@
 #define PT_YAML_MAX_ALIASES 16
 /* Nesting deeper than this is refused (the schema needs 4 levels). */
 #define PT_YAML_MAX_DEPTH 32
+/* More anchors, or more entries in one mapping or list, are refused (bounds the work). */
+#define PT_YAML_MAX_ANCHORS 64
+#define PT_YAML_MAX_ENTRIES 4096
 
 enum pt_ynode_kind {
 	PT_YNODE_SCALAR,
@@ -56,7 +59,7 @@ int pt_ydoc_load(const char *file, const char *buf, size_t len, struct pt_ydoc *
 /* Frees every node; accepts NULL. */
 void pt_ydoc_done(struct pt_ydoc *doc);
 
-/* True for a plain "", "~", "null", "Null" or "NULL" scalar. */
+/* True for a plain "", "~", "null", "Null" or "NULL" scalar, or one tagged !!null. */
 bool pt_ynode_is_null(const struct pt_ynode *n);
 /* "a single value", "a mapping", "a list" or "empty", for messages. */
 const char *pt_ynode_kind_name(const struct pt_ynode *n);

@@ -160,7 +160,7 @@ test_errors_are_collected_and_sorted(void **state)
 		     "  a: { address: 1, vm: y }\n"
 		     "versoin: 1\n",
 		     "t.yaml:1:1: missing 'version: 1'\n"
-		     "t.yaml:2:33: unknown key 'colour' (expected one of: address, match, vm, state, on_stop, persistent)\n"
+		     "t.yaml:2:33: unknown key 'colour' (expected one of: address, match, vm, state, on_stop, persistent, force, whole_group)\n"
 		     "t.yaml:3:17: invalid address '1' (expected DDDD:BB:SS.F or BB:SS.F in hex, e.g. 0000:07:00.0)\n"
 		     "t.yaml:4:1: unknown key 'versoin' (did you mean 'version'?)");
 }

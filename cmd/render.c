@@ -1,0 +1,53 @@
+/* render.c: shared pieces of the human and JSON output of plan, status and devices. */
+#include "cmd/render.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "model/xalloc.h"
+#include "reconcile/config_file.h"
+#include "reconcile/observe_libvirt.h"
+#include "reconcile/observe_sysfs.h"
+
+void
+pt_print_diags(const struct pt_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		char *line = pt_diag_format(&d->v[i]);
+
+		fprintf(stderr, "%s%s\n", d->v[i].file ? "" : "passthrough: ", line);
+		free(line);
+	}
+}
+
+int
+pt_load_and_observe(const struct pt_ctx *ctx, bool with_libvirt, struct pt_config *cfg,
+		    struct pt_observed *obs)
+{
+	struct pt_diags diags = PT_DIAGS_INIT;
+	char *err = NULL;
+
+	if (pt_config_file_load(ctx->config_path, geteuid(), cfg, &diags) < 0) {
+		pt_print_diags(&diags);
+		pt_diags_done(&diags);
+		return PT_EXIT_FAIL;
+	}
+	pt_diags_done(&diags);
+	if (pt_observe_sysfs(&ctx->host, obs, &err) < 0 ||
+	    (with_libvirt && pt_observe_libvirt(&ctx->host, cfg, obs, &err) < 0)) {
+		fprintf(stderr, "passthrough: %s\n", err);
+		free(err);
+		pt_config_done(cfg);
+		pt_observed_done(obs);
+		return PT_EXIT_FAIL;
+	}
+	return PT_EXIT_OK;
+}
+
+char *
+pt_render_name(const struct pt_pcidev *d)
+{
+	char *s = pt_pci_name(d->vendor, d->device);
+
+	return s ? s : xstrdup("unknown device");
+}

@@ -1,0 +1,101 @@
+/* observed.c: what the host has (PCI devices, IOMMU groups, libvirt domains), as plain data. */
+#include "model/observed.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const struct pt_pcidev *
+pt_observed_dev(const struct pt_observed *obs, const struct pt_pciaddr *addr)
+{
+	size_t lo = 0, hi = obs->n_devs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = pt_pciaddr_cmp(&obs->devs[mid].addr, addr);
+
+		if (c == 0)
+			return &obs->devs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+bool
+pt_pcidev_is_bridge(const struct pt_pcidev *d)
+{
+	return d->header_type == 1 || d->header_type == 2;
+}
+
+bool
+pt_domain_has_hostdev(const struct pt_domain *dom, const struct pt_pciaddr *addr, bool config)
+{
+	const struct pt_hostdev *v = config ? dom->config : dom->live;
+	size_t n = config ? dom->n_config : dom->n_live;
+
+	for (size_t i = 0; i < n; i++)
+		if (pt_pciaddr_cmp(&v[i].addr, addr) == 0)
+			return true;
+	return false;
+}
+
+static int
+dev_cmp(const void *a, const void *b)
+{
+	return pt_pciaddr_cmp(&((const struct pt_pcidev *)a)->addr, &((const struct pt_pcidev *)b)->addr);
+}
+
+static int
+dom_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pt_domain *)a)->name, ((const struct pt_domain *)b)->name);
+}
+
+void
+pt_observed_sort(struct pt_observed *obs)
+{
+	if (obs->n_devs)
+		qsort(obs->devs, obs->n_devs, sizeof(*obs->devs), dev_cmp);
+	if (obs->n_doms)
+		qsort(obs->doms, obs->n_doms, sizeof(*obs->doms), dom_cmp);
+}
+
+void
+pt_pcidev_done(struct pt_pcidev *d)
+{
+	if (!d)
+		return;
+	free(d->driver);
+	free(d->driver_override);
+	free(d->host_use_why);
+	memset(d, 0, sizeof(*d));
+}
+
+void
+pt_domain_done(struct pt_domain *dom)
+{
+	if (!dom)
+		return;
+	free(dom->name);
+	free(dom->uuid);
+	free(dom->title);
+	free(dom->live);
+	free(dom->config);
+	memset(dom, 0, sizeof(*dom));
+}
+
+void
+pt_observed_done(struct pt_observed *obs)
+{
+	if (!obs)
+		return;
+	for (size_t i = 0; i < obs->n_devs; i++)
+		pt_pcidev_done(&obs->devs[i]);
+	for (size_t i = 0; i < obs->n_doms; i++)
+		pt_domain_done(&obs->doms[i]);
+	free(obs->devs);
+	free(obs->doms);
+	memset(obs, 0, sizeof(*obs));
+}

@@ -1,0 +1,79 @@
+/* observed.h: what the host has (PCI devices, IOMMU groups, libvirt domains), as plain data. */
+#ifndef PT_OBSERVED_H
+#define PT_OBSERVED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/pciaddr.h"
+
+/* Why the host cannot give a device away (bits of pt_pcidev.host_use). */
+enum {
+	PT_USE_HOST_BRIDGE = 1 << 0,   /* class 0x0600 */
+	PT_USE_ISA_BRIDGE = 1 << 1,    /* class 0x0601 */
+	PT_USE_SMBUS = 1 << 2,         /* class 0x0c05 */
+	PT_USE_NET = 1 << 3,           /* a network interface that is up or has an address */
+	PT_USE_STORAGE = 1 << 4,       /* a mounted filesystem, swap, md or LVM member below it */
+	PT_USE_BOOT_VGA = 1 << 5,      /* the console */
+};
+
+struct pt_pcidev {
+	struct pt_pciaddr addr;
+	uint16_t vendor, device;
+	uint16_t subsystem_vendor, subsystem_device;
+	uint32_t class_code;           /* 24 bits: class, subclass, programming interface */
+	uint8_t header_type;           /* config space 0x0e without the multi-function bit */
+	char *driver;                  /* the bound driver, NULL when none */
+	char *driver_override;         /* NULL when unset (sysfs shows "(null)") */
+	int iommu_group;               /* -1 when the device has none (no IOMMU) */
+	unsigned host_use;             /* PT_USE_* */
+	char *host_use_why;            /* e.g. "network interface 'eth0' is up"; NULL when unused */
+};
+
+struct pt_hostdev {
+	struct pt_pciaddr addr;
+	bool managed;
+};
+
+enum pt_domain_state {
+	PT_DOMAIN_RUNNING,             /* running, paused, or anything with a live QEMU */
+	PT_DOMAIN_STOPPED,
+};
+
+struct pt_domain {
+	char *name;
+	char *uuid;                    /* lower case, with dashes */
+	char *title;                   /* NULL when it has none */
+	enum pt_domain_state state;
+	struct pt_hostdev *live;       /* <hostdev type='pci'> of the live XML (running domains) */
+	size_t n_live;
+	bool have_config;              /* the persistent XML was read */
+	struct pt_hostdev *config;     /* <hostdev type='pci'> of the persistent XML */
+	size_t n_config;
+};
+
+struct pt_observed {
+	struct pt_pcidev *devs;        /* sorted by address */
+	size_t n_devs;
+	bool iommu;                    /* the kernel has IOMMU groups */
+	bool vfio_pci_loaded;          /* bus/pci/drivers/vfio-pci exists */
+	bool have_domains;             /* libvirt was asked; false when the caller did not */
+	struct pt_domain *doms;        /* sorted by name */
+	size_t n_doms;
+};
+
+/* The device at addr, or NULL; owned by obs. */
+const struct pt_pcidev *pt_observed_dev(const struct pt_observed *obs, const struct pt_pciaddr *addr);
+/* True for a PCI-to-PCI or CardBus bridge (header type 1 or 2), as the kernel decides. */
+bool pt_pcidev_is_bridge(const struct pt_pcidev *d);
+/* True when the domain has addr among its hostdevs (live, or config when `config`). */
+bool pt_domain_has_hostdev(const struct pt_domain *dom, const struct pt_pciaddr *addr, bool config);
+/* Sorts devs by address and doms by name. */
+void pt_observed_sort(struct pt_observed *obs);
+/* Frees the contents; accepts NULL. */
+void pt_observed_done(struct pt_observed *obs);
+void pt_pcidev_done(struct pt_pcidev *d);
+void pt_domain_done(struct pt_domain *dom);
+
+#endif

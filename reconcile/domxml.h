@@ -1,0 +1,21 @@
+/* domxml.h: reads a libvirt domain XML (title, PCI hostdevs) and builds a <hostdev> element; pure. */
+#ifndef PT_DOMXML_H
+#define PT_DOMXML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "model/observed.h"
+
+/*
+ * Parses a domain XML document. Sets *ret_title (NULL when none; the caller frees) and the
+ * PCI devices given to it (<hostdev mode='subsystem' type='pci'> and <interface type='hostdev'>) into *ret_hostdevs and *ret_n (the caller frees).
+ * Returns 0, or -EINVAL with *reterr set (the caller frees) for XML that is not a domain.
+ */
+int pt_domxml_parse(const char *xml, size_t len, char **ret_title, struct pt_hostdev **ret_hostdevs,
+		    size_t *ret_n, char **reterr);
+
+/* The <hostdev managed='no'> element for addr, built only from its numbers; the caller frees. */
+char *pt_domxml_hostdev(const struct pt_pciaddr *addr);
+
+#endif

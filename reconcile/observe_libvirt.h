@@ -1,0 +1,19 @@
+/* observe_libvirt.h: lists libvirt domains with their titles, states and PCI hostdevs. */
+#ifndef PT_OBSERVE_LIBVIRT_H
+#define PT_OBSERVE_LIBVIRT_H
+
+#include "model/config.h"
+#include "model/observed.h"
+#include "reconcile/host.h"
+
+/*
+ * Connects read-only to h->libvirt_uri and fills obs->doms (sorted by name): name, UUID,
+ * title, state and the hostdevs of each domain's live XML (one fetch per domain). For a
+ * running domain that a `persistent: true` entry of cfg names, the persistent XML is read
+ * too (cfg may be NULL). Returns 0, or a negative errno with *reterr set (the caller frees).
+ * libvirt's own error printing is silenced.
+ */
+int pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, struct pt_observed *obs,
+		       char **reterr);
+
+#endif

@@ -1,0 +1,553 @@
+/* observe_sysfs.c: reads PCI devices, drivers, IOMMU groups and host use from the injected sysfs and /proc. */
+#include "reconcile/observe_sysfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pci/pci.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/xalloc.h"
+
+/*
+ * libpci's error callback must not return (the default one calls exit(1)); ours jumps back
+ * into pt_observe_sysfs() or pt_pci_name(), which report the message. The program is single
+ * threaded, so one jump buffer does.
+ */
+static jmp_buf pci_jmp;
+static bool pci_jmp_armed;   /* pci_jmp is set by a frame that is still running */
+static char pci_msg[512];
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+pci_error_jump(char *msg, ...)
+{
+	va_list ap;
+
+	va_start(ap, msg);
+	vsnprintf(pci_msg, sizeof(pci_msg), msg, ap);
+	va_end(ap);
+	if (!pci_jmp_armed) {
+		/* libpci failed outside the calls we guard: nowhere safe to go back to */
+		fprintf(stderr, "passthrough: libpci: %s\n", pci_msg);
+		abort();
+	}
+	pci_jmp_armed = false;
+	longjmp(pci_jmp, 1);
+}
+
+/*
+ * libpci cannot return from an error in the middle of a scan (it leaks what it had open),
+ * so the tree is checked first: every entry of bus/pci/devices must be named like a PCI
+ * address. Returns 0, or -EIO with *reterr set.
+ */
+static int
+check_device_names(const char *devices, char **reterr)
+{
+	DIR *d = opendir(devices);
+	struct dirent *e;
+	int r = 0;
+
+	if (!d) {
+		r = -errno;
+		*reterr = xasprintf("cannot read PCI devices: '%s': %s", devices, strerror(errno));
+		return r;
+	}
+	while (r == 0 && (e = readdir(d))) {
+		struct pt_pciaddr a;
+		const char *why;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (strlen(e->d_name) != 12 || pt_pciaddr_parse(e->d_name, &a, &why) < 0) {
+			*reterr = xasprintf("cannot read PCI devices: unexpected entry '%s' in '%s'", e->d_name, devices);
+			r = -EIO;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+static void __attribute__((format(printf, 1, 2)))
+pci_quiet(char *msg, ...)
+{
+	(void)msg;
+}
+
+/* Reads a small sysfs or procfs file into a NUL-terminated string without the final newline. */
+static char *
+read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char buf[4096];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return xstrdup(buf);
+}
+
+static bool
+dir_has_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool any = false;
+
+	if (!d)
+		return false;
+	while (!any && (e = readdir(d)))
+		any = e->d_name[0] != '.';
+	closedir(d);
+	return any;
+}
+
+/*
+ * Addresses live in the network namespace, not under a filesystem root. On the live /proc
+ * they come from netlink (getifaddrs), which sees an address on an interface that is down;
+ * on an injected proc tree, from its net/route and net/if_inet6.
+ */
+struct net_view {
+	bool live;
+	struct ifaddrs *ifa;       /* live only */
+};
+
+static bool
+proc_is_live(const struct pt_host *h)
+{
+	char real[PATH_MAX];
+
+	return realpath(h->proc_root, real) && strcmp(real, "/proc") == 0;
+}
+
+static bool
+iface_has_address(const struct pt_host *h, const struct net_view *nv, const char *iface)
+{
+	char *path;
+	FILE *f;
+	char line[512];
+	bool found = false;
+
+	if (nv->live) {
+		for (struct ifaddrs *a = nv->ifa; a && !found; a = a->ifa_next) {
+			if (!a->ifa_addr || strcmp(a->ifa_name, iface) != 0)
+				continue;
+			if (a->ifa_addr->sa_family == AF_INET)
+				found = true;
+			else if (a->ifa_addr->sa_family == AF_INET6)
+				found = !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)(void *)a->ifa_addr)->sin6_addr);
+		}
+		return found;
+	}
+	path = pt_host_proc_path(h, "net/route");
+	f = fopen(path, "re");
+	free(path);
+	if (f) {
+		while (!found && fgets(line, sizeof(line), f)) {
+			size_t n = strlen(iface);
+
+			found = strncmp(line, iface, n) == 0 && (line[n] == '\t' || line[n] == ' ');
+		}
+		fclose(f);
+	}
+	path = pt_host_proc_path(h, "net/if_inet6");
+	f = fopen(path, "re");
+	free(path);
+	if (f) {
+		/* address ifindex prefixlen scope flags name; scope 20 is link-local */
+		char addr[40], name[64];
+		unsigned idx, plen, scope, flags;
+
+		while (!found && fscanf(f, "%39s %x %x %x %x %63s", addr, &idx, &plen, &scope, &flags, name) == 6)
+			found = strcmp(name, iface) == 0 && scope != 0x20;
+		fclose(f);
+	}
+	return found;
+}
+
+static void
+add_use(struct pt_pcidev *d, unsigned bit, char *why)
+{
+	d->host_use |= bit;
+	if (!d->host_use_why)
+		d->host_use_why = why;
+	else
+		free(why);
+}
+
+/* Is /dev/NAME mounted (also as /dev/root, the kernel's root= device) or swap? Sets *why. */
+static bool
+blockdev_in_use(const struct pt_host *h, const char *name, char **why)
+{
+	static const char *const tables[] = { "mounts", "swaps" };
+	char *path = pt_host_proc_path(h, "cmdline");
+	char *cmdline = read_text(path);
+	char *root = cmdline ? strstr(cmdline, "root=/dev/") : NULL;
+	size_t rootlen = 0;
+
+	free(path);
+	if (root && (root == cmdline || root[-1] == ' ')) {
+		root += strlen("root=/dev/");
+		rootlen = strcspn(root, " ");
+	} else {
+		root = NULL;
+	}
+	for (size_t t = 0; t < 2; t++) {
+		FILE *f;
+		char line[1024];
+
+		path = pt_host_proc_path(h, "%s", tables[t]);
+		f = fopen(path, "re");
+		free(path);
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char src[256], dst[512];
+			const char *dev;
+
+			if (sscanf(line, "%255s %511s", src, dst) != 2 || strncmp(src, "/dev/", 5) != 0)
+				continue;
+			dev = src + 5;
+			if (strcmp(dev, "root") == 0 && root && strlen(name) == rootlen &&
+			    strncmp(root, name, rootlen) == 0)
+				dev = name;
+			if (strcmp(dev, name) == 0) {
+				*why = t == 0 ? xasprintf("/dev/%s is mounted on %s", name, dst)
+					      : xasprintf("/dev/%s is in use as swap", name);
+				fclose(f);
+				free(cmdline);
+				return true;
+			}
+		}
+		fclose(f);
+	}
+	free(cmdline);
+	return false;
+}
+
+/* Is NAME a member of an md array in /proc/mdstat ("md0 : active raid1 sda1[0] sdb1[1]")? */
+static bool
+md_member(const struct pt_host *h, const char *name, char **why)
+{
+	char *path = pt_host_proc_path(h, "mdstat");
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	size_t n = strlen(name);
+
+	free(path);
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char md[64];
+		char *tok, *save = NULL;
+
+		if (strncmp(line, "md", 2) != 0 || sscanf(line, "%63s", md) != 1 || !strstr(line, " : "))
+			continue;
+		for (tok = strtok_r(strstr(line, " : ") + 3, " \t\n", &save); tok;
+		     tok = strtok_r(NULL, " \t\n", &save)) {
+			if (strncmp(tok, name, n) == 0 && tok[n] == '[') {
+				*why = xasprintf("/dev/%s is part of %s (software RAID)", name, md);
+				fclose(f);
+				return true;
+			}
+		}
+	}
+	fclose(f);
+	return false;
+}
+
+/* A block device or partition (its class/block directory): held by md/dm, mounted, or swap? */
+static bool
+block_in_use(const struct pt_host *h, const char *dir, const char *name, char **why)
+{
+	char *holders = xasprintf("%s/holders", dir);
+	DIR *hd = opendir(holders);
+	struct dirent *e;
+	bool used = false;
+
+	free(holders);
+	if (hd) {
+		while (!used && (e = readdir(hd))) {
+			if (e->d_name[0] == '.')
+				continue;
+			used = true;
+			*why = xasprintf("/dev/%s is part of %s (%s)", name, e->d_name,
+					 strncmp(e->d_name, "md", 2) == 0 ? "software RAID" : "LVM or device-mapper");
+		}
+		closedir(hd);
+	}
+	return used || md_member(h, name, why) || blockdev_in_use(h, name, why);
+}
+
+/* The PCI device a class/<cls>/<name> link sits under: the last DDDD:BB:SS.F in its target. */
+static struct pt_pcidev *
+owner_of(const struct pt_observed *obs, const char *link)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	struct pt_pciaddr addr, found;
+	bool any = false;
+	char *tok, *save = NULL;
+
+	if (n <= 0)
+		return NULL;
+	target[n] = '\0';
+	for (tok = strtok_r(target, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		const char *why;
+
+		if (strlen(tok) == 12 && pt_pciaddr_parse(tok, &addr, &why) == 0) {
+			found = addr;
+			any = true;
+		}
+	}
+	return any ? (struct pt_pcidev *)pt_observed_dev(obs, &found) : NULL;
+}
+
+/*
+ * What the host uses devices for, found from the other side: every network interface and
+ * block device the kernel lists, traced back to the PCI device it sits under (a virtio
+ * NIC, an NVMe namespace or a USB disk as much as a plain one).
+ */
+static void
+observe_users(const struct pt_host *h, const struct net_view *nv, struct pt_observed *obs)
+{
+	static const char *const classes[] = { "net", "block" };
+
+	for (size_t c = 0; c < 2; c++) {
+		char *cdir = pt_host_sysfs_path(h, "class/%s", classes[c]);
+		struct dirent **ents = NULL;
+		/* sorted, so that the reason given does not depend on the filesystem's order */
+		int n = scandir(cdir, &ents, NULL, alphasort);
+
+		for (int i = 0; i < n; i++) {
+			const struct dirent *e = ents[i];
+			char *link, *why = NULL;
+			struct pt_pcidev *d;
+
+			if (e->d_name[0] == '.')
+				continue;
+			link = xasprintf("%s/%s", cdir, e->d_name);
+			d = owner_of(obs, link);
+			if (d && c == 0) {
+				char *p = xasprintf("%s/operstate", link), *operstate = read_text(p);
+				char *q = xasprintf("%s/flags", link), *flags = read_text(q);
+				bool up = (operstate && strcmp(operstate, "up") == 0) ||
+					  (flags && (strtoul(flags, NULL, 16) & 1));   /* IFF_UP */
+
+				if (iface_has_address(h, nv, e->d_name))
+					add_use(d, PT_USE_NET, xasprintf("network interface '%s' has an address", e->d_name));
+				else if (up)
+					add_use(d, PT_USE_NET, xasprintf("network interface '%s' is up", e->d_name));
+				free(p);
+				free(q);
+				free(operstate);
+				free(flags);
+			} else if (d && block_in_use(h, link, e->d_name, &why)) {
+				add_use(d, PT_USE_STORAGE, why);
+			}
+			free(link);
+		}
+		for (int i = 0; i < n; i++)
+			free(ents[i]);
+		free(ents);
+		free(cdir);
+	}
+}
+
+/* What a device is by its class: the chipset and the console belong to the host. */
+static void
+observe_class_use(const struct pt_host *h, struct pt_pcidev *d)
+{
+	char name[PT_PCIADDR_BUFSZ];
+	char *p = pt_host_sysfs_path(h, "bus/pci/devices/%s/boot_vga", pt_pciaddr_format(&d->addr, name));
+	char *boot_vga = read_text(p);
+	unsigned cls = d->class_code >> 8;
+
+	free(p);
+	if (cls == 0x0600)
+		add_use(d, PT_USE_HOST_BRIDGE, xstrdup("it is a host bridge"));
+	else if (cls == 0x0601)
+		add_use(d, PT_USE_ISA_BRIDGE, xstrdup("it is an ISA/LPC bridge"));
+	else if (cls == 0x0c05)
+		add_use(d, PT_USE_SMBUS, xstrdup("it is an SMBus controller"));
+	if (boot_vga && strcmp(boot_vga, "1") == 0)
+		add_use(d, PT_USE_BOOT_VGA, xstrdup("it is the boot VGA device (the console)"));
+	free(boot_vga);
+}
+
+static void
+fill_device(const struct pt_host *h, struct pci_dev *p, struct pt_pcidev *d)
+{
+	char name[PT_PCIADDR_BUFSZ];
+	char *s, *path;
+
+	pci_fill_info(p, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS |
+			 PCI_FILL_DRIVER | PCI_FILL_IOMMU_GROUP);
+	d->addr.domain = (unsigned)p->domain & 0xffff;
+	d->addr.bus = p->bus;
+	d->addr.slot = p->dev;
+	d->addr.func = p->func;
+	d->vendor = p->vendor_id;
+	d->device = p->device_id;
+	d->subsystem_vendor = p->subsys_vendor_id;
+	d->subsystem_device = p->subsys_id;
+	d->class_code = ((uint32_t)p->device_class << 8) | p->prog_if;
+	d->header_type = pci_read_byte(p, PCI_HEADER_TYPE) & 0x7f;
+	s = pci_get_string_property(p, PCI_FILL_DRIVER);
+	d->driver = s ? xstrdup(s) : NULL;
+	s = pci_get_string_property(p, PCI_FILL_IOMMU_GROUP);
+	d->iommu_group = s ? atoi(s) : -1;
+	path = pt_host_sysfs_path(h, "bus/pci/devices/%s/driver_override",
+				  pt_pciaddr_format(&d->addr, name));
+	s = read_text(path);
+	free(path);
+	if (s && (strcmp(s, "(null)") == 0 || s[0] == '\0')) {
+		free(s);
+		s = NULL;
+	}
+	d->driver_override = s;
+	observe_class_use(h, d);
+}
+
+struct scan {
+	struct net_view nv;
+	struct pci_access *acc;
+	struct pt_pcidev *devs;
+	size_t n, cap;
+};
+
+int
+pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr)
+{
+	struct scan *sc;
+	char *bus = pt_host_sysfs_path(h, "bus/pci");
+	char *path = xasprintf("%s/devices", bus);
+	struct stat st;
+	int r = check_device_names(path, reterr);
+
+	free(path);
+	if (r < 0) {
+		free(bus);
+		return r;
+	}
+	sc = xcalloc(1, sizeof(*sc));   /* on the heap: survives the longjmp intact */
+	sc->nv.live = proc_is_live(h);
+	if (sc->nv.live && getifaddrs(&sc->nv.ifa) < 0)
+		sc->nv.ifa = NULL;   /* no addresses seen: interfaces that are up still count */
+	sc->acc = pci_alloc();
+	sc->acc->error = pci_error_jump;
+	sc->acc->warning = pci_quiet;
+	sc->acc->debug = pci_quiet;
+	sc->acc->method = PCI_ACCESS_SYS_BUS_PCI;
+	if (pci_set_param(sc->acc, "sysfs.path", bus) < 0) {
+		/* without it libpci would read the real /sys */
+		*reterr = xasprintf("cannot point libpci at '%s'", bus);
+		pci_cleanup(sc->acc);
+		free(sc);
+		free(bus);
+		return -EINVAL;
+	}
+	if (setjmp(pci_jmp)) {
+		*reterr = xasprintf("cannot read PCI devices under '%s': %s", bus, pci_msg);
+		pci_cleanup(sc->acc);
+		if (sc->nv.ifa)
+			freeifaddrs(sc->nv.ifa);
+		for (size_t i = 0; i < sc->n; i++)
+			pt_pcidev_done(&sc->devs[i]);
+		free(sc->devs);
+		free(sc);
+		free(bus);
+		return -EIO;
+	}
+	pci_jmp_armed = true;
+	pci_init(sc->acc);
+	pci_scan_bus(sc->acc);
+	for (struct pci_dev *p = sc->acc->devices; p; p = p->next) {
+		xgrow(&sc->devs, &sc->cap, sc->n + 1, sizeof(*sc->devs));
+		memset(&sc->devs[sc->n], 0, sizeof(*sc->devs));
+		sc->n++;
+		fill_device(h, p, &sc->devs[sc->n - 1]);
+	}
+	pci_jmp_armed = false;
+	pci_cleanup(sc->acc);
+
+	for (size_t i = 0; i < obs->n_devs; i++)
+		pt_pcidev_done(&obs->devs[i]);
+	free(obs->devs);
+	obs->devs = sc->devs;
+	obs->n_devs = sc->n;
+	path = pt_host_sysfs_path(h, "kernel/iommu_groups");
+	obs->iommu = dir_has_entries(path);
+	free(path);
+	path = pt_host_sysfs_path(h, "bus/pci/drivers/vfio-pci");
+	obs->vfio_pci_loaded = stat(path, &st) == 0;
+	free(path);
+	pt_observed_sort(obs);
+	observe_users(h, &sc->nv, obs);
+	if (sc->nv.ifa)
+		freeifaddrs(sc->nv.ifa);
+	free(sc);
+	free(bus);
+	return 0;
+}
+
+static struct pci_access *names_acc;
+
+static char *
+lookup(int flags, unsigned a, unsigned b)
+{
+	char buf[256];
+	char *s;
+
+	if (!names_acc) {
+		names_acc = pci_alloc();
+		names_acc->error = pci_error_jump;
+		names_acc->warning = pci_quiet;
+		names_acc->debug = pci_quiet;
+		names_acc->id_lookup_mode = PCI_LOOKUP_NO_HWDB;
+	}
+	if (setjmp(pci_jmp))
+		return NULL;   /* a broken pci.ids only costs the names */
+	pci_jmp_armed = true;
+	s = pci_lookup_name(names_acc, buf, sizeof(buf), flags | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB, a, b);
+	pci_jmp_armed = false;
+	return s ? xstrdup(s) : NULL;
+}
+
+char *
+pt_pci_name(uint16_t vendor, uint16_t device)
+{
+	return lookup(PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE, vendor, device);
+}
+
+char *
+pt_pci_class_name(uint32_t class_code)
+{
+	char *s = lookup(PCI_LOOKUP_CLASS, class_code >> 8, 0);
+	size_t n = s ? strlen(s) : 0;
+
+	/* An unknown subclass comes back as "Unclassified device [00ff]": keep the name only. */
+	if (n > 7 && s[n - 1] == ']' && s[n - 6] == '[' && s[n - 7] == ' ')
+		s[n - 7] = '\0';
+	return s;
+}
+
+void
+pt_pci_names_done(void)
+{
+	if (names_acc)
+		pci_cleanup(names_acc);
+	names_acc = NULL;
+}

@@ -1,0 +1,25 @@
+/* observe_sysfs.h: reads PCI devices, drivers, IOMMU groups and host use from the injected sysfs and /proc. */
+#ifndef PT_OBSERVE_SYSFS_H
+#define PT_OBSERVE_SYSFS_H
+
+#include "model/observed.h"
+#include "reconcile/host.h"
+
+/*
+ * Fills obs->devs (sorted), obs->iommu and obs->vfio_pci_loaded from h->sysfs_root and
+ * h->proc_root. Returns 0, or a negative errno with *reterr set to a one-line message the
+ * caller frees; obs is left as it was on failure.
+ */
+int pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr);
+
+/*
+ * Human-readable vendor and device names from pci.ids, e.g. "Intel Corporation 82574L
+ * Gigabit Network Connection"; NULL when unknown. Loads pci.ids on first use; the caller frees.
+ */
+char *pt_pci_name(uint16_t vendor, uint16_t device);
+/* The class name, e.g. "Ethernet controller"; NULL when unknown; the caller frees. */
+char *pt_pci_class_name(uint32_t class_code);
+/* Releases what pt_pci_name() loaded. */
+void pt_pci_names_done(void);
+
+#endif

@@ -1,0 +1,667 @@
+/* plan.c: the planner, a pure function from (desired, observed) to an ordered list of steps. */
+#include "reconcile/plan.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model/xalloc.h"
+
+#define VFIO "vfio-pci"
+
+/* What an entry needs from the host, once its domain is known. */
+struct want {
+	const struct pt_device *entry;
+	const struct pt_pcidev *dev;
+	const struct pt_domain *dom;   /* attached: its domain */
+	bool vfio;                     /* on vfio-pci (else: on its host driver) */
+	bool live;                     /* attached live to dom */
+	bool config;                   /* in dom's persistent definition */
+	bool failed;
+	bool in_scope;                 /* gets steps and reports (all, or only --vm's) */
+};
+
+/* Appends a formatted line to a list of strings (the plan's errors or notes). */
+static void __attribute__((format(printf, 4, 5)))
+add_text(char ***v, size_t *n, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	xgrow(v, cap, *n + 1, sizeof(**v));
+	va_start(ap, fmt);
+	(*v)[(*n)++] = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+#define add_line(p, ...) add_text(&(p)->errors, &(p)->n_errors, &(p)->cap_errors, __VA_ARGS__)
+#define add_note(p, ...) add_text(&(p)->notes, &(p)->n_notes, &(p)->cap_notes, __VA_ARGS__)
+/* What is wrong with entry w, reported only when w is in scope (the hook plans one VM). */
+#define want_error(p, w, ...) do { if ((w)->in_scope) add_line(p, __VA_ARGS__); } while (0)
+#define want_note(p, w, ...) do { if ((w)->in_scope) add_note(p, __VA_ARGS__); } while (0)
+
+static struct pt_step *
+add_step(struct pt_plan *p, enum pt_step_kind kind, const char *device, const struct pt_pciaddr *addr,
+	 const char *from, const char *to)
+{
+	struct pt_step *s;
+
+	xgrow(&p->steps, &p->cap_steps, p->n_steps + 1, sizeof(*p->steps));
+	s = &p->steps[p->n_steps++];
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->device = device ? xstrdup(device) : NULL;
+	if (addr)
+		s->addr = *addr;
+	s->from = from ? xstrdup(from) : NULL;
+	s->to = to ? xstrdup(to) : NULL;
+	return s;
+}
+
+static const char *
+label(const struct pt_domain *dom)
+{
+	return dom->title ? dom->title : dom->name;
+}
+
+const struct pt_domain *
+pt_find_domain(const struct pt_observed *obs, const char *vm, char **reterr)
+{
+	const struct pt_domain *found = NULL;
+	const char *found_by = NULL;
+
+	for (size_t i = 0; i < obs->n_doms; i++) {
+		const struct pt_domain *dom = &obs->doms[i];
+		const char *by = NULL;
+
+		if (strcmp(dom->name, vm) == 0)
+			by = "name";
+		else if (strcasecmp(dom->uuid, vm) == 0)
+			by = "UUID";
+		else if (dom->title && strcmp(dom->title, vm) == 0)
+			by = "title";
+		if (!by)
+			continue;
+		if (found) {
+			*reterr = xasprintf("vm '%s' matches two domains: '%s' (by %s) and '%s' (by %s); "
+					    "name it by UUID", vm, found->name, found_by, dom->name, by);
+			return NULL;
+		}
+		found = dom;
+		found_by = by;
+	}
+	if (!found) {
+		char list[512] = "";
+
+		for (size_t i = 0; i < obs->n_doms && i < 8; i++) {
+			char item[128];
+
+			snprintf(item, sizeof(item), "%s'%s'", i ? ", " : "", label(&obs->doms[i]));
+			strncat(list, item, sizeof(list) - strlen(list) - 1);
+		}
+		if (obs->n_doms > 8)
+			strncat(list, ", ...", sizeof(list) - strlen(list) - 1);
+		*reterr = xasprintf("no domain has the name, UUID or title '%s' (domains: %s)", vm,
+				    obs->n_doms ? list : "none");
+	}
+	return found;
+}
+
+static bool
+matches(const struct pt_match *m, const struct pt_pcidev *d)
+{
+	if ((m->fields & PT_MATCH_VENDOR) && m->vendor != d->vendor)
+		return false;
+	if ((m->fields & PT_MATCH_DEVICE) && m->device != d->device)
+		return false;
+	if ((m->fields & PT_MATCH_SUBSYSTEM_VENDOR) && m->subsystem_vendor != d->subsystem_vendor)
+		return false;
+	if ((m->fields & PT_MATCH_SUBSYSTEM_DEVICE) && m->subsystem_device != d->subsystem_device)
+		return false;
+	if ((m->fields & PT_MATCH_CLASS) && m->class_code != (d->class_code >> 8))
+		return false;
+	return true;
+}
+
+static char *
+describe_match(const struct pt_match *m)
+{
+	char *s = xasprintf("%04x:%04x", m->vendor, m->device);
+	char *t;
+
+	if (m->fields & PT_MATCH_SUBSYSTEM_VENDOR) {
+		t = xasprintf("%s subsystem_vendor %04x", s, m->subsystem_vendor);
+		free(s);
+		s = t;
+	}
+	if (m->fields & PT_MATCH_SUBSYSTEM_DEVICE) {
+		t = xasprintf("%s subsystem_device %04x", s, m->subsystem_device);
+		free(s);
+		s = t;
+	}
+	if (m->fields & PT_MATCH_CLASS) {
+		t = xasprintf("%s class %04x", s, m->class_code);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+const struct pt_pcidev *
+pt_resolve_device(const struct pt_device *d, const struct pt_observed *obs, char **reterr)
+{
+	char a[PT_PCIADDR_BUFSZ];
+	const struct pt_pcidev *found = NULL;
+	size_t n = 0;
+
+	if (d->has_address) {
+		pt_pciaddr_format(&d->address, a);
+		found = pt_observed_dev(obs, &d->address);
+		if (!found) {
+			*reterr = xasprintf("no PCI device at %s", a);
+			return NULL;
+		}
+		if (d->match.fields && !matches(&d->match, found)) {
+			char *want = describe_match(&d->match);
+
+			*reterr = xasprintf("hardware changed? %s is %04x:%04x (subsystem %04x:%04x, class %04x), "
+					    "not %s as 'match' says", a, found->vendor, found->device,
+					    found->subsystem_vendor, found->subsystem_device,
+					    found->class_code >> 8, want);
+			free(want);
+			return NULL;
+		}
+		return found;
+	}
+	for (size_t i = 0; i < obs->n_devs; i++)
+		if (matches(&d->match, &obs->devs[i]))
+			n++;
+	if (n == 1) {
+		for (size_t i = 0; i < obs->n_devs; i++)
+			if (matches(&d->match, &obs->devs[i]))
+				return &obs->devs[i];
+	}
+	{
+		char *want = describe_match(&d->match);
+
+		if (n == 0) {
+			*reterr = xasprintf("no PCI device matches %s (see 'passthrough devices')", want);
+		} else {
+			char list[256] = "";
+			size_t k = 0;
+
+			for (size_t i = 0; i < obs->n_devs && k < 6; i++) {
+				if (!matches(&d->match, &obs->devs[i]))
+					continue;
+				strncat(list, k++ ? ", " : "", sizeof(list) - strlen(list) - 1);
+				strncat(list, pt_pciaddr_format(&obs->devs[i].addr, a), sizeof(list) - strlen(list) - 1);
+			}
+			*reterr = xasprintf("%zu PCI devices match %s: %s%s; add 'address' to pick one", n, want,
+					    list, n > 6 ? ", ..." : "");
+		}
+		free(want);
+	}
+	return NULL;
+}
+
+static bool
+on_vfio(const struct pt_pcidev *d)
+{
+	return d->driver && strcmp(d->driver, VFIO) == 0;
+}
+
+/* vfio-pci or pci-stub: a driver that only holds the device away from the host. */
+static bool
+on_stub(const struct pt_pcidev *d)
+{
+	return on_vfio(d) || (d->driver && strcmp(d->driver, "pci-stub") == 0);
+}
+
+static bool
+override_is_vfio(const struct pt_pcidev *d)
+{
+	return d->driver_override && strcmp(d->driver_override, VFIO) == 0;
+}
+
+/* Steps that move d to vfio-pci; *need_vfio is set when a probe needs the module. */
+static void
+plan_bind(struct pt_plan *p, const char *entry, const struct pt_pcidev *d, unsigned flags, bool *need_vfio)
+{
+	struct pt_step *s;
+
+	if (!override_is_vfio(d)) {
+		s = add_step(p, PT_STEP_SET_OVERRIDE, entry, &d->addr, d->driver_override, VFIO);
+		s->flags = flags;
+		s->reason = xstrdup("so that only vfio-pci may bind it");
+	}
+	if (on_vfio(d))
+		return;
+	if (d->driver) {
+		s = add_step(p, PT_STEP_UNBIND, entry, &d->addr, d->driver, NULL);
+		s->flags = flags;
+		s->reason = xasprintf("take it from %s", d->driver);
+	}
+	s = add_step(p, PT_STEP_PROBE, entry, &d->addr, NULL, VFIO);
+	s->flags = flags;
+	s->reason = xstrdup("bind it to vfio-pci");
+	*need_vfio = true;
+}
+
+/* Steps that give d back to its host driver. Unbind comes before clearing the override, so
+ * that a run killed in between leaves the override set, which the next run sees. */
+static void
+plan_release(struct pt_plan *p, const char *entry, const struct pt_pcidev *d)
+{
+	struct pt_step *s;
+
+	if (on_stub(d)) {
+		s = add_step(p, PT_STEP_UNBIND, entry, &d->addr, d->driver, NULL);
+		s->reason = xasprintf("declared released: take it from %s", d->driver);
+	}
+	if (d->driver_override) {
+		s = add_step(p, PT_STEP_CLEAR_OVERRIDE, entry, &d->addr, d->driver_override, NULL);
+		s->reason = xstrdup("let its host driver bind it again");
+	}
+	if (on_stub(d) || (!d->driver && d->driver_override)) {
+		s = add_step(p, PT_STEP_PROBE, entry, &d->addr, NULL, NULL);
+		s->reason = xstrdup("hand it back to its host driver");
+	}
+}
+
+/* The running domain, other than `except`, that has d attached live; NULL when none. */
+static const struct pt_domain *
+attached_elsewhere(const struct pt_observed *obs, const struct pt_pcidev *d, const struct pt_domain *except)
+{
+	for (size_t i = 0; obs->have_domains && i < obs->n_doms; i++) {
+		const struct pt_domain *dom = &obs->doms[i];
+
+		if (dom != except && dom->state == PT_DOMAIN_RUNNING && pt_domain_has_hostdev(dom, &d->addr, false))
+			return dom;
+	}
+	return NULL;
+}
+
+/* Finds the entry, other than `self`, that selects device dev (even one that failed). */
+static const struct want *
+claimed_by(const struct want *wants, size_t n, const struct pt_pcidev *dev, const struct want *self)
+{
+	for (size_t i = 0; i < n; i++)
+		if (&wants[i] != self && wants[i].dev == dev)
+			return &wants[i];
+	return NULL;
+}
+
+/*
+ * Checks that w's IOMMU group ends up usable: for a device going to vfio-pci, every other
+ * member on vfio-pci or driverless, and none of them in another VM; for a device going back
+ * to the host, no other member left on vfio-pci (a host driver must not bind into a group
+ * that vfio holds). Adds error lines and returns false when not.
+ */
+static bool
+check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want *wants, size_t n,
+	    const struct want *w)
+{
+	const struct pt_pcidev *d = w->dev;
+	char a[PT_PCIADDR_BUFSZ], b[PT_PCIADDR_BUFSZ];
+	bool ok = true;
+
+	if (!w->vfio && !on_stub(d) && !d->driver_override)
+		return true;   /* already with the host: nothing moves */
+	if (d->iommu_group < 0) {
+		if (!w->vfio)
+			return true;
+		want_error(p, w, "'%s' %s: no IOMMU group; is the IOMMU on? (boot with intel_iommu=on or "
+			   "amd_iommu=on, and enable VT-d/AMD-Vi in the firmware)", w->entry->name,
+			   pt_pciaddr_format(&d->addr, a));
+		return false;
+	}
+	pt_pciaddr_format(&d->addr, a);
+	for (size_t i = 0; i < obs->n_devs; i++) {
+		const struct pt_pcidev *m = &obs->devs[i];
+		const struct want *other;
+		const struct pt_domain *elsewhere;
+
+		if (m == d || m->iommu_group != d->iommu_group || pt_pcidev_is_bridge(m))
+			continue;
+		pt_pciaddr_format(&m->addr, b);
+		other = claimed_by(wants, n, m, w);
+		if (!w->vfio) {
+			if (other && !other->vfio)
+				continue;   /* released together */
+			if (on_vfio(m) || (other && other->vfio && !other->failed)) {
+				want_error(p, w, "'%s' %s: cannot go back to the host while %s%s%s%s shares IOMMU "
+					   "group %d on vfio-pci; release them together", w->entry->name, a, b,
+					   other ? " ('" : "", other ? other->entry->name : "", other ? "')" : "",
+					   d->iommu_group);
+				ok = false;
+			}
+			continue;
+		}
+		if (other && other->vfio && !other->failed) {
+			if (w->dom && other->dom && other->dom != w->dom) {
+				want_error(p, w, "'%s' %s: IOMMU group %d also holds %s ('%s'), which goes to %s; "
+					   "a group can go to one VM only", w->entry->name, a, d->iommu_group, b,
+					   other->entry->name, label(other->dom));
+				ok = false;
+			}
+			continue;
+		}
+		if (other && other->vfio) {
+			want_error(p, w, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it and "
+				   "cannot move (see its own error)", w->entry->name, a, d->iommu_group, b,
+				   other->entry->name);
+			ok = false;
+			continue;
+		}
+		if (other) {
+			if (other->entry->state == PT_STATE_ATTACHED)
+				want_error(p, w, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it "
+					   "and goes back to the host while %s is stopped (on_stop: release)",
+					   w->entry->name, a, d->iommu_group, b, other->entry->name,
+					   other->dom ? label(other->dom) : other->entry->vm);
+			else
+				want_error(p, w, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it "
+					   "and is declared %s; declare it bound or attached", w->entry->name, a,
+					   d->iommu_group, b, other->entry->name, pt_state_name(other->entry->state));
+			ok = false;
+			continue;
+		}
+		elsewhere = attached_elsewhere(obs, m, w->dom);
+		if (elsewhere) {
+			want_error(p, w, "'%s' %s: IOMMU group %d also holds %s, which is attached to %s; "
+				   "a group can go to one VM only", w->entry->name, a, d->iommu_group, b,
+				   label(elsewhere));
+			ok = false;
+			continue;
+		}
+		if (!m->driver || on_vfio(m) || w->entry->whole_group) {
+			if (w->entry->whole_group && m->driver && !on_vfio(m) && m->host_use && !w->entry->force) {
+				want_error(p, w, "'%s' %s: IOMMU group %d member %s is in use by the host (%s); "
+					   "set force: true to take it anyway", w->entry->name, a, d->iommu_group, b,
+					   m->host_use_why);
+				ok = false;
+			}
+			continue;
+		}
+		want_error(p, w, "'%s' %s: IOMMU group %d would not be viable: %s (%04x:%04x) shares it and is "
+			   "on %s; declare it in the file (e.g. with state: bound) or set whole_group: true",
+			   w->entry->name, a, d->iommu_group, b, m->vendor, m->device, m->driver);
+		ok = false;
+	}
+	return ok;
+}
+
+/* Works out what the entry needs; false (with an error line) when it cannot be planned. */
+static bool
+resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
+{
+	const struct pt_device *e = w->entry;
+	char *err = NULL;
+	char a[PT_PCIADDR_BUFSZ];
+
+	w->dev = pt_resolve_device(e, obs, &err);
+	if (!w->dev) {
+		want_error(p, w, "'%s': %s", e->name, err);
+		free(err);
+		return false;
+	}
+	switch (e->state) {
+	case PT_STATE_RELEASED:
+		w->vfio = false;
+		return true;
+	case PT_STATE_BOUND:
+		w->vfio = true;
+		break;
+	case PT_STATE_ATTACHED:
+		w->vfio = true;
+		if (!obs->have_domains)
+			break;
+		w->dom = pt_find_domain(obs, e->vm, &err);
+		if (!w->dom) {
+			want_error(p, w, "'%s': %s", e->name, err);
+			free(err);
+			return false;
+		}
+		w->config = e->persistent;
+		w->live = w->dom->state == PT_DOMAIN_RUNNING;
+		if (!w->live && e->on_stop == PT_ON_STOP_RELEASE) {
+			w->vfio = false;
+			want_note(p, w, "'%s': %s is not running and on_stop is release: the device stays with the "
+				 "host until it starts", e->name, label(w->dom));
+		} else if (!w->live) {
+			want_note(p, w, "'%s': %s is not running: the attach waits until it starts", e->name,
+				 label(w->dom));
+		}
+		break;
+	}
+	if (w->vfio && pt_pcidev_is_bridge(w->dev)) {
+		want_error(p, w, "'%s' %s: a PCI bridge cannot be passed through", e->name,
+			 pt_pciaddr_format(&w->dev->addr, a));
+		return false;
+	}
+	if (w->vfio && w->dev->host_use && !on_vfio(w->dev) && !e->force) {
+		want_error(p, w, "'%s' %s: in use by the host: %s; stop using it there, or set force: true",
+			 e->name, pt_pciaddr_format(&w->dev->addr, a), w->dev->host_use_why);
+		return false;
+	}
+	return true;
+}
+
+static void
+plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *wants, size_t n,
+	   const struct want *w, bool *need_vfio)
+{
+	const struct pt_device *e = w->entry;
+	const struct pt_pcidev *d = w->dev;
+	struct pt_step *s;
+
+	/* 1. Off every domain it should not be in. */
+	for (size_t i = 0; obs->have_domains && i < obs->n_doms; i++) {
+		const struct pt_domain *dom = &obs->doms[i];
+		unsigned flags = 0;
+
+		if (dom == w->dom && w->live)
+			continue;
+		if (dom->state == PT_DOMAIN_RUNNING && pt_domain_has_hostdev(dom, &d->addr, false))
+			flags |= PT_STEP_LIVE;
+		if (dom != w->dom && e->state == PT_STATE_RELEASED && dom->have_config &&
+		    pt_domain_has_hostdev(dom, &d->addr, true))
+			flags |= PT_STEP_CONFIG;
+		if (!flags)
+			continue;
+		s = add_step(p, PT_STEP_DETACH, e->name, &d->addr, label(dom), NULL);
+		s->domain = xstrdup(dom->name);
+		s->flags = flags;
+		if (e->state == PT_STATE_ATTACHED)
+			s->reason = xasprintf("declared for %s, not %s", label(w->dom), label(dom));
+		else
+			s->reason = xasprintf("declared %s", pt_state_name(e->state));
+	}
+	/* 2. The driver. */
+	if (!w->vfio) {
+		plan_release(p, e->name, d);
+		return;
+	}
+	if (e->whole_group) {
+		for (size_t i = 0; i < obs->n_devs; i++) {
+			const struct pt_pcidev *m = &obs->devs[i];
+
+			if (m != d && m->iommu_group == d->iommu_group && !pt_pcidev_is_bridge(m) &&
+			    !claimed_by(wants, n, m, w) && m->driver && !on_vfio(m))
+				plan_bind(p, e->name, m, PT_STEP_MEMBER, need_vfio);
+		}
+	}
+	plan_bind(p, e->name, d, 0, need_vfio);
+	/* 3. Into its domain. */
+	if (w->dom) {
+		unsigned flags = 0;
+
+		if (w->live && !pt_domain_has_hostdev(w->dom, &d->addr, false))
+			flags |= PT_STEP_LIVE;
+		if (w->config && w->dom->have_config && !pt_domain_has_hostdev(w->dom, &d->addr, true))
+			flags |= PT_STEP_CONFIG;
+		if (flags) {
+			s = add_step(p, PT_STEP_ATTACH, e->name, &d->addr, NULL, label(w->dom));
+			s->domain = xstrdup(w->dom->name);
+			s->flags = flags;
+			s->reason = xstrdup(flags & PT_STEP_LIVE ? "declared attached; the domain runs without it"
+								  : "declared persistent; not in the persistent definition");
+		}
+	}
+}
+
+static int
+want_addr_cmp(const void *a, const void *b)
+{
+	const struct want *x = a, *y = b;
+
+	if (!x->dev || !y->dev)
+		return (x->dev == NULL) - (y->dev == NULL);
+	return pt_pciaddr_cmp(&x->dev->addr, &y->dev->addr);
+}
+
+void
+pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, const char *only_vm,
+		struct pt_plan *ret)
+{
+	struct pt_plan p;
+	struct want *wants = xcalloc(cfg->n_devices, sizeof(*wants));
+	const struct pt_domain *only = NULL;
+	bool need_vfio = false;
+	size_t n = 0;
+
+	memset(&p, 0, sizeof(p));
+	if (only_vm) {
+		char *err = NULL;
+
+		only = pt_find_domain(obs, only_vm, &err);
+		if (!only) {
+			add_line(&p, "--vm: %s", err);
+			free(err);
+			free(wants);
+			*ret = p;
+			return;
+		}
+	}
+	/* Every entry is resolved, in scope or not: the group rules need them all. */
+	for (size_t i = 0; i < cfg->n_devices; i++) {
+		struct want *w = &wants[n++];
+
+		w->entry = &cfg->devices[i];
+		w->in_scope = true;
+		if (only) {
+			char *err = NULL;
+			const struct pt_domain *dom = w->entry->vm ? pt_find_domain(obs, w->entry->vm, &err) : NULL;
+
+			free(err);
+			w->in_scope = dom == only;
+		}
+		p.n_devices += w->in_scope;
+		w->failed = !resolve_want(&p, obs, w);
+	}
+	/* Two entries on one device (one by address, one by match) cannot both have it. */
+	for (size_t i = 0; i < n; i++) {
+		char a[PT_PCIADDR_BUFSZ];
+
+		for (size_t j = 0; j < i && wants[i].dev; j++) {
+			if (wants[i].dev == wants[j].dev) {
+				want_error(&p, &wants[i], "'%s': selects %s, which '%s' selects too",
+					   wants[i].entry->name, pt_pciaddr_format(&wants[i].dev->addr, a),
+					   wants[j].entry->name);
+				wants[i].failed = true;
+				break;
+			}
+		}
+	}
+	/* One entry failing can make its group fail for another: repeat until nothing changes. */
+	for (bool changed = true; changed;) {
+		changed = false;
+		for (size_t i = 0; i < n; i++) {
+			if (!wants[i].failed && !check_group(&p, obs, wants, n, &wants[i])) {
+				wants[i].failed = true;
+				changed = true;
+			}
+		}
+	}
+	if (!obs->have_domains)
+		for (size_t i = 0; i < n; i++)
+			if (!wants[i].failed && wants[i].entry->state == PT_STATE_ATTACHED)
+				want_note(&p, &wants[i], "'%s': libvirt was not consulted: only the host side is planned",
+					  wants[i].entry->name);
+
+	qsort(wants, n, sizeof(*wants), want_addr_cmp);
+	/* The module goes first; its step is added now and kept only if some probe needs it. */
+	add_step(&p, PT_STEP_LOAD_VFIO, NULL, NULL, NULL, VFIO)->reason =
+		xstrdup("vfio-pci is not loaded");
+	for (size_t i = 0; i < n; i++)
+		if (!wants[i].failed && wants[i].in_scope)
+			plan_entry(&p, obs, wants, n, &wants[i], &need_vfio);
+	if (!need_vfio || obs->vfio_pci_loaded) {
+		struct pt_step *s = &p.steps[0];
+
+		free(s->reason);
+		free(s->to);
+		memmove(p.steps, p.steps + 1, (p.n_steps - 1) * sizeof(*p.steps));
+		p.n_steps--;
+	}
+	free(wants);
+	*ret = p;
+}
+
+void
+pt_plan_done(struct pt_plan *plan)
+{
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->n_steps; i++) {
+		struct pt_step *s = &plan->steps[i];
+
+		free(s->device);
+		free(s->from);
+		free(s->to);
+		free(s->domain);
+		free(s->reason);
+	}
+	for (size_t i = 0; i < plan->n_errors; i++)
+		free(plan->errors[i]);
+	for (size_t i = 0; i < plan->n_notes; i++)
+		free(plan->notes[i]);
+	free(plan->steps);
+	free(plan->errors);
+	free(plan->notes);
+	memset(plan, 0, sizeof(*plan));
+}
+
+const char *
+pt_step_kind_name(enum pt_step_kind k)
+{
+	switch (k) {
+	case PT_STEP_LOAD_VFIO: return "load_vfio";
+	case PT_STEP_DETACH: return "detach";
+	case PT_STEP_SET_OVERRIDE: return "set_override";
+	case PT_STEP_UNBIND: return "unbind";
+	case PT_STEP_CLEAR_OVERRIDE: return "clear_override";
+	case PT_STEP_PROBE: return "probe";
+	case PT_STEP_ATTACH: return "attach";
+	}
+	return "?";
+}
+
+char
+pt_step_symbol(enum pt_step_kind k)
+{
+	switch (k) {
+	case PT_STEP_LOAD_VFIO:
+	case PT_STEP_PROBE:
+	case PT_STEP_ATTACH:
+		return '+';
+	case PT_STEP_DETACH:
+	case PT_STEP_UNBIND:
+		return '-';
+	case PT_STEP_SET_OVERRIDE:
+	case PT_STEP_CLEAR_OVERRIDE:
+		return '~';
+	}
+	return '?';
+}

@@ -1,0 +1,76 @@
+/* plan.h: the planner, a pure function from (desired, observed) to an ordered list of steps. */
+#ifndef PT_PLAN_H
+#define PT_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "model/config.h"
+#include "model/observed.h"
+
+enum pt_step_kind {
+	PT_STEP_LOAD_VFIO,        /* modprobe vfio-pci */
+	PT_STEP_DETACH,           /* detach the hostdev from `domain` */
+	PT_STEP_SET_OVERRIDE,     /* driver_override: from -> "vfio-pci" */
+	PT_STEP_UNBIND,           /* unbind from driver `from` */
+	PT_STEP_CLEAR_OVERRIDE,   /* driver_override: from -> (none) */
+	PT_STEP_PROBE,            /* drivers_probe; `to` is the driver expected, NULL: its host driver */
+	PT_STEP_ATTACH,           /* attach the hostdev to `domain` */
+};
+
+enum {
+	PT_STEP_LIVE = 1 << 0,    /* attach/detach: the running domain */
+	PT_STEP_CONFIG = 1 << 1,  /* attach/detach: the persistent definition */
+	PT_STEP_MEMBER = 1 << 2,  /* a member of `device`'s IOMMU group taken with it (whole_group) */
+};
+
+struct pt_step {
+	enum pt_step_kind kind;
+	char *device;             /* the entry's name; NULL for PT_STEP_LOAD_VFIO */
+	struct pt_pciaddr addr;
+	char *from, *to;          /* drivers, or domains for attach/detach; NULL for none */
+	char *domain;             /* attach/detach: the libvirt domain name */
+	unsigned flags;           /* PT_STEP_* */
+	char *reason;             /* one line */
+};
+
+struct pt_plan {
+	struct pt_step *steps;    /* in the order apply runs them */
+	size_t n_steps, cap_steps;
+	char **errors;            /* one line each, naming the entry; those entries have no steps */
+	size_t n_errors, cap_errors;
+	char **notes;             /* one line each: what the plan waits for or leaves out */
+	size_t n_notes, cap_notes;
+	size_t n_devices;         /* entries considered */
+};
+
+/*
+ * Computes the steps that make obs match cfg; pure. Devices not named in cfg are never
+ * touched (but members of a whole_group entry's IOMMU group are). When only_vm is not NULL,
+ * only the entries whose vm is that domain (by name, UUID or title) are considered.
+ * Always fills *ret (free it with pt_plan_done()); errors are in ret->errors.
+ */
+void pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, const char *only_vm,
+		     struct pt_plan *ret);
+void pt_plan_done(struct pt_plan *plan);
+
+/* "load_vfio", "detach", ... for JSON and logs. */
+const char *pt_step_kind_name(enum pt_step_kind k);
+/* '+', '-' or '~': adds, removes or changes something. */
+char pt_step_symbol(enum pt_step_kind k);
+
+/*
+ * Finds the domain that `vm` names: its exact name, its UUID (any case), or its title.
+ * Returns the domain (owned by obs), or NULL with *reterr set (the caller frees) when none
+ * or more than one matches.
+ */
+const struct pt_domain *pt_find_domain(const struct pt_observed *obs, const char *vm, char **reterr);
+
+/*
+ * Resolves an entry to the one present device it selects. Returns it (owned by obs), or
+ * NULL with *reterr set (the caller frees).
+ */
+const struct pt_pcidev *pt_resolve_device(const struct pt_device *d, const struct pt_observed *obs,
+					  char **reterr);
+
+#endif

@@ -1,0 +1,273 @@
+#!/bin/bash
+# Generates the hand-made fixture "ds1621-coral": a Synology DS1621+-like host (AMD Ryzen V1500B) with a Coral TPU, in the shape record-fixture.sh records.
+#
+# usage: tests/bed/gen-ds1621.sh [FIXTURES-DIR]     (default tests/fixtures)
+#
+# Writes FIXTURES-DIR/sysfs/ds1621-coral (a --sysfs-root tree) and
+# FIXTURES-DIR/proc/ds1621-coral (mounts, swaps, mdstat, modules, cmdline, net/route).
+# The layout, attribute names and formats follow the trees recorded from the
+# QEMU guest (tests/fixtures/sysfs/default); config space is synthesized
+# (the 64-byte header, bridges with bus numbers, no capabilities).
+#
+#   0000:00:00.0  1022:15d0 host bridge                       group 0
+#   0000:00:01.0  1022:1452 dummy host bridge                 group 1
+#   0000:00:01.2  1022:15d3 GPP bridge -> bus 01  pcieport    group 2
+#   0000:01:00.0  1ac1:089a Coral Edge TPU, no driver         group 3   <- the device to pass
+#   0000:00:01.3  1022:15d3 GPP bridge -> bus 07  pcieport    group 4
+#   0000:07:00.0  8086:10fb 82599ES port 0, ixgbe, eth0 up    group 5   (eth0 carries the default route)
+#   0000:07:00.1  8086:10fb 82599ES port 1, ixgbe, eth1 down  group 5
+#   0000:00:08.0  1022:1452 dummy host bridge                 group 6
+#   0000:00:08.1  1022:15db internal GPP bridge -> bus 08     group 7
+#   0000:08:00.0  1022:7901 FCH SATA (AHCI), ahci, sda/sdb    group 8   (sda1+sdb1 = md0 = /: host-critical)
+#   0000:00:14.0  1022:790b FCH SMBus, piix4_smbus            group 9
+#   0000:00:14.3  1022:790e FCH LPC bridge, no driver         group 9
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+fixtures=${1:-$here/../fixtures}
+name=ds1621-coral
+root=$fixtures/sysfs/$name
+proc=$fixtures/proc/$name
+
+rm -rf "$root" "$proc"
+mkdir -p "$root/bus/pci/devices" "$root/bus/pci/drivers" "$root/kernel/iommu_groups" \
+	"$root/class/net" "$root/class/block" "$root/dev/block" "$root/devices/pci0000:00" "$proc/net"
+: >"$root/bus/pci/drivers_probe"
+: >"$root/bus/pci/rescan"
+echo 1 >"$root/bus/pci/drivers_autoprobe"
+
+for drv in pcieport ixgbe ahci piix4_smbus vfio-pci; do
+	mkdir -p "$root/bus/pci/drivers/$drv"
+	touch "$root/bus/pci/drivers/$drv/"{bind,unbind,new_id,remove_id}
+done
+
+# up PATH: "../" once per directory in PATH (PATH relative to the tree's root).
+up() {
+	local p=$1 u=
+	while [ -n "$p" ]; do
+		u=../$u
+		case $p in */*) p=${p#*/} ;; *) p= ;; esac
+	done
+	echo "$u"
+}
+
+# write_config FILE VENDOR DEVICE CLASS6 REV HDRTYPE SVID SDID "BAR0 BAR1 ... (8 hex each)" [PRI SEC SUB]
+# A 256-byte config space: the standard header, no capabilities.
+write_config() {
+	local f=$1 v=$2 d=$3 cls=$4 rev=$5 ht=$6 sv=$7 sd=$8 bars=$9 b i out=
+	local -a c
+	for ((i = 0; i < 256; i++)); do c[i]=00; done
+	put16() { c[$1]=${2:2:2}; c[$1 + 1]=${2:0:2}; }
+	put32() { put16 "$1" "${2:4:4}"; put16 $(($1 + 2)) "${2:0:4}"; }
+	put16 0 "$v"
+	put16 2 "$d"
+	c[4]=06 c[5]=04 # memory + bus master, INTx disabled
+	c[8]=$rev c[9]=${cls:4:2} c[10]=${cls:2:2} c[11]=${cls:0:2}
+	c[14]=$ht
+	i=16
+	for b in $bars; do # BAR0 at 0x10, 4 bytes each
+		put32 $i "$b"
+		i=$((i + 4))
+	done
+	if [ $# -ge 12 ]; then # type 1 header: primary, secondary, subordinate bus
+		c[24]=${10} c[25]=${11} c[26]=${12}
+	else
+		put16 44 "$sv"
+		put16 46 "$sd"
+		c[61]=01 # INTA
+	fi
+	for b in "${c[@]}"; do out+="\\x$b"; done
+	printf '%b' "$out" >"$f"
+}
+
+# resource_file FILE NLINES: the resource file from the global array RES (index = line).
+resource_file() {
+	local f=$1 n=$2 i
+	: >"$f"
+	for ((i = 0; i < n; i++)); do
+		# shellcheck disable=SC2086
+		printf '0x%016x 0x%016x 0x%016x\n' ${RES[i]:-0 0 0} >>"$f"
+	done
+}
+
+# dev PATH VENDOR DEVICE CLASS6 REV SVID SDID DRIVER|- GROUP IRQ [BRIDGE-PRI-SEC-SUB]
+# PATH is the device's directory under devices/, e.g. pci0000:00/0000:00:01.2/0000:01:00.0.
+# Reads BARS ("HEX8 ..."), RES (resource lines) and HT (header type) from the caller.
+dev() {
+	local path=$1 v=$2 d=$3 cls=$4 rev=$5 sv=$6 sd=$7 drv=$8 grp=$9 irq=${10} br=${11:-}
+	local bdf=${path##*/} rel=devices/$path dir n=13
+	dir=$root/$rel
+	mkdir -p "$dir"
+	echo "0x$v" >"$dir/vendor"
+	echo "0x$d" >"$dir/device"
+	echo "0x$cls" >"$dir/class"
+	echo "0x$sv" >"$dir/subsystem_vendor"
+	echo "0x$sd" >"$dir/subsystem_device"
+	echo "0x$rev" >"$dir/revision"
+	echo "(null)" >"$dir/driver_override"
+	echo "$irq" >"$dir/irq"
+	echo 1 >"$dir/enable"
+	echo -1 >"$dir/numa_node"
+	printf 'pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X\n' "0x$v" "0x$d" "0x$sv" "0x$sd" \
+		"0x${cls:0:2}" "0x${cls:2:2}" "0x${cls:4:2}" >"$dir/modalias"
+	if [ -n "$br" ]; then
+		n=17
+		# shellcheck disable=SC2086
+		write_config "$dir/config" "$v" "$d" "$cls" "$rev" "${HT:-01}" "$sv" "$sd" "${BARS:-}" ${br//-/ }
+	else
+		write_config "$dir/config" "$v" "$d" "$cls" "$rev" "${HT:-00}" "$sv" "$sd" "${BARS:-}"
+	fi
+	resource_file "$dir/resource" $n
+	ln -s "$(up "$rel")bus/pci" "$dir/subsystem"
+	ln -s "$(up bus/pci/devices)$rel" "$root/bus/pci/devices/$bdf"
+	mkdir -p "$root/kernel/iommu_groups/$grp/devices"
+	echo DMA >"$root/kernel/iommu_groups/$grp/type"
+	ln -s "$(up "kernel/iommu_groups/$grp/devices")$rel" "$root/kernel/iommu_groups/$grp/devices/$bdf"
+	ln -s "$(up "$rel")kernel/iommu_groups/$grp" "$dir/iommu_group"
+	if [ "$drv" != - ]; then
+		ln -s "$(up "$rel")bus/pci/drivers/$drv" "$dir/driver"
+		ln -s "$(up "bus/pci/drivers/$drv")$rel" "$root/bus/pci/drivers/$drv/$bdf"
+	fi
+	BARS='' HT='' RES=()
+}
+
+# netif DEVPATH IFNAME MAC OPERSTATE FLAGS IFINDEX: a network interface under a PCI device.
+netif() {
+	local rel=devices/$1/net/$2 dir
+	dir=$root/$rel
+	mkdir -p "$dir"
+	echo "$3" >"$dir/address"
+	echo "$4" >"$dir/operstate"
+	echo "$5" >"$dir/flags"
+	echo "$6" >"$dir/ifindex"
+	echo 1500 >"$dir/mtu"
+	echo 1 >"$dir/type"
+	echo 6 >"$dir/addr_len"
+	echo ff:ff:ff:ff:ff:ff >"$dir/broadcast"
+	[ "$4" = up ] && echo 1 >"$dir/carrier"
+	ln -s "../../$rel" "$root/class/net/$2"
+}
+
+# blockdev DIR-REL NAME MAJ:MIN SIZE [PARTITION-NO]: a block device (or partition) directory.
+blockdev() {
+	local dir=$root/$1
+	mkdir -p "$dir"
+	echo "$3" >"$dir/dev"
+	echo "$4" >"$dir/size"
+	[ -n "${5:-}" ] && echo "$5" >"$dir/partition"
+	ln -s "../../$1" "$root/class/block/$2"
+	ln -s "../../$1" "$root/dev/block/$3"
+}
+
+declare -a RES=()
+BARS='' HT=''
+
+p=pci0000:00
+dev $p/0000:00:00.0 1022 15d0 060000 00 1022 15d0 - 0 0
+dev $p/0000:00:01.0 1022 1452 060000 00 0000 0000 - 1 0
+
+RES=([13]="0xfe600000 0xfe6fffff 0x200" [14]="0xfe500000 0xfe5fffff 0x200")
+dev $p/0000:00:01.2 1022 15d3 060400 00 1022 1234 pcieport 2 26 00-01-01
+RES=("0xfe500000 0xfe503fff 0x140204" "" "0xfe400000 0xfe4fffff 0x14220c")
+BARS="fe500004 00000000 fe40000c 00000000"
+dev $p/0000:00:01.2/0000:01:00.0 1ac1 089a 088000 00 1ac1 089a - 3 0
+
+RES=([13]="0xe000 0xefff 0x101" [15]="0xfc000000 0xfc1fffff 0x102201")
+dev $p/0000:00:01.3 1022 15d3 060400 00 1022 1234 pcieport 4 27 00-07-07
+RES=("0xfc000000 0xfc07ffff 0x14220c" "" "0xe000 0xe01f 0x40101" "0xfc100000 0xfc103fff 0x14220c")
+BARS="fc00000c 00000000 0000e001 fc10000c 00000000" HT=80
+dev $p/0000:00:01.3/0000:07:00.0 8086 10fb 020000 01 8086 0003 ixgbe 5 40
+RES=("0xfc080000 0xfc0fffff 0x14220c" "" "0xe020 0xe03f 0x40101" "0xfc104000 0xfc107fff 0x14220c")
+BARS="fc08000c 00000000 0000e021 fc10400c 00000000"
+dev $p/0000:00:01.3/0000:07:00.1 8086 10fb 020000 01 8086 0003 ixgbe 5 41
+netif $p/0000:00:01.3/0000:07:00.0 eth0 00:11:32:aa:bb:01 up 0x1003 2
+netif $p/0000:00:01.3/0000:07:00.1 eth1 00:11:32:aa:bb:02 down 0x1002 3
+
+dev $p/0000:00:08.0 1022 1452 060000 00 0000 0000 - 6 0
+RES=([14]="0xfe000000 0xfe0fffff 0x200")
+dev $p/0000:00:08.1 1022 15db 060400 00 1022 15db pcieport 7 28 00-08-08
+RES=([5]="0xfe000000 0xfe0007ff 0x40200")
+BARS="00000000 00000000 00000000 00000000 00000000 fe000000"
+dev $p/0000:00:08.1/0000:08:00.0 1022 7901 010601 61 1022 7901 ahci 8 30
+ata=devices/$p/0000:00:08.1/0000:08:00.0
+for disk in a:0:0 b:1:16; do
+	IFS=: read -r x n minor <<<"$disk"
+	b=$ata/ata$((n + 1))/host$n/target$n:0:0/$n:0:0:0/block/sd$x
+	blockdev "$b" "sd$x" "8:$minor" 7814037168
+	blockdev "$b/sd${x}1" "sd${x}1" "8:$((minor + 1))" 4980480 1
+	blockdev "$b/sd${x}2" "sd${x}2" "8:$((minor + 2))" 4194304 2
+	blockdev "$b/sd${x}5" "sd${x}5" "8:$((minor + 5))" 7804395168 5
+done
+# md0 = sda1+sdb1 (/), md1 = sda2+sdb2 (swap), md2 = sda5+sdb5 (/volume1, through cachedev_0)
+for md in md0:0:1 md1:1:2 md2:2:5; do
+	IFS=: read -r m min part <<<"$md"
+	blockdev "devices/virtual/block/$m" "$m" "9:$min" 4980352
+	mkdir -p "$root/devices/virtual/block/$m/slaves" "$root/devices/virtual/block/$m/holders"
+	for x in a:0 b:1; do
+		IFS=: read -r d n <<<"$x"
+		partdir=${ata#devices/}/ata$((n + 1))/host$n/target$n:0:0/$n:0:0:0/block/sd$d/sd$d$part
+		ln -s "../../../../$partdir" "$root/devices/virtual/block/$m/slaves/sd$d$part"
+		# the kernel links both ways: the partition's holders/ names the array
+		mkdir -p "$root/devices/$partdir/holders"
+		ln -s "../../../../../../../../../../../virtual/block/$m" "$root/devices/$partdir/holders/$m"
+	done
+done
+cat >"$proc/mdstat" <<'EOF'
+Personalities : [raid1]
+md2 : active raid1 sda5[0] sdb5[1]
+      3902197584 blocks super 1.2 [2/2] [UU]
+
+md1 : active raid1 sda2[0] sdb2[1]
+      2097088 blocks [8/2] [UU______]
+
+md0 : active raid1 sda1[0] sdb1[1]
+      2490176 blocks [8/2] [UU______]
+
+unused devices: <none>
+EOF
+
+HT=80
+dev $p/0000:00:14.0 1022 790b 0c0500 61 1022 790b piix4_smbus 9 0
+dev $p/0000:00:14.3 1022 790e 060100 51 1022 790e - 9 0
+
+mkdir -p "$root/devices/virtual/net/lo"
+echo 00:00:00:00:00:00 >"$root/devices/virtual/net/lo/address"
+echo unknown >"$root/devices/virtual/net/lo/operstate"
+echo 0x9 >"$root/devices/virtual/net/lo/flags"
+echo 1 >"$root/devices/virtual/net/lo/ifindex"
+ln -s ../../devices/virtual/net/lo "$root/class/net/lo"
+
+cat >"$proc/mounts" <<'EOF'
+/dev/md0 / ext4 rw,relatime,data=ordered 0 0
+devtmpfs /dev devtmpfs rw,nosuid,size=8039152k,nr_inodes=2009788,mode=755 0 0
+devpts /dev/pts devpts rw,nosuid,noexec,relatime,gid=4,mode=620,ptmxmode=000 0 0
+tmpfs /dev/shm tmpfs rw,nosuid,nodev 0 0
+proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0
+sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0
+tmpfs /run tmpfs rw,nosuid,nodev,mode=755 0 0
+cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0
+tmpfs /tmp tmpfs rw,nosuid,nodev,noexec 0 0
+/dev/mapper/cachedev_0 /volume1 btrfs rw,nodev,relatime,ssd,synoacl,space_cache=v2,auto_reclaim_space,metadata_ratio=50,block_group_cache_tree,subvolid=256,subvol=/@syno 0 0
+EOF
+cat >"$proc/swaps" <<'EOF'
+Filename				Type		Size		Used		Priority
+/dev/md1                                partition	2097084		0		-2
+EOF
+cat >"$proc/modules" <<'EOF'
+vfio_pci 61440 0 - Live 0xffffffffc0b80000
+vfio_pci_core 69632 1 vfio_pci, Live 0xffffffffc0b60000
+vfio_iommu_type1 40960 0 - Live 0xffffffffc0b50000
+vfio 45056 2 vfio_pci_core,vfio_iommu_type1, Live 0xffffffffc0b40000
+irqbypass 16384 2 vfio_pci_core,kvm, Live 0xffffffffc0a70000
+kvm_amd 155648 0 - Live 0xffffffffc0a90000
+kvm 1105920 1 kvm_amd, Live 0xffffffffc0940000
+ixgbe 385024 0 - Live 0xffffffffc0880000
+mdio 16384 1 ixgbe, Live 0xffffffffc0870000
+EOF
+echo "BOOT_IMAGE=/zImage syno_hw_version=DS1621+ console=ttyS0,115200n8 root=/dev/md0 amd_iommu=on iommu=pt" >"$proc/cmdline"
+cat >"$proc/net/route" <<'EOF'
+Iface	Destination	Gateway 	Flags	RefCnt	Use	Metric	Mask		MTU	Window	IRTT                                                       
+eth0	00000000	0101A8C0	0003	0	0	0	00000000	0	0	0                                                                              
+eth0	0001A8C0	00000000	0001	0	0	0	00FFFFFF	0	0	0                                                                              
+EOF
+echo "$root"

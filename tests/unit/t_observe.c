@@ -1,0 +1,407 @@
+/* t_observe.c: the sysfs observer on recorded trees, the domain XML reader, and the libvirt observer on the test driver. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "model/xalloc.h"
+#include "reconcile/domxml.h"
+#include "reconcile/observe_libvirt.h"
+#include "reconcile/observe_sysfs.h"
+#include "reconcile/plan.h"
+
+static const struct pt_pcidev *
+dev(const struct pt_observed *obs, const char *addr)
+{
+	struct pt_pciaddr a;
+	const char *why;
+
+	assert_int_equal(pt_pciaddr_parse(addr, &a, &why), 0);
+	return pt_observed_dev(obs, &a);
+}
+
+static void
+observe(const char *sys, const char *proc, struct pt_observed *obs)
+{
+	struct pt_host h = { sys, proc, NULL };
+	char *err = NULL;
+
+	memset(obs, 0, sizeof(*obs));
+	if (pt_observe_sysfs(&h, obs, &err) < 0)
+		fail_msg("%s", err);
+}
+
+static void
+test_default_guest(void **state)
+{
+	struct pt_observed obs;
+	const struct pt_pcidev *d;
+
+	(void)state;
+	observe("tests/fixtures/sysfs/default", "tests/fixtures/proc/default", &obs);
+	assert_int_equal(obs.n_devs, 14);
+	assert_true(obs.iommu);
+	for (size_t i = 1; i < obs.n_devs; i++)
+		assert_true(pt_pciaddr_cmp(&obs.devs[i - 1].addr, &obs.devs[i].addr) < 0);
+	d = dev(&obs, "00:02.0");
+	assert_non_null(d);
+	assert_int_equal(d->vendor, 0x8086);
+	assert_int_equal(d->device, 0x10d3);
+	assert_int_equal(d->class_code, 0x020000);
+	assert_string_equal(d->driver, "e1000e");
+	assert_null(d->driver_override);   /* "(null)" in sysfs */
+	assert_int_equal(d->host_use, 0);
+	/* q35's 00:1f.* share one group; the root port is a bridge with its own */
+	assert_int_equal(dev(&obs, "00:1f.0")->iommu_group, dev(&obs, "00:1f.2")->iommu_group);
+	assert_int_equal(dev(&obs, "00:1f.0")->iommu_group, dev(&obs, "00:1f.3")->iommu_group);
+	assert_true(dev(&obs, "00:1f.3")->host_use & PT_USE_SMBUS);
+	assert_true(dev(&obs, "00:1f.0")->host_use & PT_USE_ISA_BRIDGE);
+	assert_true(dev(&obs, "00:00.0")->host_use & PT_USE_HOST_BRIDGE);
+	assert_true(pt_pcidev_is_bridge(dev(&obs, "00:05.0")));
+	assert_false(pt_pcidev_is_bridge(dev(&obs, "00:00.0")));
+	assert_int_not_equal(dev(&obs, "01:00.0")->iommu_group, dev(&obs, "00:05.0")->iommu_group);
+	assert_null(dev(&obs, "00:04.0")->driver);
+	assert_int_equal(dev(&obs, "00:06.0")->iommu_group, dev(&obs, "00:06.2")->iommu_group);
+	pt_observed_done(&obs);
+	pt_observed_done(NULL);
+}
+
+static void
+test_vfio_guest(void **state)
+{
+	struct pt_observed obs;
+	const struct pt_pcidev *d;
+
+	(void)state;
+	observe("tests/fixtures/sysfs/e1000e-vfio", "tests/fixtures/proc/e1000e-vfio", &obs);
+	d = dev(&obs, "00:02.0");
+	assert_string_equal(d->driver, "vfio-pci");
+	assert_string_equal(d->driver_override, "vfio-pci");
+	assert_true(obs.vfio_pci_loaded);
+	pt_observed_done(&obs);
+}
+
+static void
+test_ds1621_host_use(void **state)
+{
+	struct pt_observed obs;
+	const struct pt_pcidev *d;
+
+	(void)state;
+	observe("tests/fixtures/sysfs/ds1621-coral", "tests/fixtures/proc/ds1621-coral", &obs);
+	d = dev(&obs, "01:00.0");
+	assert_int_equal(d->vendor, 0x1ac1);
+	assert_int_equal(d->device, 0x089a);
+	assert_null(d->driver);
+	assert_int_equal(d->host_use, 0);
+	d = dev(&obs, "07:00.0");
+	assert_true(d->host_use & PT_USE_NET);
+	assert_string_equal(d->host_use_why, "network interface 'eth0' has an address");
+	assert_int_equal(dev(&obs, "07:00.1")->host_use, 0);
+	assert_int_equal(dev(&obs, "07:00.0")->iommu_group, dev(&obs, "07:00.1")->iommu_group);
+	/* the root filesystem's md0 is built from sda1 and sdb1 behind the SATA controller */
+	assert_string_equal(dev(&obs, "08:00.0")->host_use_why, "/dev/sda1 is part of md0 (software RAID)");
+	/* bridges by header type, as the kernel decides */
+	assert_true(pt_pcidev_is_bridge(dev(&obs, "00:01.2")));
+	assert_true(pt_pcidev_is_bridge(dev(&obs, "00:08.1")));
+	assert_false(pt_pcidev_is_bridge(dev(&obs, "00:01.0")));
+	assert_false(pt_pcidev_is_bridge(dev(&obs, "07:00.0")));
+	pt_observed_done(&obs);
+}
+
+static char tmp[64];
+
+static char *
+put(const char *rel, const char *text)
+{
+	char *path = xasprintf("%s/%s", tmp, rel);
+	char *dir = xstrdup(path), *cmd;
+	FILE *f;
+
+	*strrchr(dir, '/') = '\0';
+	cmd = xasprintf("mkdir -p '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static void __attribute__((format(printf, 1, 2)))
+sh(const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd;
+
+	va_start(ap, fmt);
+	cmd = xvasprintf(fmt, ap);
+	va_end(ap);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+static void
+test_storage_in_use(void **state)
+{
+	struct pt_observed obs;
+	char *p, *sys;
+
+	(void)state;
+	strcpy(tmp, "/tmp/t_observe.XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	/* the DS1621+ tree without its md arrays */
+	sh("cp -a tests/fixtures/sysfs/ds1621-coral %s/sys && find %s/sys -depth -type d -name holders -exec rm -rf {} +", tmp, tmp);
+	p = xasprintf("%s/proc", tmp);
+	sys = xasprintf("%s/sys", tmp);
+	free(put("proc/mounts", "/dev/sda5 /volume1 btrfs rw 0 0\n"));
+	observe(sys, p, &obs);
+	assert_string_equal(dev(&obs, "08:00.0")->host_use_why, "/dev/sda5 is mounted on /volume1");
+	pt_observed_done(&obs);
+	/* swap */
+	free(put("proc/mounts", ""));
+	free(put("proc/swaps", "Filename Type Size Used Priority\n/dev/sda2 partition 2097084 0 -2\n"));
+	observe(sys, p, &obs);
+	assert_string_equal(dev(&obs, "08:00.0")->host_use_why, "/dev/sda2 is in use as swap");
+	pt_observed_done(&obs);
+	/* a member of a software RAID, known from /proc/mdstat */
+	free(put("proc/swaps", ""));
+	free(put("proc/mdstat", "Personalities : [raid1]\nmd0 : active raid1 sdb1[1] sda1[0]\n      2490176 blocks\n"));
+	observe(sys, p, &obs);
+	assert_string_equal(dev(&obs, "08:00.0")->host_use_why, "/dev/sda1 is part of md0 (software RAID)");
+	pt_observed_done(&obs);
+	/* the root filesystem as /dev/root, resolved through root= */
+	free(put("proc/mdstat", "Personalities :\nunused devices: <none>\n"));
+	free(put("proc/mounts", "/dev/root / ext4 rw 0 0\n"));
+	free(put("proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sdb1 ro quiet\n"));
+	observe(sys, p, &obs);
+	assert_string_equal(dev(&obs, "08:00.0")->host_use_why, "/dev/sdb1 is mounted on /");
+	pt_observed_done(&obs);
+	/* nothing: not host-critical */
+	free(put("proc/mounts", ""));
+	observe(sys, p, &obs);
+	assert_int_equal(dev(&obs, "08:00.0")->host_use, 0);
+	pt_observed_done(&obs);
+	/* an NVMe namespace has no block/ directory of its own: found through class/block */
+	sh("mkdir -p %s/sys/devices/pci0000:00/0000:00:01.2/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2 && "
+	   "touch %s/sys/devices/pci0000:00/0000:00:01.2/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2/partition && "
+	   "ln -s ../../devices/pci0000:00/0000:00:01.2/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2 "
+	   "%s/sys/class/block/nvme0n1p2", tmp, tmp, tmp);
+	free(put("proc/mounts", "/dev/nvme0n1p2 /volume2 ext4 rw 0 0\n"));
+	observe(sys, p, &obs);
+	assert_string_equal(dev(&obs, "01:00.0")->host_use_why, "/dev/nvme0n1p2 is mounted on /volume2");
+	pt_observed_done(&obs);
+	/* a virtio NIC sits one level down (virtioN/net/IF) */
+	sh("mkdir -p %s/sys/devices/pci0000:00/0000:00:01.3/0000:07:00.1/virtio3/net/eth9 && "
+	   "echo up >%s/sys/devices/pci0000:00/0000:00:01.3/0000:07:00.1/virtio3/net/eth9/operstate && "
+	   "ln -s ../../devices/pci0000:00/0000:00:01.3/0000:07:00.1/virtio3/net/eth9 %s/sys/class/net/eth9",
+	   tmp, tmp, tmp);
+	observe(sys, p, &obs);
+	assert_string_equal(dev(&obs, "07:00.1")->host_use_why, "network interface 'eth9' is up");
+	pt_observed_done(&obs);
+	free(p);
+	free(sys);
+}
+
+static void
+test_broken_trees(void **state)
+{
+	struct pt_observed obs = { 0 };
+	struct pt_host h = { "/nonexistent-root", "/proc", NULL };
+	char *err = NULL, *sys;
+
+	(void)state;
+	assert_int_equal(pt_observe_sysfs(&h, &obs, &err), -ENOENT);
+	assert_string_equal(err, "cannot read PCI devices: '/nonexistent-root/bus/pci/devices': No such file or directory");
+	free(err);
+	/* an entry not named like a PCI address is refused before libpci sees it */
+	free(put("odd/bus/pci/devices/zzz/vendor", "0x8086\n"));
+	sys = xasprintf("%s/odd", tmp);
+	h.sysfs_root = sys;
+	err = NULL;
+	assert_int_equal(pt_observe_sysfs(&h, &obs, &err), -EIO);
+	assert_non_null(strstr(err, "unexpected entry 'zzz' in "));
+	free(err);
+	free(sys);
+	/* a device directory without its attributes: libpci's error path must come back to us */
+	free(put("broken/bus/pci/devices/0000:00:00.0/nothing", ""));
+	sys = xasprintf("%s/broken", tmp);
+	h.sysfs_root = sys;
+	err = NULL;
+	assert_int_equal(pt_observe_sysfs(&h, &obs, &err), -EIO);
+	assert_non_null(strstr(err, "cannot read PCI devices under"));
+	assert_int_equal(obs.n_devs, 0);
+	free(err);
+	free(sys);
+}
+
+static int
+cleanup(void **state)
+{
+	char *cmd = xasprintf("rm -rf '%s'", tmp);
+
+	(void)state;
+	if (tmp[0])
+		assert_int_equal(system(cmd), 0);
+	free(cmd);
+	pt_pci_names_done();
+	return 0;
+}
+
+static void
+test_domxml(void **state)
+{
+	static const char xml[] =
+		"<domain type='kvm'><name>x</name><title>Frigate VM</title><devices>"
+		"<hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio'/>"
+		"<source><address domain='0x0000' bus='0x07' slot='0x00' function='0x1'/></source>"
+		"<alias name='hostdev0'/></hostdev>"
+		"<hostdev mode='subsystem' type='usb'><source><vendor id='0x1'/></source></hostdev>"
+		"<hostdev mode='subsystem' type='pci'><source><address bus='0x100' slot='0' function='0'/></source></hostdev>"
+		"<interface type='network'/>"
+		"<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x07' "
+		"slot='0x10' function='0x2'/></source><mac address='52:54:00:6d:90:02'/></interface>"
+		"</devices></domain>";
+	char *title = NULL, *err = NULL, *h;
+	struct pt_hostdev *v = NULL;
+	size_t n = 0;
+	struct pt_pciaddr a = { 0, 7, 0, 1 };
+
+	(void)state;
+	assert_int_equal(pt_domxml_parse(xml, strlen(xml), &title, &v, &n, &err), 0);
+	assert_string_equal(title, "Frigate VM");
+	/* the usb one and the out-of-range one are not PCI devices we use; the VF interface is */
+	assert_int_equal(n, 2);
+	assert_int_equal(pt_pciaddr_cmp(&v[0].addr, &a), 0);
+	assert_true(v[0].managed);
+	assert_int_equal(v[1].addr.slot, 0x10);
+	assert_int_equal(v[1].addr.func, 2);
+	free(title);
+	free(v);
+	assert_int_equal(pt_domxml_parse("<domain>", 8, &title, &v, &n, &err), -EINVAL);
+	assert_non_null(strstr(err, "invalid domain XML"));
+	free(err);
+	assert_int_equal(pt_domxml_parse("<node/>", 7, &title, &v, &n, &err), -EINVAL);
+	assert_string_equal(err, "invalid domain XML: the root element is not <domain>");
+	free(err);
+	h = pt_domxml_hostdev(&a);
+	assert_string_equal(h, "<hostdev mode='subsystem' type='pci' managed='no'><source>"
+			       "<address domain='0x0000' bus='0x07' slot='0x00' function='0x1'/>"
+			       "</source></hostdev>");
+	free(h);
+}
+
+static char *
+test_uri(const char *file)
+{
+	char cwd[PATH_MAX];
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	return xasprintf("test://%s/tests/fixtures/libvirt/%s", cwd, file);
+}
+
+static void
+test_libvirt_test_driver(void **state)
+{
+	char *uri = test_uri("frigate-attached.xml");
+	struct pt_host h = { NULL, NULL, uri };
+	struct pt_observed obs = { 0 };
+	const struct pt_domain *d;
+	char *err = NULL;
+	struct pt_pciaddr a = { 0, 0, 2, 0 };
+
+	(void)state;
+	if (pt_observe_libvirt(&h, NULL, &obs, &err) < 0)
+		fail_msg("%s", err);
+	assert_true(obs.have_domains);
+	assert_int_equal(obs.n_doms, 2);
+	d = &obs.doms[0];
+	assert_string_equal(d->name, "5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f");
+	assert_string_equal(d->uuid, "5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f");
+	assert_string_equal(d->title, "frigate_VM");
+	assert_int_equal(d->state, PT_DOMAIN_RUNNING);
+	assert_int_equal(d->n_live, 1);
+	assert_true(pt_domain_has_hostdev(d, &a, false));
+	assert_false(d->live[0].managed);
+	assert_string_equal(obs.doms[1].title, "Home Assistant");
+	assert_true(obs.doms[1].live[0].managed);
+	assert_ptr_equal(pt_find_domain(&obs, "frigate_VM", &err), d);
+	assert_ptr_equal(pt_find_domain(&obs, "5F0C7A52-8D1E-4C9B-9A57-1B2F3C4D5E6F", &err), d);
+	assert_ptr_equal(pt_find_domain(&obs, "homeassistant", &err), &obs.doms[1]);
+	pt_observed_done(&obs);
+	free(uri);
+
+	uri = test_uri("frigate-running.xml");
+	h.libvirt_uri = uri;
+	if (pt_observe_libvirt(&h, NULL, &obs, &err) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(obs.doms[1].state, PT_DOMAIN_STOPPED);
+	assert_true(obs.doms[1].have_config);   /* a stopped domain's XML is its definition */
+	assert_false(obs.doms[0].have_config);
+	pt_observed_done(&obs);
+	free(uri);
+}
+
+static void
+test_libvirt_persistent_reads_definition(void **state)
+{
+	char *uri = test_uri("frigate-attached.xml");
+	struct pt_host h = { NULL, NULL, uri };
+	struct pt_observed obs = { 0 };
+	struct pt_config cfg = { 0 };
+	struct pt_device dev0 = { 0 };
+	char *err = NULL;
+
+	(void)state;
+	dev0.vm = (char *)"frigate_VM";
+	dev0.persistent = true;
+	cfg.devices = &dev0;
+	cfg.n_devices = 1;
+	if (pt_observe_libvirt(&h, &cfg, &obs, &err) < 0)
+		fail_msg("%s", err);
+	assert_true(obs.doms[0].have_config);
+	assert_false(obs.doms[1].have_config);
+	pt_observed_done(&obs);
+	free(uri);
+}
+
+static void
+test_libvirt_unreachable(void **state)
+{
+	struct pt_host h = { NULL, NULL, "test:///nonexistent/file.xml" };
+	struct pt_observed obs = { 0 };
+	char *err = NULL;
+
+	(void)state;
+	assert_true(pt_observe_libvirt(&h, NULL, &obs, &err) < 0);
+	assert_non_null(strstr(err, "cannot connect to libvirt at 'test:///nonexistent/file.xml': "));
+	assert_int_equal(obs.n_doms, 0);
+	free(err);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_guest),
+		cmocka_unit_test(test_vfio_guest),
+		cmocka_unit_test(test_ds1621_host_use),
+		cmocka_unit_test(test_storage_in_use),
+		cmocka_unit_test(test_broken_trees),
+		cmocka_unit_test(test_domxml),
+		cmocka_unit_test(test_libvirt_test_driver),
+		cmocka_unit_test(test_libvirt_persistent_reads_definition),
+		cmocka_unit_test(test_libvirt_unreachable),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, cleanup);
+}
