@@ -53,6 +53,14 @@ mkdir -p $r/run/lock
 [ -r /share/env ] || die "no env file in the work share"
 # shellcheck source=/dev/null
 . /share/env
+# A checkout under /tmp or /run (CI clones anywhere) is hidden by the tmpfs mounts above:
+# bind the host's read-only view of it back in.
+case $BED_REPO in
+/tmp/* | /run/*)
+	mkdir -p "$r$BED_REPO"
+	mount -o bind "/lower$BED_REPO" "$r$BED_REPO" || die "cannot bind $BED_REPO into the guest"
+	;;
+esac
 chroot $r /bin/bash "$BED_REPO/tests/bed/guest-run.sh"
 rc=$?
 echo "$rc" >/share/rc
