@@ -21,6 +21,8 @@ enum pt_opt {
 	PT_OPT_DSM = 1 << 3,
 	PT_OPT_SYSTEMD = 1 << 4,
 	PT_OPT_ROOT = 1 << 5,
+	PT_OPT_LOCK_FILE = 1 << 6,
+	PT_OPT_LOCK_TIMEOUT = 1 << 7,
 };
 
 struct pt_ctx {
@@ -35,6 +37,8 @@ struct pt_ctx {
 	bool dsm, systemd;
 	const char *vm;
 	const char *root;
+	const char *lock_file;
+	unsigned lock_timeout_s;
 };
 
 struct pt_cmd {

@@ -1,26 +1,152 @@
-/* cmd_apply.c: `passthrough apply`: make the host match the file (built by issue #5; until then it says so). */
+/* cmd_apply.c: `passthrough apply`: lock, observe, plan, run the steps, observe again; one log line per change. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
 #include "cmd/cmd.h"
+#include "cmd/render.h"
+#include "model/xalloc.h"
+#include "reconcile/apply.h"
+#include "reconcile/lock.h"
+#include "reconcile/observe_libvirt.h"
+#include "reconcile/observe_sysfs.h"
+#include "reconcile/plan.h"
+
+struct report {
+	bool to_stderr;   /* interactive, or -v */
+	bool verbose;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+say(const struct report *rep, int prio, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+
+	va_start(ap, fmt);
+	line = xvasprintf(fmt, ap);
+	va_end(ap);
+	syslog(prio, "%s", line);
+	if (rep->to_stderr)
+		fprintf(stderr, "passthrough: %s\n", line);
+	free(line);
+}
+
+static void
+on_step(void *data, const struct pt_step *s, enum pt_step_outcome o, const char *msg)
+{
+	const struct report *rep = data;
+	char a[PT_PCIADDR_BUFSZ];
+	char *action = pt_render_step(s);
+	char *who = s->device ? xasprintf("'%s' %s", s->device, pt_pciaddr_format(&s->addr, a)) : xstrdup("host");
+
+	switch (o) {
+	case PT_STEP_DONE:
+		say(rep, LOG_NOTICE, "%s: %s", who, action);
+		break;
+	case PT_STEP_FAILED:
+		say(rep, LOG_ERR, "%s: %s failed: %s; the next run tries again ('passthrough status' "
+		    "shows where it stands)", who, action, msg);
+		break;
+	case PT_STEP_SKIPPED:
+		if (rep->verbose)
+			say(rep, LOG_INFO, "%s: %s skipped after the failure above", who, action);
+		break;
+	case PT_STEP_HELD:
+		if (rep->verbose)
+			say(rep, LOG_INFO, "%s: %s already held", who, action);
+		break;
+	}
+	free(action);
+	free(who);
+}
 
 static int
 apply_run(struct pt_ctx *ctx, int argc, char **argv)
 {
-	(void)ctx;
-	(void)argc;
-	(void)argv;
-	return pt_cmd_not_implemented(&pt_cmd_apply);
+	struct report rep = { isatty(STDERR_FILENO) || ctx->verbose > 0, ctx->verbose > 0 };
+	struct pt_apply_opts opts = PT_APPLY_OPTS_DEFAULT;
+	struct pt_config cfg;
+	struct pt_observed obs = { 0 };
+	struct pt_plan plan, after;
+	char *err = NULL;
+	unsigned failed;
+	int lock, r;
+
+	if (ctx->dry_run)
+		return pt_cmd_plan.run(ctx, argc, argv);
+	if (ctx->quiet)
+		rep.to_stderr = false;
+	openlog("passthrough", LOG_PID, LOG_DAEMON);
+	lock = pt_lock_take(ctx->lock_file, ctx->lock_timeout_s * 1000, &err);
+	if (lock < 0) {
+		fprintf(stderr, "passthrough: %s\n", err);
+		syslog(LOG_ERR, "%s", err);
+		free(err);
+		return PT_EXIT_FAIL;
+	}
+	r = pt_load_and_observe(ctx, true, &cfg, &obs);
+	if (r) {
+		close(lock);
+		return r;
+	}
+	pt_plan_compute(&cfg, &obs, ctx->vm, &plan);
+	for (size_t i = 0; i < plan.n_errors; i++)
+		say(&(struct report){ true, false }, LOG_ERR, "%s", plan.errors[i]);
+	failed = pt_apply(&ctx->host, &plan, &opts, on_step, &rep);
+
+	/* Observe again: the run succeeded only if nothing is left to do. */
+	r = pt_observe_sysfs(&ctx->host, &obs, &err);
+	if (r == 0 && plan.n_steps)
+		r = pt_observe_libvirt(&ctx->host, &cfg, &obs, &err);
+	if (r < 0) {
+		fprintf(stderr, "passthrough: after applying: %s\n", err);
+		free(err);
+	} else if (failed == 0 && plan.n_steps) {
+		pt_plan_compute(&cfg, &obs, ctx->vm, &after);
+		for (size_t i = 0; i < after.n_steps; i++) {
+			char *action = pt_render_step(&after.steps[i]);
+			char a[PT_PCIADDR_BUFSZ];
+
+			say(&(struct report){ true, false }, LOG_ERR, "'%s' %s: still to do after applying: %s (%s)",
+			    after.steps[i].device ? after.steps[i].device : "host",
+			    pt_pciaddr_format(&after.steps[i].addr, a), action, after.steps[i].reason);
+			free(action);
+		}
+		failed += (unsigned)after.n_steps;
+		pt_plan_done(&after);
+	}
+	r = r < 0 || failed || plan.n_errors ? PT_EXIT_FAIL : PT_EXIT_OK;
+	pt_plan_done(&plan);
+	pt_observed_done(&obs);
+	pt_config_done(&cfg);
+	pt_pci_names_done();
+	close(lock);
+	closelog();
+	return r;
 }
 
 const struct pt_cmd pt_cmd_apply = {
 	.name = "apply",
-	.summary = "make the host match the file (not implemented yet)",
-	.usage = "[-c FILE] [--vm NAME] [--dry-run]",
+	.summary = "make the host match the file",
+	.usage = "[-c FILE] [--vm NAME] [--dry-run] [--lock-file FILE] [--lock-timeout S]",
 	.help =
-	"Runs the plan: rebinds each declared device to vfio-pci through driver_override,\n"
-	"hot-plugs it into its running VM, detaches and releases what the file says, and\n"
-	"verifies every step. Safe to run again at any time.\n"
+	"Takes the lock, observes, plans, and runs each step: rebinds declared devices to\n"
+	"vfio-pci through driver_override, unbind and drivers_probe (waiting until the driver\n"
+	"link says so), loads vfio-pci with modprobe when needed, hot-plugs a managed='no'\n"
+	"<hostdev> into the running domain, and detaches (waiting for the guest to let go) and\n"
+	"releases what the file says. Each step checks first and does nothing when its goal\n"
+	"already holds, so running it again is always safe; then it observes again.\n"
+	"A failing device does not stop the others. One line per change goes to syslog (and to\n"
+	"stderr when interactive or with -v); when nothing needs doing it prints nothing.\n"
+	"--vm NAME: only what that VM owns. --dry-run: the same as plan.\n"
 	"\n"
-	"Not implemented yet: exits 69.\n",
-	.options = PT_OPT_VM | PT_OPT_DRY_RUN,
+	"Exit status: 0 the host matches the file, 1 something failed or is left to do\n"
+	"(one line each on stderr), 64 usage error.\n",
+	.options = PT_OPT_VM | PT_OPT_DRY_RUN | PT_OPT_LOCK_FILE | PT_OPT_LOCK_TIMEOUT,
 	.min_args = 0,
 	.max_args = 0,
 	.run = apply_run,

@@ -10,32 +10,6 @@
 #include "reconcile/observe_sysfs.h"
 #include "reconcile/plan.h"
 
-static char *
-step_action(const struct pt_step *s)
-{
-	const char *where = (s->flags & (PT_STEP_LIVE | PT_STEP_CONFIG)) == (PT_STEP_LIVE | PT_STEP_CONFIG)
-				    ? "live and persistent"
-			    : s->flags & PT_STEP_CONFIG ? "persistent" : "live";
-
-	switch (s->kind) {
-	case PT_STEP_LOAD_VFIO:
-		return xstrdup("load module vfio-pci");
-	case PT_STEP_SET_OVERRIDE:
-		return xasprintf("driver_override %s -> %s", s->from ? s->from : "(none)", s->to);
-	case PT_STEP_CLEAR_OVERRIDE:
-		return xasprintf("driver_override %s -> (none)", s->from);
-	case PT_STEP_UNBIND:
-		return xasprintf("unbind from %s", s->from);
-	case PT_STEP_PROBE:
-		return s->to ? xasprintf("probe -> %s", s->to) : xstrdup("probe -> its host driver");
-	case PT_STEP_ATTACH:
-		return xasprintf("attach to %s (%s)", s->to, where);
-	case PT_STEP_DETACH:
-		return xasprintf("detach from %s (%s)", s->from, where);
-	}
-	return xstrdup("?");
-}
-
 static void
 print_text(const struct pt_plan *plan, const struct pt_observed *obs)
 {
@@ -44,7 +18,7 @@ print_text(const struct pt_plan *plan, const struct pt_observed *obs)
 
 	for (size_t i = 0; i < plan->n_steps; i++) {
 		const struct pt_step *s = &plan->steps[i];
-		char *action = step_action(s);
+		char *action = pt_render_step(s);
 
 		if (s->device && (!last_device || strcmp(last_device, s->device) != 0 ||
 				  pt_pciaddr_cmp(&last_addr, &s->addr) != 0)) {
@@ -123,7 +97,7 @@ plan_run(struct pt_ctx *ctx, int argc, char **argv)
 	r = pt_load_and_observe(ctx, true, &cfg, &obs);
 	if (r)
 		return r;
-	pt_plan_compute(&cfg, &obs, NULL, &plan);
+	pt_plan_compute(&cfg, &obs, ctx->vm, &plan);
 	if (ctx->json)
 		print_json(&plan);
 	else if (!ctx->quiet)
@@ -143,19 +117,20 @@ plan_run(struct pt_ctx *ctx, int argc, char **argv)
 const struct pt_cmd pt_cmd_plan = {
 	.name = "plan",
 	.summary = "show the steps that would make the host match the file",
-	.usage = "[-c FILE] [--detailed-exitcode] [--json]",
+	.usage = "[-c FILE] [--vm NAME] [--detailed-exitcode] [--json]",
 	.help =
 	"Compares passthrough.yaml with the host (sysfs driver bindings, IOMMU groups, what the\n"
 	"host uses) and with every libvirt domain's live XML, and prints the steps apply would\n"
 	"run, in order, one per line: + adds, - removes, ~ changes, with the reason after #.\n"
-	"Prints 'Nothing to do' when the host already matches. Changes nothing.\n"
+	"Prints 'Nothing to do' when the host already matches. Changes nothing. With --vm,\n"
+	"only what that VM owns (the whole file is still read for the IOMMU-group rules).\n"
 	"Problems (a device that is missing, ambiguous, in use by the host, or whose IOMMU\n"
 	"group would not be viable) are printed one per line on stderr; the other devices are\n"
 	"still planned.\n"
 	"\n"
 	"Exit status: 0 success (with --detailed-exitcode: nothing to do), 1 a problem,\n"
 	"2 changes pending (--detailed-exitcode only), 64 usage error.\n",
-	.options = PT_OPT_DETAILED_EXITCODE,
+	.options = PT_OPT_DETAILED_EXITCODE | PT_OPT_VM,
 	.min_args = 0,
 	.max_args = 0,
 	.run = plan_run,

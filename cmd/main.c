@@ -19,6 +19,9 @@
 #ifndef PT_PROC_ROOT
 #define PT_PROC_ROOT "/proc"
 #endif
+#ifndef PT_LOCK_FILE
+#define PT_LOCK_FILE "/run/passthrough.lock"
+#endif
 #ifndef PT_LIBVIRT_URI
 #define PT_LIBVIRT_URI "qemu:///system"
 #endif
@@ -49,6 +52,8 @@ enum {
 	O_DSM,
 	O_SYSTEMD,
 	O_ROOT,
+	O_LOCK_FILE,
+	O_LOCK_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -67,6 +72,8 @@ static const struct option long_options[] = {
 	{ "dsm", no_argument, NULL, O_DSM },
 	{ "systemd", no_argument, NULL, O_SYSTEMD },
 	{ "root", required_argument, NULL, O_ROOT },
+	{ "lock-file", required_argument, NULL, O_LOCK_FILE },
+	{ "lock-timeout", required_argument, NULL, O_LOCK_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -82,6 +89,8 @@ static const struct {
 	{ PT_OPT_DSM, "dsm", "      --dsm              Synology DSM 7 layout (writes only under /usr/local)" },
 	{ PT_OPT_SYSTEMD, "systemd", "      --systemd          systemd host layout" },
 	{ PT_OPT_ROOT, "root", "      --root DIR         install into DIR instead of /" },
+	{ PT_OPT_LOCK_FILE, "lock-file", "      --lock-file FILE   the lock every run takes (default: " PT_LOCK_FILE ")" },
+	{ PT_OPT_LOCK_TIMEOUT, "lock-timeout", "      --lock-timeout S   wait at most S seconds for the lock (default: 60)" },
 };
 
 static const char global_options_help[] =
@@ -169,6 +178,8 @@ opt_bit(int c)
 	case O_DSM: return PT_OPT_DSM;
 	case O_SYSTEMD: return PT_OPT_SYSTEMD;
 	case O_ROOT: return PT_OPT_ROOT;
+	case O_LOCK_FILE: return PT_OPT_LOCK_FILE;
+	case O_LOCK_TIMEOUT: return PT_OPT_LOCK_TIMEOUT;
 	default: return 0;
 	}
 }
@@ -230,6 +241,18 @@ parse_options(struct pt_ctx *ctx, struct parsed *ps, const struct pt_cmd *cmd, i
 		case O_ROOT:
 			ctx->root = optarg;
 			break;
+		case O_LOCK_FILE:
+			ctx->lock_file = optarg;
+			break;
+		case O_LOCK_TIMEOUT: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (!optarg[0] || *end || v > 86400)
+				return usage_error(cmd, "'--lock-timeout' takes seconds, 0 to 86400, not '%s'", optarg);
+			ctx->lock_timeout_s = (unsigned)v;
+			break;
+		}
 		case ':':
 			return usage_error(cmd, "option '%s' needs a value", bad);
 		default:
@@ -251,6 +274,8 @@ main(int argc, char **argv)
 	struct pt_ctx ctx = {
 		.config_path = PT_CONFIG_FILE,
 		.host = { PT_SYSFS_ROOT, PT_PROC_ROOT, PT_LIBVIRT_URI },
+		.lock_file = PT_LOCK_FILE,
+		.lock_timeout_s = 60,
 	};
 	struct parsed ps = { 0, false, false };
 	const struct pt_cmd *cmd;

@@ -51,3 +51,29 @@ pt_render_name(const struct pt_pcidev *d)
 
 	return s ? s : xstrdup("unknown device");
 }
+
+char *
+pt_render_step(const struct pt_step *s)
+{
+	const char *where = (s->flags & (PT_STEP_LIVE | PT_STEP_CONFIG)) == (PT_STEP_LIVE | PT_STEP_CONFIG)
+				    ? "live and persistent"
+			    : s->flags & PT_STEP_CONFIG ? "persistent" : "live";
+
+	switch (s->kind) {
+	case PT_STEP_LOAD_VFIO:
+		return xstrdup("load module vfio-pci");
+	case PT_STEP_SET_OVERRIDE:
+		return xasprintf("driver_override %s -> %s", s->from ? s->from : "(none)", s->to);
+	case PT_STEP_CLEAR_OVERRIDE:
+		return xasprintf("driver_override %s -> (none)", s->from);
+	case PT_STEP_UNBIND:
+		return xasprintf("unbind from %s", s->from);
+	case PT_STEP_PROBE:
+		return s->to ? xasprintf("probe -> %s", s->to) : xstrdup("probe -> its host driver");
+	case PT_STEP_ATTACH:
+		return xasprintf("attach to %s (%s)", s->to, where);
+	case PT_STEP_DETACH:
+		return xasprintf("detach from %s (%s)", s->from, where);
+	}
+	return xstrdup("?");
+}

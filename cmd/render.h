@@ -8,6 +8,7 @@
 #include "model/config.h"
 #include "model/diag.h"
 #include "model/observed.h"
+#include "reconcile/plan.h"
 
 /* Prints each diagnostic as one line on stderr. */
 void pt_print_diags(const struct pt_diags *d);
@@ -22,5 +23,8 @@ int pt_load_and_observe(const struct pt_ctx *ctx, bool with_libvirt, struct pt_c
 
 /* "Intel Corporation 82574L Gigabit Network Connection", or "unknown device"; caller frees. */
 char *pt_render_name(const struct pt_pcidev *d);
+
+/* A step as people read it: "driver_override (none) -> vfio-pci", "attach to frigate_VM (live)"; caller frees. */
+char *pt_render_step(const struct pt_step *s);
 
 #endif

@@ -16,9 +16,12 @@ missing=()
 
 # run_step NAME: runs ./passthrough NAME -c CFG, shows its output, sets step_rc.
 run_step() {
-	log "\$ passthrough $1 -c $cfg"
+	local v=
+	# apply logs its changes to syslog and to stderr when interactive; here, ask for them
+	[ "$1" = apply ] && v=-v
+	log "\$ passthrough $1 $v -c $cfg"
 	step_rc=0
-	./passthrough "$1" -c "$cfg" 2>&1 | sed 's/^/    /' || true
+	./passthrough "$1" $v -c "$cfg" 2>&1 | sed 's/^/    /' || true
 	step_rc=${PIPESTATUS[0]}
 	if [ "$step_rc" = 69 ]; then
 		log "missing: passthrough $1 (not implemented yet); doing it by hand"

@@ -1,0 +1,438 @@
+/* apply.c: runs a plan's steps on the host: sysfs writes, modprobe, libvirt attach/detach; the only code that changes anything. */
+#include "reconcile/apply.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model/xalloc.h"
+#include "reconcile/domxml.h"
+
+#define VFIO "vfio-pci"
+
+struct run {
+	const struct pt_host *h;
+	const struct pt_apply_opts *o;
+	virConnectPtr conn;           /* opened on first use */
+	char *err;                    /* the failing step's message */
+};
+
+static void __attribute__((format(printf, 2, 3)))
+fail(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(r->err);
+	va_start(ap, fmt);
+	r->err = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* The driver the device is bound to (the basename of its driver link), or NULL; caller frees. */
+static char *
+current_driver(const struct run *r, const char *bdf)
+{
+	char *link = pt_host_sysfs_path(r->h, "bus/pci/devices/%s/driver", bdf);
+	char target[PATH_MAX];
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	const char *base;
+
+	free(link);
+	if (n <= 0)
+		return NULL;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	return xstrdup(base ? base + 1 : target);
+}
+
+/* driver_override, or NULL when unset ("(null)" or empty); caller frees. */
+static char *
+current_override(const struct run *r, const char *bdf)
+{
+	char *path = pt_host_sysfs_path(r->h, "bus/pci/devices/%s/driver_override", bdf);
+	char buf[256];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	free(path);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (!buf[0] || strcmp(buf, "(null)") == 0)
+		return NULL;
+	return xstrdup(buf);
+}
+
+static bool
+same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Writes value to a sysfs attribute in one write(2), as the kernel wants. */
+static int
+write_attr(struct run *r, const char *rel, const char *value)
+{
+	char *path = pt_host_sysfs_path(r->h, "%s", rel);
+	size_t len = strlen(value);
+	ssize_t n;
+	int fd = open(path, O_WRONLY | O_CLOEXEC), e;
+
+	if (fd < 0) {
+		e = errno;
+		fail(r, "cannot open '%s': %s", path, strerror(e));
+		free(path);
+		return -e;
+	}
+	n = write(fd, value, len);
+	e = n < 0 ? errno : 0;
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (e || (size_t)n != len) {
+		if (!e)
+			e = EIO;
+		fail(r, "cannot write '%s': %s", path, strerror(e));
+		free(path);
+		return -e;
+	}
+	free(path);
+	return 0;
+}
+
+/* Runs modprobe MODULE without a shell; 0 or -EIO with the message set. */
+static int
+run_modprobe(struct run *r, const char *module)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0) {
+		fail(r, "cannot run %s: %s", r->o->modprobe, strerror(errno));
+		return -errno;
+	}
+	if (pid == 0) {
+		char *const argv[] = { (char *)r->o->modprobe, (char *)module, NULL };
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fail(r, "cannot wait for %s: %s", r->o->modprobe, strerror(errno));
+			return -EIO;
+		}
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fail(r, "'%s %s' failed (%s %d)", r->o->modprobe, module,
+		     WIFEXITED(status) ? "exit status" : "signal",
+		     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		return -EIO;
+	}
+	return 0;
+}
+
+static bool
+vfio_loaded(const struct run *r)
+{
+	char *path = pt_host_sysfs_path(r->h, "bus/pci/drivers/" VFIO);
+	struct stat st;
+	bool yes = stat(path, &st) == 0;
+
+	free(path);
+	return yes;
+}
+
+/* Waits until the driver link says `want` (NULL: any driver); returns what it says at the end. */
+static char *
+wait_driver(const struct run *r, const char *bdf, const char *want, unsigned timeout_ms)
+{
+	char *drv = current_driver(r, bdf);
+
+	for (unsigned waited = 0; waited < timeout_ms; waited += 10) {
+		if (want ? same(drv, want) : drv != NULL)
+			break;
+		free(drv);
+		sleep_ms(10);
+		drv = current_driver(r, bdf);
+	}
+	return drv;
+}
+
+static void
+quiet_error(void *data, virErrorPtr err)
+{
+	(void)data;
+	(void)err;
+}
+
+static virDomainPtr
+lookup_domain(struct run *r, const char *name)
+{
+	virDomainPtr dom;
+
+	if (!r->conn) {
+		virSetErrorFunc(NULL, quiet_error);
+		r->conn = virConnectOpen(r->h->libvirt_uri);
+		if (!r->conn) {
+			fail(r, "cannot connect to libvirt at '%s': %s", r->h->libvirt_uri, virGetLastErrorMessage());
+			return NULL;
+		}
+	}
+	dom = virDomainLookupByName(r->conn, name);
+	if (!dom)
+		fail(r, "cannot find domain '%s': %s", name, virGetLastErrorMessage());
+	return dom;
+}
+
+/* Does the domain's live (or persistent) XML list addr? -1 with the message set on error. */
+static int
+domain_has(struct run *r, virDomainPtr dom, const struct pt_pciaddr *addr, bool config)
+{
+	char *xml = virDomainGetXMLDesc(dom, config ? VIR_DOMAIN_XML_INACTIVE : 0);
+	struct pt_domain d;
+	char *err = NULL;
+	int has;
+
+	if (!xml) {
+		fail(r, "cannot read the XML of domain '%s': %s", virDomainGetName(dom), virGetLastErrorMessage());
+		return -1;
+	}
+	memset(&d, 0, sizeof(d));
+	if (pt_domxml_parse(xml, strlen(xml), &d.title, config ? &d.config : &d.live,
+			    config ? &d.n_config : &d.n_live, &err) < 0) {
+		fail(r, "domain '%s': %s", virDomainGetName(dom), err);
+		free(err);
+		free(xml);
+		return -1;
+	}
+	free(xml);
+	has = pt_domain_has_hostdev(&d, addr, config);
+	pt_domain_done(&d);
+	return has;
+}
+
+static unsigned
+virt_flags(unsigned step_flags)
+{
+	return (step_flags & PT_STEP_LIVE ? VIR_DOMAIN_AFFECT_LIVE : 0) |
+	       (step_flags & PT_STEP_CONFIG ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+}
+
+/* Attach or detach: check, act on what is still needed, verify. */
+static enum pt_step_outcome
+step_domain(struct run *r, const struct pt_step *s, const char *bdf)
+{
+	bool attach = s->kind == PT_STEP_ATTACH;
+	virDomainPtr dom = lookup_domain(r, s->domain);
+	unsigned todo = 0;
+	char *xml;
+	int rc;
+
+	if (!dom)
+		return PT_STEP_FAILED;
+	for (unsigned f = PT_STEP_LIVE; f <= PT_STEP_CONFIG; f <<= 1) {
+		int has;
+
+		if (!(s->flags & f))
+			continue;
+		has = domain_has(r, dom, &s->addr, f == PT_STEP_CONFIG);
+		if (has < 0) {
+			virDomainFree(dom);
+			return PT_STEP_FAILED;
+		}
+		if (has != attach)
+			todo |= f;
+	}
+	if (!todo) {
+		virDomainFree(dom);
+		return PT_STEP_HELD;
+	}
+	xml = pt_domxml_hostdev(&s->addr);
+	rc = attach ? virDomainAttachDeviceFlags(dom, xml, virt_flags(todo))
+		    : virDomainDetachDeviceFlags(dom, xml, virt_flags(todo));
+	free(xml);
+	if (rc < 0) {
+		fail(r, "cannot %s %s %s domain '%s': %s", attach ? "attach" : "detach", bdf,
+		     attach ? "to" : "from", s->domain, virGetLastErrorMessage());
+		virDomainFree(dom);
+		return PT_STEP_FAILED;
+	}
+	/* A live detach finishes when the guest lets go of the device: wait for the XML to say so. */
+	for (unsigned f = PT_STEP_LIVE; f <= PT_STEP_CONFIG; f <<= 1) {
+		unsigned limit = f == PT_STEP_LIVE && !attach ? r->o->detach_timeout_ms : 0;
+		int has = -1;
+
+		if (!(todo & f))
+			continue;
+		for (unsigned waited = 0;; waited += 100) {
+			has = domain_has(r, dom, &s->addr, f == PT_STEP_CONFIG);
+			if (has < 0 || has == attach || waited >= limit)
+				break;
+			sleep_ms(100);
+		}
+		if (has < 0) {
+			virDomainFree(dom);
+			return PT_STEP_FAILED;
+		}
+		if (has != attach) {
+			fail(r, "libvirt reported the %s of %s done, but the %s XML of domain '%s' %s it after %u ms",
+			     attach ? "attach" : "detach", bdf, f == PT_STEP_CONFIG ? "persistent" : "live",
+			     s->domain, attach ? "lacks" : "still has", limit);
+			virDomainFree(dom);
+			return PT_STEP_FAILED;
+		}
+	}
+	virDomainFree(dom);
+	return PT_STEP_DONE;
+}
+
+static enum pt_step_outcome
+run_step(struct run *r, const struct pt_step *s)
+{
+	char bdf[PT_PCIADDR_BUFSZ];
+	char *drv, *ovr, *rel;
+	enum pt_step_outcome out = PT_STEP_DONE;
+
+	pt_pciaddr_format(&s->addr, bdf);
+	switch (s->kind) {
+	case PT_STEP_LOAD_VFIO:
+		if (vfio_loaded(r))
+			return PT_STEP_HELD;
+		if (run_modprobe(r, "vfio-pci") < 0)
+			return PT_STEP_FAILED;
+		for (unsigned waited = 0; !vfio_loaded(r) && waited < r->o->probe_timeout_ms; waited += 10)
+			sleep_ms(10);
+		if (!vfio_loaded(r)) {
+			fail(r, "modprobe vfio-pci succeeded but bus/pci/drivers/vfio-pci did not appear");
+			return PT_STEP_FAILED;
+		}
+		return PT_STEP_DONE;
+	case PT_STEP_SET_OVERRIDE:
+	case PT_STEP_CLEAR_OVERRIDE:
+		ovr = current_override(r, bdf);
+		if (same(ovr, s->to)) {
+			free(ovr);
+			return PT_STEP_HELD;
+		}
+		free(ovr);
+		rel = xasprintf("bus/pci/devices/%s/driver_override", bdf);
+		/* a lone newline clears it */
+		if (write_attr(r, rel, s->to ? s->to : "\n") < 0)
+			out = PT_STEP_FAILED;
+		free(rel);
+		if (out == PT_STEP_DONE) {
+			ovr = current_override(r, bdf);
+			if (!same(ovr, s->to)) {
+				fail(r, "driver_override of %s reads '%s' after writing it", bdf, ovr ? ovr : "(null)");
+				out = PT_STEP_FAILED;
+			}
+			free(ovr);
+		}
+		return out;
+	case PT_STEP_UNBIND:
+		drv = current_driver(r, bdf);
+		if (!drv)
+			return PT_STEP_HELD;
+		if (!same(drv, s->from)) {
+			fail(r, "%s is on %s now, not %s as planned; run again to plan anew", bdf, drv, s->from);
+			free(drv);
+			return PT_STEP_FAILED;
+		}
+		rel = xasprintf("bus/pci/drivers/%s/unbind", drv);
+		if (write_attr(r, rel, bdf) < 0)
+			out = PT_STEP_FAILED;
+		free(rel);
+		free(drv);
+		if (out == PT_STEP_DONE && (drv = current_driver(r, bdf))) {
+			fail(r, "%s is still on %s after unbind", bdf, drv);
+			free(drv);
+			out = PT_STEP_FAILED;
+		}
+		return out;
+	case PT_STEP_PROBE:
+		drv = current_driver(r, bdf);
+		if (drv && (!s->to || same(drv, s->to))) {
+			free(drv);
+			return PT_STEP_HELD;
+		}
+		if (drv) {
+			fail(r, "%s is on %s, not %s; run again to plan anew", bdf, drv, s->to);
+			free(drv);
+			return PT_STEP_FAILED;
+		}
+		if (write_attr(r, "bus/pci/drivers_probe", bdf) < 0)
+			return PT_STEP_FAILED;
+		drv = wait_driver(r, bdf, s->to, s->to ? r->o->probe_timeout_ms : r->o->probe_timeout_ms / 5);
+		if (s->to && !same(drv, s->to)) {
+			fail(r, "%s is on %s after probing, not %s (waited %u ms)", bdf, drv ? drv : "no driver",
+			     s->to, r->o->probe_timeout_ms);
+			out = PT_STEP_FAILED;
+		}
+		/* given back to the host, a device without a host driver stays driverless: fine */
+		free(drv);
+		return out;
+	case PT_STEP_ATTACH:
+	case PT_STEP_DETACH:
+		return step_domain(r, s, bdf);
+	}
+	return PT_STEP_FAILED;
+}
+
+unsigned
+pt_apply(const struct pt_host *h, const struct pt_plan *plan, const struct pt_apply_opts *o,
+	 pt_step_report_fn report, void *data)
+{
+	struct run r = { h, o, NULL, NULL };
+	unsigned failed = 0;
+	const char *failed_device = NULL;
+
+	for (size_t i = 0; i < plan->n_steps; i++) {
+		const struct pt_step *s = &plan->steps[i];
+		enum pt_step_outcome out;
+
+		if (failed_device && s->device && strcmp(failed_device, s->device) == 0) {
+			report(data, s, PT_STEP_SKIPPED, NULL);
+			continue;
+		}
+		out = run_step(&r, s);
+		if (out == PT_STEP_FAILED) {
+			failed++;
+			/* without vfio-pci no device can move: the rest fail on their own */
+			failed_device = s->device ? s->device : NULL;
+		}
+		report(data, s, out, out == PT_STEP_FAILED ? r.err : NULL);
+	}
+	if (r.conn)
+		virConnectClose(r.conn);
+	free(r.err);
+	return failed;
+}

@@ -1,0 +1,36 @@
+/* apply.h: runs a plan's steps on the host: sysfs writes, modprobe, libvirt attach/detach; the only code that changes anything. */
+#ifndef PT_APPLY_H
+#define PT_APPLY_H
+
+#include "reconcile/host.h"
+#include "reconcile/plan.h"
+
+struct pt_apply_opts {
+	unsigned probe_timeout_ms;    /* how long to wait for the driver link after drivers_probe */
+	unsigned detach_timeout_ms;   /* how long to wait for a live detach to leave the live XML */
+	const char *modprobe;         /* the modprobe to exec (a path, or a name looked up in PATH) */
+};
+
+#define PT_APPLY_OPTS_DEFAULT { 5000, 15000, "modprobe" }
+
+/* How a step went: what report() receives. */
+enum pt_step_outcome {
+	PT_STEP_DONE,         /* changed the host and verified the change */
+	PT_STEP_HELD,         /* its goal already held: nothing to do */
+	PT_STEP_FAILED,       /* msg says why; the device's later steps are skipped */
+	PT_STEP_SKIPPED,      /* an earlier step of the same device failed */
+};
+
+typedef void (*pt_step_report_fn)(void *data, const struct pt_step *s, enum pt_step_outcome o,
+				  const char *msg);
+
+/*
+ * Runs the steps in order. Each checks its precondition first and does nothing when its
+ * goal already holds, so running a plan twice is safe. A failing step stops only the
+ * steps of its own device. libvirt is connected to (read-write) only when a step needs
+ * it. Returns the number of failed steps.
+ */
+unsigned pt_apply(const struct pt_host *h, const struct pt_plan *plan, const struct pt_apply_opts *o,
+		  pt_step_report_fn report, void *data);
+
+#endif

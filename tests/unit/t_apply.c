@@ -1,0 +1,300 @@
+/* t_apply.c: the executor's checks and verifications on copies of recorded trees (which accept writes but never move a driver), the lock, and libvirt's test driver. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "model/xalloc.h"
+#include "reconcile/apply.h"
+#include "reconcile/lock.h"
+
+static char tmp[64];
+
+struct outcome {
+	enum pt_step_outcome o[8];
+	char *msg[8];
+	size_t n;
+};
+
+static void
+record(void *data, const struct pt_step *s, enum pt_step_outcome o, const char *msg)
+{
+	struct outcome *out = data;
+
+	(void)s;
+	assert_true(out->n < 8);
+	out->o[out->n] = o;
+	out->msg[out->n] = msg ? xstrdup(msg) : NULL;
+	out->n++;
+}
+
+static void
+outcome_done(struct outcome *out)
+{
+	for (size_t i = 0; i < out->n; i++)
+		free(out->msg[i]);
+	memset(out, 0, sizeof(*out));
+}
+
+static struct pt_step
+step(enum pt_step_kind kind, const char *device, const char *addr, const char *from, const char *to)
+{
+	struct pt_step s;
+	const char *why;
+
+	memset(&s, 0, sizeof(s));
+	s.kind = kind;
+	s.device = (char *)device;
+	if (addr)
+		assert_int_equal(pt_pciaddr_parse(addr, &s.addr, &why), 0);
+	s.from = (char *)from;
+	s.to = (char *)to;
+	return s;
+}
+
+/* Makes tmp/sys a fresh copy of a recorded tree. */
+static void
+fresh_tree(const char *fixture)
+{
+	char *cmd = xasprintf("rm -rf %s/sys && cp -a tests/fixtures/sysfs/%s %s/sys", tmp, fixture, tmp);
+
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+/* Runs the steps on tmp/sys as it is now; out says what each did. */
+static void
+apply_here(struct pt_step *steps, size_t n, const char *modprobe, const char *uri, struct outcome *out)
+{
+	char *sys = xasprintf("%s/sys", tmp);
+	struct pt_host h = { sys, "/proc", uri };
+	struct pt_apply_opts o = { 50, 200, modprobe };
+	struct pt_plan plan;
+
+	memset(&plan, 0, sizeof(plan));
+	plan.steps = steps;
+	plan.n_steps = n;
+	memset(out, 0, sizeof(*out));
+	pt_apply(&h, &plan, &o, record, out);
+	free(sys);
+}
+
+static void
+run(const char *fixture, struct pt_step *steps, size_t n, const char *modprobe, const char *uri,
+    struct outcome *out)
+{
+	fresh_tree(fixture);
+	apply_here(steps, n, modprobe, uri, out);
+}
+
+static void
+test_override_set_then_held(void **state)
+{
+	struct pt_step s[2];
+	struct outcome out;
+
+	(void)state;
+	s[0] = step(PT_STEP_SET_OVERRIDE, "tpu", "00:02.0", NULL, "vfio-pci");
+	s[1] = s[0];
+	run("default", s, 2, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_DONE);
+	assert_int_equal(out.o[1], PT_STEP_HELD);   /* the precondition is checked again */
+	outcome_done(&out);
+}
+
+static void
+test_unbind_is_verified(void **state)
+{
+	struct pt_step s[3];
+	struct outcome out;
+	char *want;
+
+	(void)state;
+	s[0] = step(PT_STEP_UNBIND, "tpu", "00:02.0", "e1000e", NULL);
+	s[1] = step(PT_STEP_PROBE, "tpu", "00:02.0", NULL, "vfio-pci");
+	s[2] = step(PT_STEP_UNBIND, "nic", "00:03.0", "e1000e", NULL);
+	run("default", s, 3, "modprobe", NULL, &out);
+	/* a plain directory takes the write, but the driver link stays: caught */
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_string_equal(out.msg[0], "0000:00:02.0 is still on e1000e after unbind");
+	/* the same device's next step is skipped, another device goes on */
+	assert_int_equal(out.o[1], PT_STEP_SKIPPED);
+	assert_int_equal(out.o[2], PT_STEP_FAILED);
+	assert_string_equal(out.msg[2], "0000:00:03.0 is on e1000 now, not e1000e as planned; run again to plan anew");
+	outcome_done(&out);
+	/* nothing to unbind: held */
+	s[0] = step(PT_STEP_UNBIND, "edu", "00:04.0", "e1000e", NULL);
+	run("default", s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_HELD);
+	outcome_done(&out);
+	/* a write that fails: here, an unbind file that is missing */
+	s[0] = step(PT_STEP_UNBIND, "tpu", "00:02.0", "e1000e", NULL);
+	fresh_tree("default");
+	want = xasprintf("rm %s/sys/bus/pci/drivers/e1000e/unbind", tmp);
+	assert_int_equal(system(want), 0);
+	free(want);
+	apply_here(s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	want = xasprintf("cannot open '%s/sys/bus/pci/drivers/e1000e/unbind': No such file or directory", tmp);
+	assert_string_equal(out.msg[0], want);
+	free(want);
+	outcome_done(&out);
+}
+
+static void
+test_probe(void **state)
+{
+	struct pt_step s[1];
+	struct outcome out;
+
+	(void)state;
+	s[0] = step(PT_STEP_PROBE, "tpu", "00:02.0", NULL, "vfio-pci");
+	run("e1000e-vfio", s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_HELD);
+	outcome_done(&out);
+	/* nothing binds within the bound: says what it saw */
+	s[0] = step(PT_STEP_PROBE, "edu", "00:04.0", NULL, "vfio-pci");
+	run("default", s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_string_equal(out.msg[0], "0000:00:04.0 is on no driver after probing, not vfio-pci (waited 50 ms)");
+	outcome_done(&out);
+	/* bound to something else meanwhile: refuses */
+	s[0] = step(PT_STEP_PROBE, "nic", "00:03.0", NULL, "vfio-pci");
+	run("default", s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_string_equal(out.msg[0], "0000:00:03.0 is on e1000, not vfio-pci; run again to plan anew");
+	outcome_done(&out);
+	/* back to the host: a driverless device without a host driver is fine */
+	s[0] = step(PT_STEP_PROBE, "edu", "00:04.0", NULL, NULL);
+	run("default", s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_DONE);
+	outcome_done(&out);
+}
+
+static void
+test_load_vfio(void **state)
+{
+	struct pt_step s[1];
+	struct outcome out;
+	char *cmd;
+
+	(void)state;
+	s[0] = step(PT_STEP_LOAD_VFIO, NULL, NULL, NULL, "vfio-pci");
+	run("default", s, 1, "/bin/false", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_HELD);   /* the recorded guest has it */
+	outcome_done(&out);
+	fresh_tree("default");
+	cmd = xasprintf("rm -rf %s/sys/bus/pci/drivers/vfio-pci", tmp);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	apply_here(s, 1, "/bin/false", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_string_equal(out.msg[0], "'/bin/false vfio-pci' failed (exit status 1)");
+	outcome_done(&out);
+	apply_here(s, 1, "/bin/true", NULL, &out);
+	assert_string_equal(out.msg[0], "modprobe vfio-pci succeeded but bus/pci/drivers/vfio-pci did not appear");
+	outcome_done(&out);
+}
+
+static char *
+test_uri(const char *file)
+{
+	char cwd[PATH_MAX];
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	return xasprintf("test://%s/tests/fixtures/libvirt/%s", cwd, file);
+}
+
+static void
+test_attach_detach(void **state)
+{
+	struct pt_step s[2];
+	struct outcome out;
+	char *uri = test_uri("frigate-attached.xml");
+
+	(void)state;
+	s[0] = step(PT_STEP_ATTACH, "tpu", "00:02.0", NULL, "frigate_VM");
+	s[0].domain = (char *)"5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f";
+	s[0].flags = PT_STEP_LIVE;
+	s[1] = step(PT_STEP_DETACH, "nic", "00:03.0", "frigate_VM", NULL);
+	s[1].domain = (char *)"5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f";
+	s[1].flags = PT_STEP_LIVE;
+	run("default", s, 2, "modprobe", uri, &out);
+	assert_int_equal(out.o[0], PT_STEP_HELD);   /* already in the live XML */
+	assert_int_equal(out.o[1], PT_STEP_HELD);   /* not there to detach */
+	outcome_done(&out);
+	/* the test driver cannot hot-plug: the error comes back with the domain's name */
+	s[0].addr.slot = 4;
+	run("default", s, 1, "modprobe", uri, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_non_null(strstr(out.msg[0], "cannot attach 0000:00:04.0 to domain '5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f': "));
+	outcome_done(&out);
+	s[0].domain = (char *)"nope";
+	run("default", s, 1, "modprobe", uri, &out);
+	assert_non_null(strstr(out.msg[0], "cannot find domain 'nope': "));
+	outcome_done(&out);
+	free(uri);
+}
+
+static void
+test_lock(void **state)
+{
+	char *path = xasprintf("%s/lock", tmp);
+	char *err = NULL;
+	int a, b;
+
+	(void)state;
+	a = pt_lock_take(path, 0, &err);
+	assert_true(a >= 0);
+	/* flock is per open file: a second open, even in this process, must wait */
+	b = pt_lock_take(path, 100, &err);
+	assert_int_equal(b, -EWOULDBLOCK);
+	assert_non_null(strstr(err, "another passthrough still holds"));
+	free(err);
+	close(a);
+	b = pt_lock_take(path, 100, &err);
+	assert_true(b >= 0);
+	close(b);
+	free(path);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	strcpy(tmp, "/tmp/t_apply.XXXXXX");
+	return mkdtemp(tmp) ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	char *cmd = xasprintf("rm -rf '%s'", tmp);
+	int r = system(cmd);
+
+	(void)state;
+	free(cmd);
+	return r == 0 ? 0 : -1;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_override_set_then_held),
+		cmocka_unit_test(test_unbind_is_verified),
+		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_load_vfio),
+		cmocka_unit_test(test_attach_detach),
+		cmocka_unit_test(test_lock),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
