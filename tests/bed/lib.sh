@@ -117,6 +117,15 @@ expect_fail() {
 	fi
 }
 
+# capture CMD...: runs CMD, shows its output indented, and sets out (stdout and stderr) and rc.
+capture() {
+	set +e
+	out=$("$@" 2>&1)
+	rc=$?
+	set -e
+	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/    /'
+}
+
 # wait_for WHAT TIMEOUT CMD...: retry CMD every 0.2 s until it succeeds.
 wait_for() {
 	local what=$1 limit=$2 start out rc

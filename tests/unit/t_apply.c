@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "model/xalloc.h"
+#include "tests/unit/fixture.h"
 #include "reconcile/apply.h"
 #include "reconcile/lock.h"
 
@@ -203,21 +204,12 @@ test_load_vfio(void **state)
 	outcome_done(&out);
 }
 
-static char *
-test_uri(const char *file)
-{
-	char cwd[PATH_MAX];
-
-	assert_non_null(getcwd(cwd, sizeof(cwd)));
-	return xasprintf("test://%s/tests/fixtures/libvirt/%s", cwd, file);
-}
-
 static void
 test_attach_detach(void **state)
 {
 	struct pt_step s[2];
 	struct outcome out;
-	char *uri = test_uri("frigate-attached.xml");
+	char *uri = fixture_libvirt_uri("frigate-attached.xml");
 
 	(void)state;
 	s[0] = step(PT_STEP_ATTACH, "tpu", "00:02.0", NULL, "frigate_VM");

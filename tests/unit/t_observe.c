@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "model/xalloc.h"
+#include "tests/unit/fixture.h"
 #include "reconcile/domxml.h"
 #include "reconcile/observe_libvirt.h"
 #include "reconcile/observe_sysfs.h"
@@ -300,19 +301,10 @@ test_domxml(void **state)
 	free(h);
 }
 
-static char *
-test_uri(const char *file)
-{
-	char cwd[PATH_MAX];
-
-	assert_non_null(getcwd(cwd, sizeof(cwd)));
-	return xasprintf("test://%s/tests/fixtures/libvirt/%s", cwd, file);
-}
-
 static void
 test_libvirt_test_driver(void **state)
 {
-	char *uri = test_uri("frigate-attached.xml");
+	char *uri = fixture_libvirt_uri("frigate-attached.xml");
 	struct pt_host h = { NULL, NULL, uri };
 	struct pt_observed obs = { 0 };
 	const struct pt_domain *d;
@@ -340,7 +332,7 @@ test_libvirt_test_driver(void **state)
 	pt_observed_done(&obs);
 	free(uri);
 
-	uri = test_uri("frigate-running.xml");
+	uri = fixture_libvirt_uri("frigate-running.xml");
 	h.libvirt_uri = uri;
 	if (pt_observe_libvirt(&h, NULL, &obs, &err) < 0)
 		fail_msg("%s", err);
@@ -354,7 +346,7 @@ test_libvirt_test_driver(void **state)
 static void
 test_libvirt_persistent_reads_definition(void **state)
 {
-	char *uri = test_uri("frigate-attached.xml");
+	char *uri = fixture_libvirt_uri("frigate-attached.xml");
 	struct pt_host h = { NULL, NULL, uri };
 	struct pt_observed obs = { 0 };
 	struct pt_config cfg = { 0 };

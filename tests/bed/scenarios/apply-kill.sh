@@ -41,10 +41,7 @@ for stage in override unbound bound attaching; do
 	expect_ok "live XML has $coral after recovery" live_xml_has_hostdev $coral
 	expect_eq "hostdevs in the live XML" 1 "$(virsh dumpxml "$NESTED_NAME" | grep -c '<hostdev ')"
 	wait_nested_sees $id 60
-	set +e
-	./passthrough plan --detailed-exitcode -c "$cfg" >/dev/null 2>&1
-	rc=$?
-	set -e
+	capture ./passthrough plan --detailed-exitcode -c "$cfg"
 	expect_eq "plan --detailed-exitcode after recovery" 0 "$rc"
 done
 virsh destroy "$NESTED_NAME" >/dev/null

@@ -27,20 +27,11 @@ expect_match "$nic host-critical in JSON" \
 	"\"address\":\"$nic\"[^}]*\"host_critical\":true,\"host_use\":\"network interface '$ifc' has an address\"" "$out"
 ip addr del 192.0.2.1/24 dev "$ifc"
 
-# plan_rc: runs plan --detailed-exitcode, shows it, sets out and rc.
-plan_rc() {
-	set +e
-	out=$(./passthrough plan --detailed-exitcode -c "$cfg" 2>&1)
-	rc=$?
-	set -e
-	echo "$out" | sed 's/^/    /'
-}
-
 start_libvirtd
 define_and_start_nested
 
 log "plan: bind and attach to the domain found by its title"
-plan_rc
+capture ./passthrough plan --detailed-exitcode -c "$cfg"
 expect_eq "plan --detailed-exitcode with changes pending" 2 "$rc"
 expect_match "plan unbinds e1000e" "- unbind from e1000e" "$out"
 expect_match "plan attaches to frigate_VM" "attach to frigate_VM \(live\)" "$out"
@@ -49,7 +40,7 @@ log "by hand: bind and attach, then the plan is empty"
 pci_bind_vfio $coral
 attach_hostdev $coral
 wait_for "live XML lists hostdev $coral" 10 live_xml_has_hostdev $coral
-plan_rc
+capture ./passthrough plan --detailed-exitcode -c "$cfg"
 expect_eq "plan --detailed-exitcode when converged" 0 "$rc"
 expect_match "nothing to do" "Nothing to do" "$out"
 out=$(./passthrough status -c "$cfg")
