@@ -1,7 +1,7 @@
 #!/bin/bash
 # The original scripts' failure: stop and start the VM three times, apply each time, the device is back inside; then 2 and 10 concurrent applies are serialised by the lock.
 # bed-tier: 3
-# bed-timeout: 600
+# bed-timeout: 900
 set -eu
 . tests/bed/lib.sh
 
@@ -12,9 +12,7 @@ id=8086:10d3
 # restart_nested: stop the nested VM and start it again with a fresh console log.
 restart_nested() {
 	expect_ok "virsh destroy" virsh destroy "$NESTED_NAME"
-	: >"$NESTED_LOG"
-	expect_ok "virsh start" virsh start "$NESTED_NAME"
-	wait_for "nested guest prints its PCI list" 120 grep -q '^BEDPCI:' "$NESTED_LOG"
+	start_nested
 	_nested_lacks $id || fail "nested guest right after start" "no $id (live-only attach)" "$(nested_pci_list)"
 }
 
