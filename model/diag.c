@@ -17,8 +17,9 @@ sanitize(const char *in)
 {
 	size_t max = PT_DIAG_MAX_LEN, n = 0;
 	char *out = xmalloc(max * 4 + 4);
+	const unsigned char *c;
 
-	for (const unsigned char *c = (const unsigned char *)in; *c && n < max; c++) {
+	for (c = (const unsigned char *)in; *c && n < max; c++) {
 		if (*c == '\n') {
 			memcpy(out + n, "\\n", 2);
 			n += 2;
@@ -31,7 +32,7 @@ sanitize(const char *in)
 			out[n++] = (char)*c;
 		}
 	}
-	if (strlen(in) > n || n >= max) {
+	if (*c) {   /* cut: some of the input is left */
 		memcpy(out + n, "...", 3);
 		n += 3;
 	}

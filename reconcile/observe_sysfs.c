@@ -114,67 +114,145 @@ dir_has_entries(const char *path)
 	return any;
 }
 
+/* Reads a whole procfs table (up to 1 MiB) into a string; NULL when it cannot be read. */
+static char *
+read_table(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	size_t n = 0, cap = 0;
+	char *buf = NULL;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		size_t got;
+
+		xgrow(&buf, &cap, n + 4096 + 1, 1);
+		got = fread(buf + n, 1, 4096, f);
+		n += got;
+		if (got == 0 || n >= 1024 * 1024)
+			break;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Copies the next line of *cur into buf (cut to size) and advances; false at the end. */
+static bool
+next_line(const char **cur, char *buf, size_t size)
+{
+	const char *s = *cur, *e;
+	size_t n;
+
+	if (!s || !*s)
+		return false;
+	e = strchr(s, '\n');
+	n = e ? (size_t)(e - s) : strlen(s);
+	*cur = e ? e + 1 : s + n;
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return true;
+}
+
 /*
- * Addresses live in the network namespace, not under a filesystem root. On the live /proc
- * they come from netlink (getifaddrs), which sees an address on an interface that is down;
- * on an injected proc tree, from its net/route and net/if_inet6.
+ * What host use is judged by, read once per observation. Addresses live in the network
+ * namespace, not under a filesystem root: on the live /proc they come from netlink
+ * (getifaddrs), which sees an address on an interface that is down; on an injected proc
+ * tree, from its net/route and net/if_inet6.
  */
-struct net_view {
+struct host_view {
 	bool live;
-	struct ifaddrs *ifa;       /* live only */
+	struct ifaddrs *ifa;            /* live only */
+	char *route, *if_inet6;         /* injected proc only */
+	char *mounts, *swaps, *mdstat;
+	char root[64];                  /* the root= device of the kernel command line, or "" */
 };
 
-static bool
-proc_is_live(const struct pt_host *h)
+static void
+host_view_load(const struct pt_host *h, struct host_view *v)
 {
 	char real[PATH_MAX];
+	char *p, *cmdline, *root;
 
-	return realpath(h->proc_root, real) && strcmp(real, "/proc") == 0;
+	memset(v, 0, sizeof(*v));
+	v->live = realpath(h->proc_root, real) && strcmp(real, "/proc") == 0;
+	if (v->live && getifaddrs(&v->ifa) < 0)
+		v->ifa = NULL;   /* no addresses seen: interfaces that are up still count */
+	if (!v->live) {
+		p = pt_host_proc_path(h, "net/route");
+		v->route = read_table(p);
+		free(p);
+		p = pt_host_proc_path(h, "net/if_inet6");
+		v->if_inet6 = read_table(p);
+		free(p);
+	}
+	p = pt_host_proc_path(h, "mounts");
+	v->mounts = read_table(p);
+	free(p);
+	p = pt_host_proc_path(h, "swaps");
+	v->swaps = read_table(p);
+	free(p);
+	p = pt_host_proc_path(h, "mdstat");
+	v->mdstat = read_table(p);
+	free(p);
+	p = pt_host_proc_path(h, "cmdline");
+	cmdline = read_table(p);
+	free(p);
+	root = cmdline ? strstr(cmdline, "root=/dev/") : NULL;
+	if (root && (root == cmdline || root[-1] == ' ')) {
+		root += strlen("root=/dev/");
+		snprintf(v->root, sizeof(v->root), "%.*s", (int)strcspn(root, " \n"), root);
+	}
+	free(cmdline);
+}
+
+static void
+host_view_done(struct host_view *v)
+{
+	if (v->ifa)
+		freeifaddrs(v->ifa);
+	free(v->route);
+	free(v->if_inet6);
+	free(v->mounts);
+	free(v->swaps);
+	free(v->mdstat);
 }
 
 static bool
-iface_has_address(const struct pt_host *h, const struct net_view *nv, const char *iface)
+iface_has_address(const struct host_view *v, const char *iface)
 {
-	char *path;
-	FILE *f;
+	const char *cur;
 	char line[512];
-	bool found = false;
+	size_t n = strlen(iface);
 
-	if (nv->live) {
-		for (struct ifaddrs *a = nv->ifa; a && !found; a = a->ifa_next) {
+	if (v->live) {
+		for (struct ifaddrs *a = v->ifa; a; a = a->ifa_next) {
 			if (!a->ifa_addr || strcmp(a->ifa_name, iface) != 0)
 				continue;
 			if (a->ifa_addr->sa_family == AF_INET)
-				found = true;
-			else if (a->ifa_addr->sa_family == AF_INET6)
-				found = !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)(void *)a->ifa_addr)->sin6_addr);
+				return true;
+			if (a->ifa_addr->sa_family == AF_INET6 &&
+			    !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)(void *)a->ifa_addr)->sin6_addr))
+				return true;
 		}
-		return found;
+		return false;
 	}
-	path = pt_host_proc_path(h, "net/route");
-	f = fopen(path, "re");
-	free(path);
-	if (f) {
-		while (!found && fgets(line, sizeof(line), f)) {
-			size_t n = strlen(iface);
-
-			found = strncmp(line, iface, n) == 0 && (line[n] == '\t' || line[n] == ' ');
-		}
-		fclose(f);
-	}
-	path = pt_host_proc_path(h, "net/if_inet6");
-	f = fopen(path, "re");
-	free(path);
-	if (f) {
+	for (cur = v->route; next_line(&cur, line, sizeof(line));)
+		if (strncmp(line, iface, n) == 0 && (line[n] == '\t' || line[n] == ' '))
+			return true;
+	for (cur = v->if_inet6; next_line(&cur, line, sizeof(line));) {
 		/* address ifindex prefixlen scope flags name; scope 20 is link-local */
 		char addr[40], name[64];
 		unsigned idx, plen, scope, flags;
 
-		while (!found && fscanf(f, "%39s %x %x %x %x %63s", addr, &idx, &plen, &scope, &flags, name) == 6)
-			found = strcmp(name, iface) == 0 && scope != 0x20;
-		fclose(f);
+		if (sscanf(line, "%39s %x %x %x %x %63s", addr, &idx, &plen, &scope, &flags, name) == 6 &&
+		    strcmp(name, iface) == 0 && scope != 0x20)
+			return true;
 	}
-	return found;
+	return false;
 }
 
 static void
@@ -189,88 +267,60 @@ add_use(struct pt_pcidev *d, unsigned bit, char *why)
 
 /* Is /dev/NAME mounted (also as /dev/root, the kernel's root= device) or swap? Sets *why. */
 static bool
-blockdev_in_use(const struct pt_host *h, const char *name, char **why)
+blockdev_in_use(const struct host_view *v, const char *name, char **why)
 {
-	static const char *const tables[] = { "mounts", "swaps" };
-	char *path = pt_host_proc_path(h, "cmdline");
-	char *cmdline = read_text(path);
-	char *root = cmdline ? strstr(cmdline, "root=/dev/") : NULL;
-	size_t rootlen = 0;
+	const char *tables[] = { v->mounts, v->swaps };
 
-	free(path);
-	if (root && (root == cmdline || root[-1] == ' ')) {
-		root += strlen("root=/dev/");
-		rootlen = strcspn(root, " ");
-	} else {
-		root = NULL;
-	}
 	for (size_t t = 0; t < 2; t++) {
-		FILE *f;
+		const char *cur = tables[t];
 		char line[1024];
 
-		path = pt_host_proc_path(h, "%s", tables[t]);
-		f = fopen(path, "re");
-		free(path);
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f)) {
+		while (next_line(&cur, line, sizeof(line))) {
 			char src[256], dst[512];
 			const char *dev;
 
 			if (sscanf(line, "%255s %511s", src, dst) != 2 || strncmp(src, "/dev/", 5) != 0)
 				continue;
 			dev = src + 5;
-			if (strcmp(dev, "root") == 0 && root && strlen(name) == rootlen &&
-			    strncmp(root, name, rootlen) == 0)
-				dev = name;
+			if (strcmp(dev, "root") == 0 && v->root[0])
+				dev = v->root;
 			if (strcmp(dev, name) == 0) {
 				*why = t == 0 ? xasprintf("/dev/%s is mounted on %s", name, dst)
 					      : xasprintf("/dev/%s is in use as swap", name);
-				fclose(f);
-				free(cmdline);
 				return true;
 			}
 		}
-		fclose(f);
 	}
-	free(cmdline);
 	return false;
 }
 
 /* Is NAME a member of an md array in /proc/mdstat ("md0 : active raid1 sda1[0] sdb1[1]")? */
 static bool
-md_member(const struct pt_host *h, const char *name, char **why)
+md_member(const struct host_view *v, const char *name, char **why)
 {
-	char *path = pt_host_proc_path(h, "mdstat");
-	FILE *f = fopen(path, "re");
+	const char *cur = v->mdstat;
 	char line[1024];
 	size_t n = strlen(name);
 
-	free(path);
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
+	while (next_line(&cur, line, sizeof(line))) {
 		char md[64];
 		char *tok, *save = NULL;
 
 		if (strncmp(line, "md", 2) != 0 || sscanf(line, "%63s", md) != 1 || !strstr(line, " : "))
 			continue;
-		for (tok = strtok_r(strstr(line, " : ") + 3, " \t\n", &save); tok;
-		     tok = strtok_r(NULL, " \t\n", &save)) {
+		for (tok = strtok_r(strstr(line, " : ") + 3, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
 			if (strncmp(tok, name, n) == 0 && tok[n] == '[') {
 				*why = xasprintf("/dev/%s is part of %s (software RAID)", name, md);
-				fclose(f);
 				return true;
 			}
 		}
 	}
-	fclose(f);
 	return false;
 }
 
 /* A block device or partition (its class/block directory): held by md/dm, mounted, or swap? */
 static bool
-block_in_use(const struct pt_host *h, const char *dir, const char *name, char **why)
+block_in_use(const struct host_view *v, const char *dir, const char *name, char **why)
 {
 	char *holders = xasprintf("%s/holders", dir);
 	DIR *hd = opendir(holders);
@@ -288,7 +338,7 @@ block_in_use(const struct pt_host *h, const char *dir, const char *name, char **
 		}
 		closedir(hd);
 	}
-	return used || md_member(h, name, why) || blockdev_in_use(h, name, why);
+	return used || md_member(v, name, why) || blockdev_in_use(v, name, why);
 }
 
 /* The PCI device a class/<cls>/<name> link sits under: the last DDDD:BB:SS.F in its target. */
@@ -321,10 +371,12 @@ owner_of(const struct pt_observed *obs, const char *link)
  * NIC, an NVMe namespace or a USB disk as much as a plain one).
  */
 static void
-observe_users(const struct pt_host *h, const struct net_view *nv, struct pt_observed *obs)
+observe_users(const struct pt_host *h, struct pt_observed *obs)
 {
 	static const char *const classes[] = { "net", "block" };
+	struct host_view view;
 
+	host_view_load(h, &view);
 	for (size_t c = 0; c < 2; c++) {
 		char *cdir = pt_host_sysfs_path(h, "class/%s", classes[c]);
 		struct dirent **ents = NULL;
@@ -346,7 +398,7 @@ observe_users(const struct pt_host *h, const struct net_view *nv, struct pt_obse
 				bool up = (operstate && strcmp(operstate, "up") == 0) ||
 					  (flags && (strtoul(flags, NULL, 16) & 1));   /* IFF_UP */
 
-				if (iface_has_address(h, nv, e->d_name))
+				if (iface_has_address(&view, e->d_name))
 					add_use(d, PT_USE_NET, xasprintf("network interface '%s' has an address", e->d_name));
 				else if (up)
 					add_use(d, PT_USE_NET, xasprintf("network interface '%s' is up", e->d_name));
@@ -354,7 +406,7 @@ observe_users(const struct pt_host *h, const struct net_view *nv, struct pt_obse
 				free(q);
 				free(operstate);
 				free(flags);
-			} else if (d && block_in_use(h, link, e->d_name, &why)) {
+			} else if (d && block_in_use(&view, link, e->d_name, &why)) {
 				add_use(d, PT_USE_STORAGE, why);
 			}
 			free(link);
@@ -364,6 +416,7 @@ observe_users(const struct pt_host *h, const struct net_view *nv, struct pt_obse
 		free(ents);
 		free(cdir);
 	}
+	host_view_done(&view);
 }
 
 /* What a device is by its class: the chipset and the console belong to the host. */
@@ -422,7 +475,6 @@ fill_device(const struct pt_host *h, struct pci_dev *p, struct pt_pcidev *d)
 }
 
 struct scan {
-	struct net_view nv;
 	struct pci_access *acc;
 	struct pt_pcidev *devs;
 	size_t n, cap;
@@ -443,9 +495,6 @@ pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr
 		return r;
 	}
 	sc = xcalloc(1, sizeof(*sc));   /* on the heap: survives the longjmp intact */
-	sc->nv.live = proc_is_live(h);
-	if (sc->nv.live && getifaddrs(&sc->nv.ifa) < 0)
-		sc->nv.ifa = NULL;   /* no addresses seen: interfaces that are up still count */
 	sc->acc = pci_alloc();
 	sc->acc->error = pci_error_jump;
 	sc->acc->warning = pci_quiet;
@@ -462,8 +511,6 @@ pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr
 	if (setjmp(pci_jmp)) {
 		*reterr = xasprintf("cannot read PCI devices under '%s': %s", bus, pci_msg);
 		pci_cleanup(sc->acc);
-		if (sc->nv.ifa)
-			freeifaddrs(sc->nv.ifa);
 		for (size_t i = 0; i < sc->n; i++)
 			pt_pcidev_done(&sc->devs[i]);
 		free(sc->devs);
@@ -495,9 +542,7 @@ pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr
 	obs->vfio_pci_loaded = stat(path, &st) == 0;
 	free(path);
 	pt_observed_sort(obs);
-	observe_users(h, &sc->nv, obs);
-	if (sc->nv.ifa)
-		freeifaddrs(sc->nv.ifa);
+	observe_users(h, obs);
 	free(sc);
 	free(bus);
 	return 0;

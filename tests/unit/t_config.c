@@ -188,6 +188,27 @@ test_alias_bound(void **state)
 }
 
 static void
+test_diag_escapes_and_caps(void **state)
+{
+	struct pt_diags d = PT_DIAGS_INIT;
+	char exact[PT_DIAG_MAX_LEN + 2];
+
+	(void)state;
+	memset(exact, 'x', PT_DIAG_MAX_LEN);
+	exact[PT_DIAG_MAX_LEN] = '\0';
+	pt_diags_add(&d, "f", 1, 1, "%s", exact);
+	assert_string_equal(d.v[0].msg, exact);            /* at the limit: nothing cut */
+	exact[PT_DIAG_MAX_LEN] = 'y';
+	exact[PT_DIAG_MAX_LEN + 1] = '\0';
+	pt_diags_add(&d, "f", 1, 1, "%s", exact);
+	assert_int_equal(strlen(d.v[1].msg), PT_DIAG_MAX_LEN + 3);
+	assert_string_equal(d.v[1].msg + PT_DIAG_MAX_LEN, "...");
+	pt_diags_add(&d, "f", 1, 1, "a\nb\tc\x1b[0m");
+	assert_string_equal(d.v[2].msg, "a\\nb\\tc\\x1b[0m");
+	pt_diags_done(&d);
+}
+
+static void
 test_names(void **state)
 {
 	(void)state;
@@ -204,6 +225,7 @@ main(void)
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_errors_are_collected_and_sorted),
 		cmocka_unit_test(test_alias_bound),
+		cmocka_unit_test(test_diag_escapes_and_caps),
 		cmocka_unit_test(test_names),
 	};
 
