@@ -10,7 +10,9 @@
 # on failure); -t overrides every scenario's timeout.  A scenario's first lines
 # may hold "# bed-tier: 3" (libvirtd + nested VM: 2 vCPUs, 4 GiB), "# bed-timeout:
 # N" (seconds) and "# bed-suite: no" (not part of --all).  Exit code 77 from a
-# scenario means SKIP.  Each run leaves its work folder (console.log,
+# scenario means SKIP.  A guest whose kernel locks up (an emulator flake) is
+# killed and the scenario rerun in a fresh guest, up to 3 attempts, with a
+# RETRY line.  Each run leaves its work folder (console.log,
 # output.log, rc, ...) in build/bed/run/NAME.  The last line printed is
 # "N passed, N failed[, N skipped]"; the exit code is 1 if anything failed.
 set -eu
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--all) all=1 ;;
 	--list) list=1 ;;
 	--can-run) can_run=1 ;;
-	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	*) names+=("$1") ;;
 	esac
@@ -145,7 +147,46 @@ boot_guest() {
 	qemu_pid=$!
 }
 
-passed=0 failed=0 skipped=0
+# lockup_pattern: what the guest kernel prints when it is wedged for good.
+lockup_pattern='soft lockup - CPU|hard LOCKUP|rcu_preempt detected stalls'
+max_attempts=3
+
+# run_guest DIR TIER LIMIT T0: boots the guest, waits until it powers off, the
+# time limit passes (sets timed_out) or its kernel locks up (sets locked_up and
+# lockup_line); always leaves QEMU dead.
+run_guest() {
+	local dir=$1 tier=$2 limit=$3 t0=$4 n=0
+	timed_out=0 locked_up=0 lockup_line=
+	boot_guest "$dir" "$tier"
+	if [ $verbose = 1 ]; then
+		tail -n +1 -F --pid="$qemu_pid" "$dir/output.log" 2>/dev/null &
+		tail_pid=$!
+	fi
+	while kill -0 "$qemu_pid" 2>/dev/null; do
+		if [ $(($(date +%s) - t0)) -ge "$limit" ]; then
+			timed_out=1
+		elif [ $((n % 10)) = 0 ] && lockup_line=$(grep -E -m 1 "$lockup_pattern" "$dir/console.log" 2>/dev/null); then
+			locked_up=1
+			lockup_line=$(printf '%s' "$lockup_line" | tr -d '\r' | sed 's/^\[ *[0-9.]*\] *//')
+		fi
+		if [ $timed_out = 1 ] || [ $locked_up = 1 ]; then
+			kill "$qemu_pid" 2>/dev/null || true
+			sleep 2
+			kill -9 "$qemu_pid" 2>/dev/null || true
+			break
+		fi
+		n=$((n + 1))
+		sleep 0.5
+	done
+	wait "$qemu_pid" 2>/dev/null || true
+	qemu_pid=
+	if [ -n "$tail_pid" ]; then
+		wait "$tail_pid" 2>/dev/null || true # tail --pid ends after a last read
+		tail_pid=
+	fi
+}
+
+passed=0 failed=0 skipped=0 retried=()
 for name in "${names[@]}"; do
 	script=$here/scenarios/$name.sh
 	if [ ! -f "$script" ]; then
@@ -167,28 +208,20 @@ BED_T0='${BED_T0:-$t0}'
 BED_KERNEL='$kernel'
 BED_NESTED_INITRD='$nested'
 EOF
-	boot_guest "$dir" "$tier"
-	if [ $verbose = 1 ]; then
-		tail -n +1 -F --pid="$qemu_pid" "$dir/output.log" 2>/dev/null &
-		tail_pid=$!
-	fi
-	timed_out=0
-	while kill -0 "$qemu_pid" 2>/dev/null; do
-		if [ $(($(date +%s) - t0)) -ge "$limit" ]; then
-			timed_out=1
-			kill "$qemu_pid" 2>/dev/null || true
-			sleep 2
-			kill -9 "$qemu_pid" 2>/dev/null || true
-			break
-		fi
-		sleep 0.5
+	attempt=1
+	while :; do
+		run_guest "$dir" "$tier" "$limit" "$t0"
+		[ $locked_up = 1 ] && [ $attempt -lt $max_attempts ] || break
+		# A guest kernel that locks up under TCG (both vCPUs spinning, seen with
+		# nested KVM) is the emulator's fault, not the scenario's: start over
+		# in a fresh guest, and say so.  An assertion failure is never retried.
+		echo "RETRY $name: guest kernel locked up after $(($(date +%s) - t0)) s (console: $lockup_line); fresh guest, attempt $((attempt + 1))"
+		mv "$dir/console.log" "$dir/console.attempt$attempt.log" 2>/dev/null || true
+		rm -f "$dir/output.log" "$dir/rc"
+		attempt=$((attempt + 1))
+		t0=$(date +%s)
 	done
-	wait "$qemu_pid" 2>/dev/null || true
-	qemu_pid=
-	if [ -n "$tail_pid" ]; then
-		wait "$tail_pid" 2>/dev/null || true # tail --pid ends after a last read
-		tail_pid=
-	fi
+	[ $attempt = 1 ] || retried+=("$name ($((attempt - 1))x)")
 	secs=$(($(date +%s) - t0))
 	rc=$(cat "$dir/rc" 2>/dev/null || echo none)
 	if [ "$rc" = 0 ]; then
@@ -201,7 +234,9 @@ EOF
 	else
 		echo "FAIL $name ($secs s)"
 		failed=$((failed + 1))
-		if [ $timed_out = 1 ]; then
+		if [ $locked_up = 1 ]; then
+			echo "  | the guest kernel locked up $attempt times (QEMU killed): $lockup_line"
+		elif [ $timed_out = 1 ]; then
 			echo "  | timed out after ${limit}s (QEMU killed)"
 		elif [ "$rc" = none ]; then
 			echo "  | the guest stopped without reporting a result"
@@ -220,6 +255,7 @@ EOF
 	fi
 done
 
+[ ${#retried[@]} = 0 ] || echo "retried after a guest kernel lockup: ${retried[*]}"
 summary="$passed passed, $failed failed"
 [ $skipped -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"
