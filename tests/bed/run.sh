@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--all) all=1 ;;
 	--list) list=1 ;;
 	--can-run) can_run=1 ;;
-	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	*) names+=("$1") ;;
 	esac
