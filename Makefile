@@ -36,6 +36,8 @@ PT_CFLAGS   = -std=c11 $(WARNINGS) $(HARDEN_CFLAGS) -MMD -MP $(CFLAGS)
 PT_LDFLAGS  = $(HARDEN_LDFLAGS) -Wl,--as-needed $(LDFLAGS)
 PT_LDLIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(LDLIBS)
 TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+FUSE_CFLAGS = $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
+FUSE_LDLIBS = $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
 
 LIB_SRC   = $(sort $(wildcard model/*.c reconcile/*.c))
 CMD_SRC   = $(sort $(wildcard cmd/*.c))
@@ -44,15 +46,16 @@ LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ   = $(CMD_SRC:%.c=$(BUILD)/%.o)
 TESTS     = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB       = $(BUILD)/libpassthrough.a
+FAKESYS   = $(BUILD)/fakesys
 
 # The Debian 12 packages the build, the tests and the test bed need.
 DEPS_BUILD = gcc make libc6-dev pkg-config libvirt-dev libyaml-dev libpci-dev libxml2-dev
-DEPS_TEST  = libcmocka-dev valgrind
+DEPS_TEST  = libcmocka-dev valgrind libfuse3-dev fuse3
 DEPS_BED   = qemu-system-x86 qemu-utils busybox-static linux-image-amd64 pciutils kmod cpio \
              iproute2 libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 DEPS       = $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BED)
 
-.PHONY: all check unit cli asan asan-build valgrind install clean deps print-deps help
+.PHONY: all check unit cli fake asan asan-build valgrind install clean deps print-deps help
 .DEFAULT_GOAL := all
 
 all: $(PROG)
@@ -73,13 +76,19 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(PT_CPPFLAGS) $(PT_CFLAGS) $(PT_LDFLAGS) -o $@ $< $(LIB) $(PT_LDLIBS) $(TEST_LDLIBS)
 
+# The FUSE fake sysfs of the fault-injection tests (tests/fake/).
+$(FAKESYS): tests/fake/fakesys.c
+	@mkdir -p $(@D)
+	$(CC) $(FUSE_CFLAGS) -D_GNU_SOURCE $(HARDEN_CPPFLAGS) $(PT_CFLAGS) $(PT_LDFLAGS) -o $@ $< $(FUSE_LDLIBS)
+
 # `make check` runs every tier that can run here and ends with one "N passed, N failed" line:
-# unit and CLI tests (under valgrind when it is installed), the same again built with ASan and
-# UBSan, and the real-kernel scenarios when the QEMU test bed can run here.
-CHECK_SUITES ?= unit cli asan bed
-check: $(PROG) $(TESTS)
+# unit and CLI tests (under valgrind when it is installed), the fault tests on the FUSE fake
+# sysfs, the same again built with ASan and UBSan, and the real-kernel scenarios when the
+# QEMU test bed can run here.
+CHECK_SUITES ?= unit cli fake asan bed
+check: $(PROG) $(TESTS) $(FAKESYS)
 	BIN=./$(PROG) TESTS="$(TESTS)" SUITES="$(CHECK_SUITES)" VALGRIND=$(VALGRIND) E2E=$(E2E) \
-		MAKE="$(MAKE)" tests/run.sh
+		FAKESYS=$(FAKESYS) MAKE="$(MAKE)" tests/run.sh
 
 unit: $(TESTS)
 	BIN=./$(PROG) TESTS="$(TESTS)" SUITES=unit tests/run.sh
@@ -87,13 +96,16 @@ unit: $(TESTS)
 cli: $(PROG)
 	BIN=./$(PROG) SUITES=cli tests/run.sh
 
+fake: $(PROG) $(FAKESYS)
+	BIN=./$(PROG) FAKESYS=$(FAKESYS) SUITES=fake tests/run.sh
+
 # The sanitizer build lives in build/asan/; `asan` builds it and runs unit and CLI tests with it.
 asan-build:
 	$(MAKE) BUILD=$(BUILD)/asan SAN=1 CFLAGS="-O1 -g" $(BUILD)/asan/passthrough \
 		$(TESTS:$(BUILD)/%=$(BUILD)/asan/%)
 
-asan:
-	SUITES=asan TESTS="$(TESTS)" MAKE="$(MAKE)" tests/run.sh
+asan: $(FAKESYS)
+	SUITES=asan TESTS="$(TESTS)" FAKESYS=$(FAKESYS) MAKE="$(MAKE)" tests/run.sh
 
 # Unit tests and every CLI golden case under valgrind --error-exitcode.
 valgrind: $(PROG) $(TESTS)
@@ -130,7 +142,8 @@ help:
 	@echo "make demo       boot the test bed and show the main job on examples/test-bed.yaml"
 	@echo "make check      unit, CLI golden and (when the bed can run here) real-kernel tests"
 	@echo "make e2e        only the real-kernel scenarios in the QEMU test bed"
-	@echo "make asan       unit and CLI tests under ASan and UBSan (also part of check)"
+	@echo "make fake       fault-injection tests of apply on the FUSE fake sysfs (root, /dev/fuse)"
+	@echo "make asan       unit, CLI and fake tests under ASan and UBSan (also part of check)"
 	@echo "make valgrind   unit and CLI tests under valgrind"
 	@echo "make fixtures   re-record tests/fixtures/{sysfs,proc} in the test bed"
 	@echo "make bed-clean  remove build/bed (test-bed cache and run folders)"

@@ -16,7 +16,7 @@
 #include "reconcile/plan.h"
 
 struct report {
-	bool to_stderr;   /* interactive, or -v */
+	bool to_stderr;   /* changes too, not only errors: interactive, or -v */
 	bool verbose;
 };
 
@@ -30,7 +30,7 @@ say(const struct report *rep, int prio, const char *fmt, ...)
 	line = xvasprintf(fmt, ap);
 	va_end(ap);
 	syslog(prio, "%s", line);
-	if (rep->to_stderr)
+	if (rep->to_stderr || prio <= LOG_ERR)
 		fprintf(stderr, "passthrough: %s\n", line);
 	free(line);
 }
@@ -79,7 +79,7 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 	if (ctx->dry_run)
 		return pt_cmd_plan.run(ctx, argc, argv);
 	if (ctx->quiet)
-		rep.to_stderr = false;
+		rep.to_stderr = rep.verbose = false;
 	openlog("passthrough", LOG_PID, LOG_DAEMON);
 	lock = pt_lock_take(ctx->lock_file, ctx->lock_timeout_s * 1000, &err);
 	if (lock < 0) {
@@ -95,7 +95,7 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 	}
 	pt_plan_compute(&cfg, &obs, ctx->vm, &plan);
 	for (size_t i = 0; i < plan.n_errors; i++)
-		say(&(struct report){ true, false }, LOG_ERR, "%s", plan.errors[i]);
+		say(&(struct report){ false, false }, LOG_ERR, "%s", plan.errors[i]);
 	failed = pt_apply(&ctx->host, &plan, &opts, on_step, &rep);
 
 	/* Observe again: the run succeeded only if nothing is left to do. */
@@ -111,7 +111,7 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 			char *action = pt_render_step(&after.steps[i]);
 			char a[PT_PCIADDR_BUFSZ];
 
-			say(&(struct report){ true, false }, LOG_ERR, "'%s' %s: still to do after applying: %s (%s)",
+			say(&(struct report){ false, false }, LOG_ERR, "'%s' %s: still to do after applying: %s (%s)",
 			    after.steps[i].device ? after.steps[i].device : "host",
 			    pt_pciaddr_format(&after.steps[i].addr, a), action, after.steps[i].reason);
 			free(action);
@@ -140,8 +140,9 @@ const struct pt_cmd pt_cmd_apply = {
 	"<hostdev> into the running domain, and detaches (waiting for the guest to let go) and\n"
 	"releases what the file says. Each step checks first and does nothing when its goal\n"
 	"already holds, so running it again is always safe; then it observes again.\n"
-	"A failing device does not stop the others. One line per change goes to syslog (and to\n"
-	"stderr when interactive or with -v); when nothing needs doing it prints nothing.\n"
+	"A failing device does not stop the others (without vfio-pci, no device is moved).\n"
+	"One line per change goes to syslog (and to stderr when interactive or with -v);\n"
+	"errors go to stderr always, one line each; when nothing needs doing it prints nothing.\n"
 	"--vm NAME: only what that VM owns. --dry-run: the same as plan.\n"
 	"\n"
 	"Exit status: 0 the host matches the file, 1 something failed or is left to do\n"

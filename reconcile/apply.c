@@ -123,16 +123,27 @@ write_attr(struct run *r, const char *rel, const char *value)
 	return 0;
 }
 
-/* Runs modprobe MODULE without a shell; 0 or -EIO with the message set. */
+/* Runs modprobe MODULE without a shell; 0 or -EIO with the message set (with modprobe's last
+ * line on stderr, so that the failure is one line). */
 static int
 run_modprobe(struct run *r, const char *module)
 {
-	pid_t pid = fork();
-	int status;
+	char said[512] = "", *line;
+	size_t len = 0;
+	int status, fds[2];
+	pid_t pid;
+	ssize_t n;
 
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		fail(r, "cannot run %s: %s", r->o->modprobe, strerror(errno));
+		return -EIO;
+	}
+	pid = fork();
 	if (pid < 0) {
 		fail(r, "cannot run %s: %s", r->o->modprobe, strerror(errno));
-		return -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return -EIO;
 	}
 	if (pid == 0) {
 		char *const argv[] = { (char *)r->o->modprobe, (char *)module, NULL };
@@ -142,9 +153,23 @@ run_modprobe(struct run *r, const char *module)
 			dup2(null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);
 		}
+		dup2(fds[1], STDERR_FILENO);
 		execvp(argv[0], argv);
+		dprintf(STDERR_FILENO, "cannot run '%s': %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	close(fds[1]);
+	while ((n = read(fds[0], said + len, sizeof(said) - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof(said) - 1) /* keep the last part */
+			memmove(said, said + len / 2, len - len / 2), len -= len / 2;
+	}
+	said[len] = '\0';
+	close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			fail(r, "cannot wait for %s: %s", r->o->modprobe, strerror(errno));
@@ -152,9 +177,13 @@ run_modprobe(struct run *r, const char *module)
 		}
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fail(r, "'%s %s' failed (%s %d)", r->o->modprobe, module,
+		while (len && (said[len - 1] == '\n' || said[len - 1] == ' '))
+			said[--len] = '\0';
+		line = strrchr(said, '\n');
+		line = line ? line + 1 : said;
+		fail(r, "'%s %s' failed (%s %d)%s%s", r->o->modprobe, module,
 		     WIFEXITED(status) ? "exit status" : "signal",
-		     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), *line ? ": " : "", line);
 		return -EIO;
 	}
 	return 0;
@@ -407,32 +436,62 @@ run_step(struct run *r, const struct pt_step *s)
 	return PT_STEP_FAILED;
 }
 
+static bool
+listed(const char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Does the plan move this device to vfio-pci? */
+static bool
+moves_to_vfio(const struct pt_plan *plan, const char *device)
+{
+	for (size_t i = 0; i < plan->n_steps; i++) {
+		const struct pt_step *s = &plan->steps[i];
+
+		if (s->device && strcmp(s->device, device) == 0 && s->to && strcmp(s->to, VFIO) == 0 &&
+		    (s->kind == PT_STEP_SET_OVERRIDE || s->kind == PT_STEP_PROBE))
+			return true;
+	}
+	return false;
+}
+
 unsigned
 pt_apply(const struct pt_host *h, const struct pt_plan *plan, const struct pt_apply_opts *o,
 	 pt_step_report_fn report, void *data)
 {
 	struct run r = { h, o, NULL, NULL };
 	unsigned failed = 0;
-	const char *failed_device = NULL;
+	/* devices whose later steps are skipped; the names belong to the plan */
+	const char **stopped = xcalloc(plan->n_steps + 1, sizeof(*stopped));
+	size_t n_stopped = 0;
+	bool no_vfio = false;
 
 	for (size_t i = 0; i < plan->n_steps; i++) {
 		const struct pt_step *s = &plan->steps[i];
 		enum pt_step_outcome out;
 
-		if (failed_device && s->device && strcmp(failed_device, s->device) == 0) {
+		/* Without vfio-pci, an override naming it would leave the device on no driver. */
+		if (s->device && (listed(stopped, n_stopped, s->device) || (no_vfio && moves_to_vfio(plan, s->device)))) {
 			report(data, s, PT_STEP_SKIPPED, NULL);
 			continue;
 		}
 		out = run_step(&r, s);
 		if (out == PT_STEP_FAILED) {
 			failed++;
-			/* without vfio-pci no device can move: the rest fail on their own */
-			failed_device = s->device ? s->device : NULL;
+			if (s->kind == PT_STEP_LOAD_VFIO)
+				no_vfio = true;
+			else if (s->device)
+				stopped[n_stopped++] = s->device;
 		}
 		report(data, s, out, out == PT_STEP_FAILED ? r.err : NULL);
 	}
 	if (r.conn)
 		virConnectClose(r.conn);
+	free(stopped);
 	free(r.err);
 	return failed;
 }

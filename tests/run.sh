@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh: runs every test tier that can run here and ends with one "N passed, N failed" line.
-#   SUITES   which tiers (default "unit cli bed")
+#   SUITES   which tiers (default "unit cli fake bed")
+#   FAKESYS  the FUSE fake sysfs for the fake tier (default build/fakesys)
 #   BIN      the passthrough binary (default ./passthrough)
 #   TESTS    the cmocka unit-test binaries
 #   VALGRIND yes: unit and CLI tests run under valgrind --error-exitcode; no: they do not;
@@ -9,7 +10,7 @@
 #   MAKE     make, for the asan suite (which builds build/asan/ first)
 set -u
 cd "$(dirname "$0")/.." || exit 1
-SUITES=${SUITES:-unit cli bed}
+SUITES=${SUITES:-unit cli fake bed}
 export BIN=${BIN:-./passthrough}
 passed=0 failed=0 skipped=0
 log=$(mktemp) || exit 1
@@ -62,6 +63,18 @@ run_cli() {
 		fi
 }
 
+run_fake() {
+		echo "# fake: tests/fake/run.sh with $BIN on ${FAKESYS:-build/fakesys}"
+		tests/fake/run.sh >"$log" 2>&1
+		rc=$?
+		cat "$log"
+		count_tap "$log"
+		if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+			echo "not ok - tests/fake/run.sh exited $rc"
+			failed=$((failed + 1))
+		fi
+}
+
 for suite in $SUITES; do
 	case $suite in
 	unit)
@@ -69,6 +82,9 @@ for suite in $SUITES; do
 		;;
 	cli)
 		run_cli
+		;;
+	fake)
+		run_fake
 		;;
 	asan)
 		echo "# asan: building build/asan/ with -fsanitize=address,undefined"
@@ -84,6 +100,7 @@ for suite in $SUITES; do
 		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 		run_unit $asan_tests
 		run_cli
+		run_fake
 		BIN=$saved_bin VALGRIND=$saved_vg
 		;;
 	bed)

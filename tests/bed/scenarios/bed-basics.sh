@@ -1,5 +1,5 @@
 #!/bin/bash
-# Checks the bed itself: IOMMU groups as expected, and 00:02.0 moved to vfio-pci and back by hand (driver_override + unbind + drivers_probe).
+# Checks the bed itself: IOMMU groups as expected, 00:02.0 moved to vfio-pci and back by hand (driver_override + unbind + drivers_probe), and the binding semantics the FUSE fake copies.
 # bed-tier: 2
 # bed-timeout: 120
 set -eu
@@ -43,6 +43,12 @@ expect_eq "driver of $coral after release" e1000e "$(pci_driver $coral)"
 expect_eq "driver_override of $coral after release" "(null)" "$(cat /sys/bus/pci/devices/$coral/driver_override)"
 wait_for "network interface of $coral reappears" 10 pci_has_netdev $coral
 wait_for "/dev/vfio/$group goes away" 10 test ! -e "/dev/vfio/$group"
+
+log "the binding semantics the FUSE fake copies, on the real kernel (00:03.0, e1000)"
+if ! tests/fake/semantics.sh /sys 0000:00:03.0 e1000 >/tmp/semantics.tap 2>&1; then
+	fail "tests/fake/semantics.sh on the real kernel" "every check ok" "$(grep -A2 '^not ok' /tmp/semantics.tap)"
+fi
+log "ok: $(grep -c '^ok' /tmp/semantics.tap) binding semantics hold on the real kernel"
 
 log "passthrough validate runs in the guest"
 if [ -x ./passthrough ] && [ -f examples/test-bed.yaml ]; then

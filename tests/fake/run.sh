@@ -1,0 +1,246 @@
+#!/bin/bash
+# Fault-injection tests of `passthrough apply` on the FUSE fake sysfs (tests/fake/fakesys.c), each on a fresh copy of a recorded fixture; TAP output.
+#
+#   BIN      the passthrough binary (default ./passthrough)
+#   FAKESYS  the fake (default build/fakesys)
+# Needs root, /dev/fuse and fusermount3 (fuse3); otherwise it says why and skips.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+repo=$PWD
+BIN=${BIN:-./passthrough}
+FAKESYS=${FAKESYS:-build/fakesys}
+n=0
+
+skip_all() {
+	echo "ok 1 - fake sysfs tests # SKIP $1"
+	echo "1..1"
+	exit 0
+}
+[ "$(id -u)" = 0 ] || skip_all "they need root (FUSE mounts)"
+[ -c /dev/fuse ] || skip_all "/dev/fuse is missing"
+command -v fusermount3 >/dev/null || skip_all "fusermount3 is missing (apt-get install fuse3)"
+[ -x "$FAKESYS" ] || skip_all "$FAKESYS is not built (make $FAKESYS needs libfuse3-dev)"
+
+tmp=$(mktemp -d /tmp/passthrough-fake.XXXXXX) || exit 1
+mnt=$tmp/mnt
+fake_pid=
+stop_fake() {
+	if [ -n "$fake_pid" ]; then
+		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null
+		wait "$fake_pid" 2>/dev/null
+		fake_pid=
+	fi
+}
+trap 'stop_fake; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# start_fake FIXTURE [FAKESYS OPTIONS]: a fresh copy of tests/fixtures/sysfs/FIXTURE at $mnt.
+start_fake() {
+	local fixture=$1
+	shift
+	stop_fake
+	rm -rf "$tmp/back" "$mnt"
+	mkdir -p "$mnt"
+	cp -a "tests/fixtures/sysfs/$fixture" "$tmp/back"
+	"$FAKESYS" "$@" "$tmp/back" "$mnt" 2>"$tmp/fakesys.err" &
+	fake_pid=$!
+	for _ in $(seq 100); do
+		mountpoint -q "$mnt" && return 0
+		kill -0 "$fake_pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	echo "Bail out! fakesys did not mount: $(cat "$tmp/fakesys.err")"
+	exit 1
+}
+
+ctl() { echo "$*" >"$mnt/fakesys-control"; }
+driver() { local l; l=$(readlink "$mnt/bus/pci/devices/$1/driver") && echo "${l##*/}" || echo none; }
+override() { cat "$mnt/bus/pci/devices/$1/driver_override"; }
+fake_log() { cat "$mnt/fakesys-log"; }
+
+# config NAME YAML: writes a config file the way the tool wants it (mode 600).
+config() {
+	printf '%s\n' "$2" >"$tmp/$1.yaml"
+	chmod 600 "$tmp/$1.yaml"
+}
+
+# apply CONFIG [ARGS]: runs apply against the fake; sets out, err, rc.
+apply() {
+	local cfg=$1
+	shift
+	PATH="$tmp/bin:$PATH" "$BIN" apply -c "$tmp/$cfg.yaml" --sysfs-root "$mnt" \
+		--proc-root tests/fixtures/proc/default \
+		--connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" \
+		--lock-file "$tmp/lock" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	out=$(cat "$tmp/out") err=$(cat "$tmp/err")
+}
+
+# is WHAT EXPECTED SEEN / has WHAT REGEX TEXT / lacks WHAT REGEX TEXT
+is() {
+	n=$((n + 1))
+	if [ "$2" = "$3" ]; then echo "ok $n - $1"; else
+		echo "not ok $n - $1"
+		printf '#   expected: %s\n#   saw:      %s\n' "$2" "$3" | sed '3,$s/^/#   /'
+	fi
+}
+has() {
+	n=$((n + 1))
+	if printf '%s' "$3" | grep -Eq -- "$2"; then echo "ok $n - $1"; else
+		echo "not ok $n - $1"
+		printf '#   expected to match: %s\n' "$2"
+		printf '%s\n' "$3" | sed 's/^/#   saw: /'
+	fi
+}
+lacks() {
+	n=$((n + 1))
+	if ! printf '%s' "$3" | grep -Eq -- "$2"; then echo "ok $n - $1"; else
+		echo "not ok $n - $1"
+		printf '#   expected not to match: %s\n' "$2"
+		printf '%s\n' "$3" | sed 's/^/#   saw: /'
+	fi
+}
+
+stand_in=0000:00:02.0 nic2=0000:00:03.0
+config bound "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", state: bound }"
+config two "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", state: bound }
+  nic2: { address: \"$nic2\", state: bound }"
+config released "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", state: released }"
+mkdir -p "$tmp/bin"
+
+echo "# the fake agrees with the kernel's binding semantics (the same script passes on the real kernel in bed-basics)"
+start_fake default
+tests/fake/semantics.sh "$mnt" "$nic2" e1000 >"$tmp/sem" 2>&1
+is "tests/fake/semantics.sh on the fake: every check holds" "" "$(grep -A2 '^not ok' "$tmp/sem")"
+if command -v lspci >/dev/null && command -v unshare >/dev/null; then
+	seen=$(unshare -m --propagation private sh -c "mount --bind '$mnt' /sys && lspci -k -s 00:02.0" 2>&1)
+	has "unmodified lspci reads the fake (in a private mount namespace)" "Kernel driver in use: e1000e" "$seen"
+fi
+
+echo "# a bind and a release, and nothing else touched"
+start_fake default
+apply bound -v
+is "apply: exit status" 0 "$rc"
+is "apply: $stand_in on vfio-pci" vfio-pci "$(driver $stand_in)"
+is "apply: the writes, in order" "driver_override $stand_in vfio-pci = 0
+unbind e1000e $stand_in = 0
+probe $stand_in = 0" "$(fake_log)"
+apply bound
+is "apply again: exit status" 0 "$rc"
+is "apply again: prints nothing" "" "$out$err"
+is "apply again: writes nothing" 3 "$(fake_log | wc -l | tr -d ' ')"
+apply released -v
+is "release: exit status" 0 "$rc"
+is "release: back on e1000e" e1000e "$(driver $stand_in)"
+is "release: override cleared" "(null)" "$(override $stand_in)"
+is "release: the writes" "unbind vfio-pci $stand_in = 0
+driver_override $stand_in (clear) = 0
+probe $stand_in = 0" "$(fake_log | tail -n 3)"
+
+echo "# vfio-pci not loaded: apply runs modprobe (a stand-in in PATH), without a shell"
+start_fake default
+ctl unload vfio-pci
+printf '#!/bin/sh\necho "$*" >>"%s"\necho "load $1" >"%s"\n' "$tmp/modprobe.args" "$mnt/fakesys-control" >"$tmp/bin/modprobe"
+chmod +x "$tmp/bin/modprobe"
+apply bound -v
+is "modprobe: exit status" 0 "$rc"
+is "modprobe: its argv" "vfio-pci" "$(cat "$tmp/modprobe.args")"
+has "modprobe: logged" "host: load module vfio-pci" "$err"
+is "modprobe: then bound" vfio-pci "$(driver $stand_in)"
+
+echo "# modprobe fails: no device is touched (an override naming a missing driver would strand it)"
+start_fake default
+ctl unload vfio-pci
+printf '#!/bin/sh\necho "modprobe: FATAL: Module vfio-pci not found" >&2\nexit 1\n' >"$tmp/bin/modprobe"
+apply two
+is "failing modprobe: exit status" 1 "$rc"
+is "failing modprobe: one line says so, with what modprobe said" "passthrough: host: load module vfio-pci failed: 'modprobe vfio-pci' failed (exit status 1): modprobe: FATAL: Module vfio-pci not found; the next run tries again ('passthrough status' shows where it stands)" "$err"
+is "failing modprobe: $stand_in untouched" "e1000e (null)" "$(driver $stand_in) $(override $stand_in)"
+is "failing modprobe: $nic2 untouched" "e1000 (null)" "$(driver $nic2) $(override $nic2)"
+is "failing modprobe: no sysfs writes" "control unload vfio-pci = 0" "$(fake_log)"
+rm -f "$tmp/bin/modprobe"
+
+echo "# EBUSY on unbind: a clear error; the next run finishes the job"
+start_fake default
+ctl fail $stand_in unbind EBUSY 1
+apply bound
+is "EBUSY: exit status" 1 "$rc"
+has "EBUSY: one line naming device, step and errno" \
+	"^passthrough: 'tpu-standin' $stand_in: unbind from e1000e failed: cannot write '.*/bus/pci/drivers/e1000e/unbind': Device or resource busy; the next run tries again" "$err"
+is "EBUSY: exactly one error line" 1 "$(printf '%s\n' "$err" | grep -c .)"
+is "EBUSY: still on e1000e, override set (the next run repairs it)" "e1000e vfio-pci" "$(driver $stand_in) $(override $stand_in)"
+"$BIN" plan -c "$tmp/bound.yaml" --sysfs-root "$mnt" --proc-root tests/fixtures/proc/default \
+	--connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" >"$tmp/plan" 2>&1
+has "EBUSY: plan shows what is left" "unbind from e1000e" "$(cat "$tmp/plan")"
+lacks "EBUSY: plan does not set the override again" "driver_override" "$(cat "$tmp/plan")"
+apply bound
+is "EBUSY: the next run converges" "0 vfio-pci" "$rc $(driver $stand_in)"
+
+echo "# one failing device does not stop the others"
+start_fake default
+ctl fail $stand_in unbind EBUSY
+apply two
+is "partial: exit status" 1 "$rc"
+is "partial: the other device is bound" vfio-pci "$(driver $nic2)"
+is "partial: one error line" 1 "$(printf '%s\n' "$err" | grep -c 'failed')"
+has "partial: it names the failing device" "'tpu-standin' $stand_in: unbind" "$err"
+apply two
+is "partial: still failing, still one line, exit 1" "1 1" "$rc $(printf '%s\n' "$err" | grep -c 'failed')"
+
+echo "# ENODEV writing driver_override"
+start_fake default
+ctl fail $stand_in override ENODEV 1
+apply bound
+is "ENODEV: exit status" 1 "$rc"
+has "ENODEV: the error names the file" "cannot write '.*/devices/$stand_in/driver_override': No such device" "$err"
+is "ENODEV: nothing changed" "e1000e (null)" "$(driver $stand_in) $(override $stand_in)"
+
+echo "# a probe that binds late: within the wait, and beyond it"
+start_fake default
+ctl late $stand_in 1500
+apply bound
+is "late 1.5 s: apply waits and succeeds" "0 vfio-pci" "$rc $(driver $stand_in)"
+start_fake default
+ctl late $stand_in 6500
+apply bound
+is "late 6.5 s: exit status" 1 "$rc"
+has "late 6.5 s: the error says it waited" "probe -> vfio-pci failed: $stand_in is on no driver after probing, not vfio-pci \(waited 5000 ms\)" "$err"
+sleep 2
+apply bound
+is "late 6.5 s: once it has bound, the next run is quiet and converged" "0 " "$rc $out$err"
+
+echo "# a probe that binds the wrong driver"
+start_fake default
+ctl wrong $stand_in e1000e
+apply bound
+is "wrong driver: exit status" 1 "$rc"
+has "wrong driver: the error names it" "is on e1000e after probing, not vfio-pci" "$err"
+ctl clear
+apply bound
+is "wrong driver: fixed, the next run converges" "0 vfio-pci" "$rc $(driver $stand_in)"
+
+echo "# the device disappears in the middle of the bind"
+start_fake default
+ctl vanish-on $stand_in unbind
+apply two
+is "vanish: exit status" 1 "$rc"
+has "vanish: the error names the device" "'tpu-standin' $stand_in: " "$err"
+is "vanish: the other device is still bound" vfio-pci "$(driver $nic2)"
+apply two
+is "vanish: the next run fails clearly" 1 "$rc"
+has "vanish: ... naming the missing device" "tpu-standin.*$stand_in" "$err"
+is "vanish: ... in one line" 1 "$(printf '%s\n' "$err" | grep -c .)"
+
+echo "# the tool never uses new_id, remove_id or a module unload"
+start_fake default
+apply two
+apply released
+lacks "no new_id or remove_id, ever" "new_id|remove_id" "$(fake_log)"
+
+echo "1..$n"
