@@ -1,5 +1,4 @@
 /* cmd_apply.c: `passthrough apply`: lock, observe, plan, run the steps, observe again; one log line per change. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,59 +14,10 @@
 #include "reconcile/observe_sysfs.h"
 #include "reconcile/plan.h"
 
-struct report {
-	bool to_stderr;   /* changes too, not only errors: interactive, or -v */
-	bool verbose;
-};
-
-static void __attribute__((format(printf, 3, 4)))
-say(const struct report *rep, int prio, const char *fmt, ...)
-{
-	va_list ap;
-	char *line;
-
-	va_start(ap, fmt);
-	line = xvasprintf(fmt, ap);
-	va_end(ap);
-	syslog(prio, "%s", line);
-	if (rep->to_stderr || prio <= LOG_ERR)
-		fprintf(stderr, "passthrough: %s\n", line);
-	free(line);
-}
-
-static void
-on_step(void *data, const struct pt_step *s, enum pt_step_outcome o, const char *msg)
-{
-	const struct report *rep = data;
-	char a[PT_PCIADDR_BUFSZ];
-	char *action = pt_render_step(s);
-	char *who = s->device ? xasprintf("'%s' %s", s->device, pt_pciaddr_format(&s->addr, a)) : xstrdup("host");
-
-	switch (o) {
-	case PT_STEP_DONE:
-		say(rep, LOG_NOTICE, "%s: %s", who, action);
-		break;
-	case PT_STEP_FAILED:
-		say(rep, LOG_ERR, "%s: %s failed: %s; the next run tries again ('passthrough status' "
-		    "shows where it stands)", who, action, msg);
-		break;
-	case PT_STEP_SKIPPED:
-		if (rep->verbose)
-			say(rep, LOG_INFO, "%s: %s skipped after the failure above", who, action);
-		break;
-	case PT_STEP_HELD:
-		if (rep->verbose)
-			say(rep, LOG_INFO, "%s: %s already held", who, action);
-		break;
-	}
-	free(action);
-	free(who);
-}
-
 static int
 apply_run(struct pt_ctx *ctx, int argc, char **argv)
 {
-	struct report rep = { isatty(STDERR_FILENO) || ctx->verbose > 0, ctx->verbose > 0 };
+	struct pt_report rep = { isatty(STDERR_FILENO) || ctx->verbose > 0, ctx->verbose > 0 };
 	struct pt_apply_opts opts = PT_APPLY_OPTS_DEFAULT;
 	struct pt_config cfg;
 	struct pt_observed obs = { 0 };
@@ -95,8 +45,8 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 	}
 	pt_plan_compute(&cfg, &obs, ctx->vm, &plan);
 	for (size_t i = 0; i < plan.n_errors; i++)
-		say(&(struct report){ false, false }, LOG_ERR, "%s", plan.errors[i]);
-	failed = pt_apply(&ctx->host, &plan, &opts, on_step, &rep);
+		pt_say(&(struct pt_report){ false, false }, LOG_ERR, "%s", plan.errors[i]);
+	failed = pt_apply(&ctx->host, &plan, &opts, pt_report_step, &rep);
 
 	/* Observe again: the run succeeded only if nothing is left to do. */
 	r = pt_observe_sysfs(&ctx->host, &obs, &err);
@@ -111,7 +61,7 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 			char *action = pt_render_step(&after.steps[i]);
 			char a[PT_PCIADDR_BUFSZ];
 
-			say(&(struct report){ false, false }, LOG_ERR, "'%s' %s: still to do after applying: %s (%s)",
+			pt_say(&(struct pt_report){ false, false }, LOG_ERR, "'%s' %s: still to do after applying: %s (%s)",
 			    after.steps[i].device ? after.steps[i].device : "host",
 			    pt_pciaddr_format(&after.steps[i].addr, a), action, after.steps[i].reason);
 			free(action);

@@ -1,7 +1,9 @@
-/* render.c: shared pieces of the human and JSON output of plan, status and devices. */
+/* render.c: shared pieces of the output of plan, status and devices, and the step reporter of apply and the hook. */
 #include "cmd/render.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "model/xalloc.h"
@@ -76,4 +78,48 @@ pt_render_step(const struct pt_step *s)
 		return xasprintf("detach from %s (%s)", s->from, where);
 	}
 	return xstrdup("?");
+}
+
+void
+pt_say(const struct pt_report *rep, int prio, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+
+	va_start(ap, fmt);
+	line = xvasprintf(fmt, ap);
+	va_end(ap);
+	syslog(prio, "%s", line);
+	if (rep->to_stderr || prio <= LOG_ERR)
+		fprintf(stderr, "passthrough: %s\n", line);
+	free(line);
+}
+
+void
+pt_report_step(void *data, const struct pt_step *s, enum pt_step_outcome o, const char *msg)
+{
+	const struct pt_report *rep = data;
+	char a[PT_PCIADDR_BUFSZ];
+	char *action = pt_render_step(s);
+	char *who = s->device ? xasprintf("'%s' %s", s->device, pt_pciaddr_format(&s->addr, a)) : xstrdup("host");
+
+	switch (o) {
+	case PT_STEP_DONE:
+		pt_say(rep, LOG_NOTICE, "%s: %s", who, action);
+		break;
+	case PT_STEP_FAILED:
+		pt_say(rep, LOG_ERR, "%s: %s failed: %s; the next run tries again ('passthrough status' "
+		       "shows where it stands)", who, action, msg);
+		break;
+	case PT_STEP_SKIPPED:
+		if (rep->verbose)
+			pt_say(rep, LOG_INFO, "%s: %s skipped after the failure above", who, action);
+		break;
+	case PT_STEP_HELD:
+		if (rep->verbose)
+			pt_say(rep, LOG_INFO, "%s: %s already held", who, action);
+		break;
+	}
+	free(action);
+	free(who);
 }

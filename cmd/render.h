@@ -2,12 +2,14 @@
 #ifndef PT_RENDER_H
 #define PT_RENDER_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "cmd/cmd.h"
 #include "model/config.h"
 #include "model/diag.h"
 #include "model/observed.h"
+#include "reconcile/apply.h"
 #include "reconcile/plan.h"
 
 /* Prints each diagnostic as one line on stderr. */
@@ -26,5 +28,17 @@ char *pt_render_name(const struct pt_pcidev *d);
 
 /* A step as people read it: "driver_override (none) -> vfio-pci", "attach to frigate_VM (live)"; caller frees. */
 char *pt_render_step(const struct pt_step *s);
+
+/* How apply and the hook report: one syslog line per change; stderr as below. */
+struct pt_report {
+	bool to_stderr;   /* changes too, not only errors: interactive, or -v */
+	bool verbose;     /* also the steps held or skipped */
+};
+
+/* One line to syslog, and to stderr when rep->to_stderr or it is an error. */
+void pt_say(const struct pt_report *rep, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A pt_step_report_fn for pt_apply(): data is a struct pt_report. */
+void pt_report_step(void *data, const struct pt_step *s, enum pt_step_outcome o, const char *msg);
 
 #endif

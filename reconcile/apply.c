@@ -3,9 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +17,10 @@
 
 #include "model/xalloc.h"
 #include "reconcile/domxml.h"
+#include "reconcile/virt.h"
 
 #define VFIO "vfio-pci"
+#define MODPROBE_TIMEOUT_MS 60000
 
 struct run {
 	const struct pt_host *h;
@@ -130,7 +132,8 @@ run_modprobe(struct run *r, const char *module)
 {
 	char said[512] = "", *line;
 	size_t len = 0;
-	int status, fds[2];
+	int status = 127 << 8, fds[2]; /* as if exec failed, should waitpid fail */
+	bool eof = false;
 	pid_t pid;
 	ssize_t n;
 
@@ -159,23 +162,38 @@ run_modprobe(struct run *r, const char *module)
 		_exit(127);
 	}
 	close(fds[1]);
-	while ((n = read(fds[0], said + len, sizeof(said) - 1 - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+	/* Read what it says until it exits (not until EOF: a helper it leaves behind may hold
+	 * the pipe); kill it after MODPROBE_TIMEOUT_MS. */
+	for (unsigned waited = 0;; waited += 100) {
+		struct pollfd pfd = { eof ? -1 : fds[0], POLLIN, 0 };
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid || (w < 0 && errno != EINTR))
 			break;
-		len += (size_t)n;
-		if (len == sizeof(said) - 1) /* keep the last part */
-			memmove(said, said + len / 2, len - len / 2), len -= len / 2;
-	}
-	said[len] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			fail(r, "cannot wait for %s: %s", r->o->modprobe, strerror(errno));
+		if (waited >= MODPROBE_TIMEOUT_MS) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			close(fds[0]);
+			fail(r, "'%s %s' did not finish within %u s; killed it", r->o->modprobe, module,
+			     MODPROBE_TIMEOUT_MS / 1000);
 			return -EIO;
 		}
+		if (poll(&pfd, 1, 100) > 0) { /* a negative fd only sleeps */
+			n = read(fds[0], said + len, sizeof(said) - 1 - len);
+			eof = n == 0;
+			if (n > 0) {
+				len += (size_t)n;
+				if (len == sizeof(said) - 1) /* keep the last part */
+					memmove(said, said + len / 2, len - len / 2), len -= len / 2;
+			}
+		}
 	}
+	/* what is already in the pipe */
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	while (len < sizeof(said) - 1 && (n = read(fds[0], said + len, sizeof(said) - 1 - len)) > 0)
+		len += (size_t)n;
+	said[len] = '\0';
+	close(fds[0]);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		while (len && (said[len - 1] == '\n' || said[len - 1] == ' '))
 			said[--len] = '\0';
@@ -216,29 +234,28 @@ wait_driver(const struct run *r, const char *bdf, const char *want, unsigned tim
 	return drv;
 }
 
-static void
-quiet_error(void *data, virErrorPtr err)
-{
-	(void)data;
-	(void)err;
-}
-
 static virDomainPtr
 lookup_domain(struct run *r, const char *name)
 {
 	virDomainPtr dom;
 
 	if (!r->conn) {
-		virSetErrorFunc(NULL, quiet_error);
-		r->conn = virConnectOpen(r->h->libvirt_uri);
+		char *err = NULL;
+
+		if (pt_virt_load(&err) < 0) {
+			fail(r, "%s", err);
+			free(err);
+			return NULL;
+		}
+		r->conn = pt_virt.virConnectOpen(r->h->libvirt_uri);
 		if (!r->conn) {
-			fail(r, "cannot connect to libvirt at '%s': %s", r->h->libvirt_uri, virGetLastErrorMessage());
+			fail(r, "cannot connect to libvirt at '%s': %s", r->h->libvirt_uri, pt_virt.virGetLastErrorMessage());
 			return NULL;
 		}
 	}
-	dom = virDomainLookupByName(r->conn, name);
+	dom = pt_virt.virDomainLookupByName(r->conn, name);
 	if (!dom)
-		fail(r, "cannot find domain '%s': %s", name, virGetLastErrorMessage());
+		fail(r, "cannot find domain '%s': %s", name, pt_virt.virGetLastErrorMessage());
 	return dom;
 }
 
@@ -246,19 +263,19 @@ lookup_domain(struct run *r, const char *name)
 static int
 domain_has(struct run *r, virDomainPtr dom, const struct pt_pciaddr *addr, bool config)
 {
-	char *xml = virDomainGetXMLDesc(dom, config ? VIR_DOMAIN_XML_INACTIVE : 0);
+	char *xml = pt_virt.virDomainGetXMLDesc(dom, config ? VIR_DOMAIN_XML_INACTIVE : 0);
 	struct pt_domain d;
 	char *err = NULL;
 	int has;
 
 	if (!xml) {
-		fail(r, "cannot read the XML of domain '%s': %s", virDomainGetName(dom), virGetLastErrorMessage());
+		fail(r, "cannot read the XML of domain '%s': %s", pt_virt.virDomainGetName(dom), pt_virt.virGetLastErrorMessage());
 		return -1;
 	}
 	memset(&d, 0, sizeof(d));
 	if (pt_domxml_parse(xml, strlen(xml), &d.title, config ? &d.config : &d.live,
 			    config ? &d.n_config : &d.n_live, &err) < 0) {
-		fail(r, "domain '%s': %s", virDomainGetName(dom), err);
+		fail(r, "domain '%s': %s", pt_virt.virDomainGetName(dom), err);
 		free(err);
 		free(xml);
 		return -1;
@@ -295,24 +312,24 @@ step_domain(struct run *r, const struct pt_step *s, const char *bdf)
 			continue;
 		has = domain_has(r, dom, &s->addr, f == PT_STEP_CONFIG);
 		if (has < 0) {
-			virDomainFree(dom);
+			pt_virt.virDomainFree(dom);
 			return PT_STEP_FAILED;
 		}
 		if (has != attach)
 			todo |= f;
 	}
 	if (!todo) {
-		virDomainFree(dom);
+		pt_virt.virDomainFree(dom);
 		return PT_STEP_HELD;
 	}
 	xml = pt_domxml_hostdev(&s->addr);
-	rc = attach ? virDomainAttachDeviceFlags(dom, xml, virt_flags(todo))
-		    : virDomainDetachDeviceFlags(dom, xml, virt_flags(todo));
+	rc = attach ? pt_virt.virDomainAttachDeviceFlags(dom, xml, virt_flags(todo))
+		    : pt_virt.virDomainDetachDeviceFlags(dom, xml, virt_flags(todo));
 	free(xml);
 	if (rc < 0) {
 		fail(r, "cannot %s %s %s domain '%s': %s", attach ? "attach" : "detach", bdf,
-		     attach ? "to" : "from", s->domain, virGetLastErrorMessage());
-		virDomainFree(dom);
+		     attach ? "to" : "from", s->domain, pt_virt.virGetLastErrorMessage());
+		pt_virt.virDomainFree(dom);
 		return PT_STEP_FAILED;
 	}
 	/* A live detach finishes when the guest lets go of the device: wait for the XML to say so. */
@@ -329,18 +346,18 @@ step_domain(struct run *r, const struct pt_step *s, const char *bdf)
 			sleep_ms(100);
 		}
 		if (has < 0) {
-			virDomainFree(dom);
+			pt_virt.virDomainFree(dom);
 			return PT_STEP_FAILED;
 		}
 		if (has != attach) {
 			fail(r, "libvirt reported the %s of %s done, but the %s XML of domain '%s' %s it after %u ms",
 			     attach ? "attach" : "detach", bdf, f == PT_STEP_CONFIG ? "persistent" : "live",
 			     s->domain, attach ? "lacks" : "still has", limit);
-			virDomainFree(dom);
+			pt_virt.virDomainFree(dom);
 			return PT_STEP_FAILED;
 		}
 	}
-	virDomainFree(dom);
+	pt_virt.virDomainFree(dom);
 	return PT_STEP_DONE;
 }
 
@@ -490,7 +507,7 @@ pt_apply(const struct pt_host *h, const struct pt_plan *plan, const struct pt_ap
 		report(data, s, out, out == PT_STEP_FAILED ? r.err : NULL);
 	}
 	if (r.conn)
-		virConnectClose(r.conn);
+		pt_virt.virConnectClose(r.conn);
 	free(stopped);
 	free(r.err);
 	return failed;

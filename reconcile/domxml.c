@@ -1,6 +1,7 @@
 /* domxml.c: reads a libvirt domain XML (title, PCI hostdevs) and builds a <hostdev> element; pure. */
 #include "reconcile/domxml.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -78,15 +79,27 @@ read_pci_source(xmlNode *el, bool is_interface, struct pt_hostdev **v, size_t *n
 	}
 }
 
-int
-pt_domxml_parse(const char *xml, size_t len, char **ret_title, struct pt_hostdev **ret_hostdevs,
-		size_t *ret_n, char **reterr)
+/* The text of element c, or NULL when empty; caller frees. */
+static char *
+text_of(xmlNode *c)
+{
+	xmlChar *t = xmlNodeGetContent(c);
+	char *s = t && t[0] ? xstrdup((const char *)t) : NULL;
+
+	xmlFree(t);
+	return s;
+}
+
+/* Parses a domain; ret_name and ret_uuid may be NULL when not wanted. */
+static int
+parse(const char *xml, size_t len, char **ret_name, char **ret_uuid, char **ret_title,
+      struct pt_hostdev **ret_hostdevs, size_t *ret_n, char **reterr)
 {
 	xmlDoc *doc;
 	xmlNode *root;
 	struct pt_hostdev *v = NULL;
 	size_t n = 0, cap = 0;
-	char *title = NULL;
+	char *title = NULL, *name = NULL, *uuid = NULL;
 
 	if (len > 64 * 1024 * 1024) {
 		*reterr = xstrdup("domain XML larger than 64 MiB");
@@ -110,11 +123,13 @@ pt_domxml_parse(const char *xml, size_t len, char **ret_title, struct pt_hostdev
 	}
 	for (xmlNode *c = root->children; c; c = c->next) {
 		if (is(c, "title") && !title) {
-			xmlChar *t = xmlNodeGetContent(c);
-
-			if (t && t[0])
-				title = xstrdup((const char *)t);
-			xmlFree(t);
+			title = text_of(c);
+		} else if (is(c, "name") && !name && ret_name) {
+			name = text_of(c);
+		} else if (is(c, "uuid") && !uuid && ret_uuid) {
+			uuid = text_of(c);
+			for (char *u = uuid; u && *u; u++)
+				*u = (char)tolower((unsigned char)*u);
 		} else if (is(c, "devices")) {
 			for (xmlNode *d = c->children; d; d = d->next)
 				if (is(d, "hostdev") || is(d, "interface"))
@@ -122,9 +137,38 @@ pt_domxml_parse(const char *xml, size_t len, char **ret_title, struct pt_hostdev
 		}
 	}
 	xmlFreeDoc(doc);
+	if (ret_name && !name) {
+		free(title);
+		free(uuid);
+		free(v);
+		*reterr = xstrdup("invalid domain XML: no <name>");
+		return -EINVAL;
+	}
+	if (ret_name)
+		*ret_name = name;
+	if (ret_uuid)
+		*ret_uuid = uuid ? uuid : xstrdup("");
 	*ret_title = title;
 	*ret_hostdevs = v;
 	*ret_n = n;
+	return 0;
+}
+
+int
+pt_domxml_parse(const char *xml, size_t len, char **ret_title, struct pt_hostdev **ret_hostdevs,
+		size_t *ret_n, char **reterr)
+{
+	return parse(xml, len, NULL, NULL, ret_title, ret_hostdevs, ret_n, reterr);
+}
+
+int
+pt_domxml_read_domain(const char *xml, size_t len, struct pt_domain *dom, char **reterr)
+{
+	memset(dom, 0, sizeof(*dom));
+	if (parse(xml, len, &dom->name, &dom->uuid, &dom->title, &dom->config, &dom->n_config, reterr) < 0)
+		return -EINVAL;
+	dom->have_config = true;
+	dom->state = PT_DOMAIN_STOPPED;
 	return 0;
 }
 

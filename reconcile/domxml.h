@@ -15,6 +15,13 @@
 int pt_domxml_parse(const char *xml, size_t len, char **ret_title, struct pt_hostdev **ret_hostdevs,
 		    size_t *ret_n, char **reterr);
 
+/*
+ * Reads a whole domain definition (as a libvirt hook gets it on stdin) into *dom: name, UUID,
+ * title, and its PCI devices as the persistent ones (have_config); state stopped, no live
+ * devices. Returns 0, or -EINVAL with *reterr set (caller frees). pt_domain_done() frees *dom.
+ */
+int pt_domxml_read_domain(const char *xml, size_t len, struct pt_domain *dom, char **reterr);
+
 /* The <hostdev managed='no'> element for addr, built only from its numbers; the caller frees. */
 char *pt_domxml_hostdev(const struct pt_pciaddr *addr);
 

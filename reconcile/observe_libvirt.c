@@ -2,22 +2,16 @@
 #include "reconcile/observe_libvirt.h"
 
 #include <errno.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "model/xalloc.h"
 #include "reconcile/domxml.h"
-
-static void
-quiet_error(void *data, virErrorPtr err)
-{
-	(void)data;
-	(void)err;
-}
+#include "reconcile/virt.h"
 
 static void __attribute__((format(printf, 2, 3)))
 quiet_xml(void *ctx, const char *msg, ...)
@@ -29,7 +23,7 @@ quiet_xml(void *ctx, const char *msg, ...)
 static char *
 last_error(void)
 {
-	const char *m = virGetLastErrorMessage();
+	const char *m = pt_virt.virGetLastErrorMessage();
 
 	return xstrdup(m && m[0] ? m : "unknown libvirt error");
 }
@@ -60,17 +54,17 @@ observe_domain(virDomainPtr vd, const struct pt_config *cfg, struct pt_domain *d
 	char *xml;
 	int active, r;
 
-	name = virDomainGetName(vd);
-	if (!name || virDomainGetUUIDString(vd, uuid) < 0 || (active = virDomainIsActive(vd)) < 0) {
-		*reterr = xasprintf("cannot read domain '%s': %s", name ? name : "?", virGetLastErrorMessage());
+	name = pt_virt.virDomainGetName(vd);
+	if (!name || pt_virt.virDomainGetUUIDString(vd, uuid) < 0 || (active = pt_virt.virDomainIsActive(vd)) < 0) {
+		*reterr = xasprintf("cannot read domain '%s': %s", name ? name : "?", pt_virt.virGetLastErrorMessage());
 		return -EIO;
 	}
 	dom->name = xstrdup(name);
 	dom->uuid = xstrdup(uuid);
 	dom->state = active ? PT_DOMAIN_RUNNING : PT_DOMAIN_STOPPED;
-	xml = virDomainGetXMLDesc(vd, 0);
+	xml = pt_virt.virDomainGetXMLDesc(vd, 0);
 	if (!xml) {
-		*reterr = xasprintf("cannot read the XML of domain '%s': %s", name, virGetLastErrorMessage());
+		*reterr = xasprintf("cannot read the XML of domain '%s': %s", name, pt_virt.virGetLastErrorMessage());
 		return -EIO;
 	}
 	/* For a stopped domain the "live" XML is the persistent one. */
@@ -85,10 +79,10 @@ observe_domain(virDomainPtr vd, const struct pt_config *cfg, struct pt_domain *d
 	if (active && wants_config(cfg, dom)) {
 		char *title = NULL;
 
-		xml = virDomainGetXMLDesc(vd, VIR_DOMAIN_XML_INACTIVE);
+		xml = pt_virt.virDomainGetXMLDesc(vd, VIR_DOMAIN_XML_INACTIVE);
 		if (!xml) {
 			*reterr = xasprintf("cannot read the persistent XML of domain '%s': %s", name,
-					    virGetLastErrorMessage());
+					    pt_virt.virGetLastErrorMessage());
 			return -EIO;
 		}
 		r = pt_domxml_parse(xml, strlen(xml), &title, &dom->config, &dom->n_config, reterr);
@@ -110,11 +104,12 @@ pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, struct 
 	struct pt_domain *doms;
 	int n, r = 0;
 
-	/* We report errors ourselves, once: silence libvirt and the libxml2 it uses in-process. */
-	virSetErrorFunc(NULL, quiet_error);
+	if ((r = pt_virt_load(reterr)) < 0)
+		return r;
+	/* We report errors ourselves, once: silence the libxml2 libvirt uses in-process too. */
 	xmlInitParser();
 	xmlSetGenericErrorFunc(NULL, quiet_xml);
-	conn = virConnectOpenReadOnly(h->libvirt_uri);
+	conn = pt_virt.virConnectOpenReadOnly(h->libvirt_uri);
 	if (!conn) {
 		char *m = last_error();
 
@@ -122,22 +117,22 @@ pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, struct 
 		free(m);
 		return -ECONNREFUSED;
 	}
-	n = virConnectListAllDomains(conn, &vds, 0);
+	n = pt_virt.virConnectListAllDomains(conn, &vds, 0);
 	if (n < 0) {
 		char *m = last_error();
 
 		*reterr = xasprintf("cannot list the domains of '%s': %s", h->libvirt_uri, m);
 		free(m);
-		virConnectClose(conn);
+		pt_virt.virConnectClose(conn);
 		return -EIO;
 	}
 	doms = xcalloc((size_t)n, sizeof(*doms));
 	for (int i = 0; i < n && r == 0; i++)
 		r = observe_domain(vds[i], cfg, &doms[i], reterr);
 	for (int i = 0; i < n; i++)
-		virDomainFree(vds[i]);
+		pt_virt.virDomainFree(vds[i]);
 	free(vds);
-	virConnectClose(conn);
+	pt_virt.virConnectClose(conn);
 	if (r < 0) {
 		for (int i = 0; i < n; i++)
 			pt_domain_done(&doms[i]);
@@ -152,4 +147,60 @@ pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, struct 
 	obs->have_domains = true;
 	pt_observed_sort(obs);
 	return 0;
+}
+
+/* Is vd the domain vm names (by name, UUID or title)? */
+static bool
+names(virDomainPtr vd, const char *vm)
+{
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	const char *name = pt_virt.virDomainGetName(vd);
+	char *title;
+	bool yes;
+
+	if (name && strcmp(name, vm) == 0)
+		return true;
+	if (pt_virt.virDomainGetUUIDString(vd, uuid) == 0 && strcasecmp(uuid, vm) == 0)
+		return true;
+	title = pt_virt.virDomainGetMetadata(vd, VIR_DOMAIN_METADATA_TITLE, NULL, VIR_DOMAIN_AFFECT_LIVE);
+	yes = title && strcmp(title, vm) == 0;
+	free(title);
+	return yes;
+}
+
+int
+pt_wait_domain_running(const struct pt_host *h, const char *vm, unsigned timeout_ms, char **reterr)
+{
+	virConnectPtr conn;
+	int r;
+
+	if ((r = pt_virt_load(reterr)) < 0)
+		return r;
+	conn = pt_virt.virConnectOpenReadOnly(h->libvirt_uri);
+	if (!conn) {
+		char *m = last_error();
+
+		*reterr = xasprintf("cannot connect to libvirt at '%s': %s", h->libvirt_uri, m);
+		free(m);
+		return -ECONNREFUSED;
+	}
+	for (unsigned waited = 0;; waited += 100) {
+		virDomainPtr *vds = NULL;
+		int n = pt_virt.virConnectListAllDomains(conn, &vds, VIR_CONNECT_LIST_DOMAINS_RUNNING);
+		bool running = false;
+
+		for (int i = 0; i < n; i++) {
+			running = running || names(vds[i], vm);
+			pt_virt.virDomainFree(vds[i]);
+		}
+		free(vds);
+		if (running || waited >= timeout_ms) {
+			pt_virt.virConnectClose(conn);
+			if (running)
+				return 0;
+			*reterr = xasprintf("domain '%s' is not running after %u s", vm, timeout_ms / 1000);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&(struct timespec){ 0, 100 * 1000000L }, NULL);
+	}
 }

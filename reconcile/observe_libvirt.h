@@ -16,4 +16,11 @@
 int pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, struct pt_observed *obs,
 		       char **reterr);
 
+/*
+ * Waits up to timeout_ms until the domain vm names (by name, UUID or title) is running (not
+ * paused: a domain is paused while libvirt runs its "started" hook). 0, -ETIMEDOUT, or a
+ * negative errno when libvirt cannot be reached; *reterr set on error (the caller frees).
+ */
+int pt_wait_domain_running(const struct pt_host *h, const char *vm, unsigned timeout_ms, char **reterr);
+
 #endif

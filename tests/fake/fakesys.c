@@ -27,15 +27,21 @@
  *     fail BDF OP ERRNO [N]   the next N (default: every) writes of OP for BDF
  *                             fail with ERRNO (EBUSY, ENODEV, EIO, EINVAL, EPERM)
  *                             and change nothing; OP: override unbind bind probe
- *     late BDF MS             a probe or bind of BDF returns at once and the
- *                             driver link appears MS ms later (async probe)
+ *     late BDF MS             drivers_probe of BDF returns at once and the driver
+ *                             link appears MS ms later (async probe; bind stays
+ *                             synchronous, as in the kernel)
  *     wrong BDF DRIVER        a probe binds DRIVER whatever the override says
  *     vanish BDF              the device disappears now (surprise removal)
  *     vanish-on BDF OP        ... right after the next successful OP write
- *     load DRIVER / unload DRIVER   a module comes or goes (unload: EBUSY while bound)
+ *     load DRIVER / unload DRIVER   a module comes (and takes the unbound devices
+ *                             it matches) or goes (and its devices are unbound)
  *     clear                   forget every fault
  *   fakesys-log  (read) one line per write the fake received and its result,
  *                e.g. "unbind e1000e 0000:00:02.0 = 0" or "new_id 8086 10d3 = 0".
+ *
+ * Not modelled: file permissions (every write is accepted; new_id, remove, rescan
+ * are only logged), network interfaces coming and going with their driver, and
+ * the devices behind a bridge that vanishes (they stay).
  */
 #define FUSE_USE_VERSION 31
 
@@ -317,7 +323,7 @@ after_op(struct dev *d, enum op op)
 	}
 }
 
-/* Binds now, or later when a late probe is armed. */
+/* drivers_probe: binds now, or later when a late (asynchronous) probe is armed. */
 static int
 bind_to(struct dev *d, const char *drv)
 {
@@ -343,9 +349,10 @@ do_override(struct dev *d, const char *val)
 
 	if (e)
 		return -e;
-	if (strlen(val) >= NAME_SZ)
+	if (strlen(val) >= NAME_SZ) /* the kernel takes up to a page; no driver name is this long */
 		return -EINVAL;
 	set_name(d->ovr, val);
+	d->ovr[strcspn(d->ovr, "\n")] = '\0'; /* the kernel cuts at the first newline */
 	snprintf(content, sizeof(content), "%s\n", val[0] ? val : "(null)");
 	{
 		char p[PATH_MAX * 2];
@@ -386,7 +393,7 @@ do_bind(const char *drv, const char *bdf)
 		return -ENODEV;
 	if (d->drv[0] || d->pending[0])
 		return -EBUSY;
-	r = bind_to(d, drv);
+	r = link_driver(d, drv); /* bind_store() probes synchronously: never late */
 	if (r == 0)
 		after_op(d, OP_BIND);
 	return r;
@@ -464,6 +471,10 @@ load_driver(const char *drv)
 		if (fd >= 0)
 			close(fd);
 	}
+	/* driver_register() -> driver_attach(): it takes the unbound devices it matches */
+	for (size_t i = 0; i < n_devs; i++)
+		if (!devs[i].gone && !devs[i].drv[0] && !devs[i].pending[0] && driver_matches(drv, &devs[i]))
+			link_driver(&devs[i], drv);
 	return 0;
 }
 
@@ -472,9 +483,10 @@ unload_driver(const char *drv)
 {
 	char p[PATH_MAX], fp[PATH_MAX + 16];
 
+	/* rmmod of a module nobody holds open unbinds its devices */
 	for (size_t i = 0; i < n_devs; i++)
 		if (!devs[i].gone && strcmp(devs[i].drv, drv) == 0)
-			return -EBUSY;
+			unlink_driver(&devs[i]);
 	for (const char *const *f = (const char *const[]){ "bind", "unbind", "new_id", "remove_id",
 							    "uevent", "module", NULL }; *f; f++) {
 		snprintf(fp, sizeof(fp), "bus/pci/drivers/%s/%s", drv, *f);

@@ -26,7 +26,10 @@ mnt=$tmp/mnt
 fake_pid=
 stop_fake() {
 	if [ -n "$fake_pid" ]; then
-		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null
+		if ! fusermount3 -u "$mnt" 2>/dev/null; then
+			fusermount3 -uz "$mnt" 2>/dev/null
+			kill "$fake_pid" 2>/dev/null
+		fi
 		wait "$fake_pid" 2>/dev/null
 		fake_pid=
 	fi
@@ -53,7 +56,13 @@ start_fake() {
 	exit 1
 }
 
-ctl() { echo "$*" >"$mnt/fakesys-control"; }
+# ctl COMMAND: steers the fake; a command it refuses ends the run (a test would pass for nothing).
+ctl() {
+	if ! echo "$*" >"$mnt/fakesys-control"; then
+		echo "Bail out! fakesys refused '$*'"
+		exit 1
+	fi
+}
 driver() { local l; l=$(readlink "$mnt/bus/pci/devices/$1/driver") && echo "${l##*/}" || echo none; }
 override() { cat "$mnt/bus/pci/devices/$1/driver_override"; }
 fake_log() { cat "$mnt/fakesys-log"; }
@@ -112,12 +121,19 @@ devices:
 config released "version: 1
 devices:
   tpu-standin: { address: \"$stand_in\", state: released }"
+# A modprobe stand-in that refuses, so that no test can reach the host's real one.
 mkdir -p "$tmp/bin"
+no_modprobe() {
+	printf '#!/bin/sh\necho "modprobe: FATAL: Module $1 not found" >&2\nexit 1\n' >"$tmp/bin/modprobe"
+	chmod +x "$tmp/bin/modprobe"
+}
+no_modprobe
 
 echo "# the fake agrees with the kernel's binding semantics (the same script passes on the real kernel in bed-basics)"
 start_fake default
 tests/fake/semantics.sh "$mnt" "$nic2" e1000 >"$tmp/sem" 2>&1
-is "tests/fake/semantics.sh on the fake: every check holds" "" "$(grep -A2 '^not ok' "$tmp/sem")"
+is "tests/fake/semantics.sh on the fake: exit status, plan line, failures" "0 1..25 " \
+	"$? $(tail -n 1 "$tmp/sem") $(grep -A2 '^not ok' "$tmp/sem")"
 if command -v lspci >/dev/null && command -v unshare >/dev/null; then
 	seen=$(unshare -m --propagation private sh -c "mount --bind '$mnt' /sys && lspci -k -s 00:02.0" 2>&1)
 	has "unmodified lspci reads the fake (in a private mount namespace)" "Kernel driver in use: e1000e" "$seen"
@@ -157,14 +173,13 @@ is "modprobe: then bound" vfio-pci "$(driver $stand_in)"
 echo "# modprobe fails: no device is touched (an override naming a missing driver would strand it)"
 start_fake default
 ctl unload vfio-pci
-printf '#!/bin/sh\necho "modprobe: FATAL: Module vfio-pci not found" >&2\nexit 1\n' >"$tmp/bin/modprobe"
+no_modprobe
 apply two
 is "failing modprobe: exit status" 1 "$rc"
 is "failing modprobe: one line says so, with what modprobe said" "passthrough: host: load module vfio-pci failed: 'modprobe vfio-pci' failed (exit status 1): modprobe: FATAL: Module vfio-pci not found; the next run tries again ('passthrough status' shows where it stands)" "$err"
 is "failing modprobe: $stand_in untouched" "e1000e (null)" "$(driver $stand_in) $(override $stand_in)"
 is "failing modprobe: $nic2 untouched" "e1000 (null)" "$(driver $nic2) $(override $nic2)"
 is "failing modprobe: no sysfs writes" "control unload vfio-pci = 0" "$(fake_log)"
-rm -f "$tmp/bin/modprobe"
 
 echo "# EBUSY on unbind: a clear error; the next run finishes the job"
 start_fake default
@@ -206,6 +221,7 @@ start_fake default
 ctl late $stand_in 1500
 apply bound
 is "late 1.5 s: apply waits and succeeds" "0 vfio-pci" "$rc $(driver $stand_in)"
+has "late 1.5 s: the fake did bind late" "^late bind vfio-pci $stand_in = 0" "$(fake_log)"
 start_fake default
 ctl late $stand_in 6500
 apply bound
@@ -237,7 +253,7 @@ is "vanish: the next run fails clearly" 1 "$rc"
 has "vanish: ... naming the missing device" "tpu-standin.*$stand_in" "$err"
 is "vanish: ... in one line" 1 "$(printf '%s\n' "$err" | grep -c .)"
 
-echo "# the tool never uses new_id, remove_id or a module unload"
+echo "# the tool never uses new_id or remove_id"
 start_fake default
 apply two
 apply released

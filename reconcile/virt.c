@@ -1,0 +1,60 @@
+/* virt.c: loads libvirt with dlopen on first use and resolves the functions the program calls. */
+#include "reconcile/virt.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <stdlib.h>
+
+#include "model/xalloc.h"
+
+#define LIBVIRT_SONAME "libvirt.so.0"
+
+struct pt_virt_api pt_virt;
+static void *handle;
+static char *loaded_from;
+
+static void
+quiet_error(void *data, virErrorPtr err)
+{
+	(void)data;
+	(void)err;
+}
+
+int
+pt_virt_load(char **err)
+{
+	const char *want = getenv("PASSTHROUGH_LIBVIRT");
+	struct link_map *map = NULL;
+	void *h;
+
+	if (handle)
+		return 0;
+	if (!want || !*want)
+		want = LIBVIRT_SONAME;
+	h = dlopen(want, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		*err = xasprintf("cannot load libvirt ('%s'): %s", want, dlerror());
+		return -ENOENT;
+	}
+#define PT_VIRT_RESOLVE(f)                                                                     \
+	if (!(*(void **)&pt_virt.f = dlsym(h, #f))) {                                              \
+		*err = xasprintf("cannot load libvirt ('%s'): it lacks %s (libvirt 1.2.8 or later is needed)", want, #f); \
+		dlclose(h);                                                                        \
+		return -ENOENT;                                                                    \
+	}
+	PT_VIRT_FUNCS(PT_VIRT_RESOLVE)
+#undef PT_VIRT_RESOLVE
+	handle = h;
+	loaded_from = xstrdup(dlinfo(h, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && *map->l_name
+			      ? map->l_name : want);
+	/* We report errors ourselves, once. */
+	pt_virt.virSetErrorFunc(NULL, quiet_error);
+	return 0;
+}
+
+const char *
+pt_virt_path(void)
+{
+	return loaded_from;
+}
