@@ -23,6 +23,7 @@ enum pt_opt {
 	PT_OPT_ROOT = 1 << 5,
 	PT_OPT_LOCK_FILE = 1 << 6,
 	PT_OPT_LOCK_TIMEOUT = 1 << 7,
+	PT_OPT_WAIT_RUNNING = 1 << 8,
 };
 
 struct pt_ctx {
@@ -39,6 +40,7 @@ struct pt_ctx {
 	const char *root;
 	const char *lock_file;
 	unsigned lock_timeout_s;
+	unsigned wait_running_s;       /* apply: wait this long for the --vm domain to run */
 };
 
 struct pt_cmd {

@@ -31,6 +31,18 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 	if (ctx->quiet)
 		rep.to_stderr = rep.verbose = false;
 	openlog("passthrough", LOG_PID, LOG_DAEMON);
+	if (ctx->wait_running_s) {
+		if (!ctx->vm) {
+			fprintf(stderr, "passthrough apply: '--wait-running' needs '--vm'\n");
+			return PT_EXIT_USAGE;
+		}
+		/* The hook's worker: libvirt runs the VM's vCPUs only after the hook returned. */
+		if (pt_wait_domain_running(&ctx->host, ctx->vm, ctx->wait_running_s * 1000, &err) < 0) {
+			pt_say(&rep, LOG_ERR, "%s; applying anyway", err);
+			free(err);
+			err = NULL;
+		}
+	}
 	lock = pt_lock_take(ctx->lock_file, ctx->lock_timeout_s * 1000, &err);
 	if (lock < 0) {
 		fprintf(stderr, "passthrough: %s\n", err);
@@ -82,7 +94,7 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 const struct pt_cmd pt_cmd_apply = {
 	.name = "apply",
 	.summary = "make the host match the file",
-	.usage = "[-c FILE] [--vm NAME] [--dry-run] [--lock-file FILE] [--lock-timeout S]",
+	.usage = "[-c FILE] [--vm NAME [--wait-running S]] [--dry-run] [--lock-file FILE] [--lock-timeout S]",
 	.help =
 	"Takes the lock, observes, plans, and runs each step: rebinds declared devices to\n"
 	"vfio-pci through driver_override, unbind and drivers_probe (waiting until the driver\n"
@@ -93,11 +105,12 @@ const struct pt_cmd pt_cmd_apply = {
 	"A failing device does not stop the others (without vfio-pci, no device is moved).\n"
 	"One line per change goes to syslog (and to stderr when interactive or with -v);\n"
 	"errors go to stderr always, one line each; when nothing needs doing it prints nothing.\n"
-	"--vm NAME: only what that VM owns. --dry-run: the same as plan.\n"
+	"--vm NAME: only what that VM owns. --wait-running S: first wait up to S seconds until\n"
+	"that VM runs (the hook's worker uses it). --dry-run: the same as plan.\n"
 	"\n"
 	"Exit status: 0 the host matches the file, 1 something failed or is left to do\n"
 	"(one line each on stderr), 64 usage error.\n",
-	.options = PT_OPT_VM | PT_OPT_DRY_RUN | PT_OPT_LOCK_FILE | PT_OPT_LOCK_TIMEOUT,
+	.options = PT_OPT_VM | PT_OPT_DRY_RUN | PT_OPT_LOCK_FILE | PT_OPT_LOCK_TIMEOUT | PT_OPT_WAIT_RUNNING,
 	.min_args = 0,
 	.max_args = 0,
 	.run = apply_run,

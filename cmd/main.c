@@ -54,6 +54,7 @@ enum {
 	O_ROOT,
 	O_LOCK_FILE,
 	O_LOCK_TIMEOUT,
+	O_WAIT_RUNNING,
 };
 
 static const struct option long_options[] = {
@@ -74,6 +75,7 @@ static const struct option long_options[] = {
 	{ "root", required_argument, NULL, O_ROOT },
 	{ "lock-file", required_argument, NULL, O_LOCK_FILE },
 	{ "lock-timeout", required_argument, NULL, O_LOCK_TIMEOUT },
+	{ "wait-running", required_argument, NULL, O_WAIT_RUNNING },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -91,6 +93,7 @@ static const struct {
 	{ PT_OPT_ROOT, "root", "      --root DIR         install into DIR instead of /" },
 	{ PT_OPT_LOCK_FILE, "lock-file", "      --lock-file FILE   the lock every run takes (default: " PT_LOCK_FILE ")" },
 	{ PT_OPT_LOCK_TIMEOUT, "lock-timeout", "      --lock-timeout S   wait at most S seconds for the lock (default: 60)" },
+	{ PT_OPT_WAIT_RUNNING, "wait-running", "      --wait-running S   first wait up to S seconds until the --vm domain runs" },
 };
 
 static const char global_options_help[] =
@@ -180,6 +183,7 @@ opt_bit(int c)
 	case O_ROOT: return PT_OPT_ROOT;
 	case O_LOCK_FILE: return PT_OPT_LOCK_FILE;
 	case O_LOCK_TIMEOUT: return PT_OPT_LOCK_TIMEOUT;
+	case O_WAIT_RUNNING: return PT_OPT_WAIT_RUNNING;
 	default: return 0;
 	}
 }
@@ -251,6 +255,15 @@ parse_options(struct pt_ctx *ctx, struct parsed *ps, const struct pt_cmd *cmd, i
 			if (!optarg[0] || *end || v > 86400)
 				return usage_error(cmd, "'--lock-timeout' takes seconds, 0 to 86400, not '%s'", optarg);
 			ctx->lock_timeout_s = (unsigned)v;
+			break;
+		}
+		case O_WAIT_RUNNING: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (!optarg[0] || *end || v > 3600)
+				return usage_error(cmd, "'--wait-running' takes seconds, 0 to 3600, not '%s'", optarg);
+			ctx->wait_running_s = (unsigned)v;
 			break;
 		}
 		case ':':

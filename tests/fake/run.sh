@@ -259,4 +259,39 @@ apply two
 apply released
 lacks "no new_id or remove_id, ever" "new_id|remove_id" "$(fake_log)"
 
+echo "# the hook: prepare binds, release gives back (on_stop: release), other VMs and operations do nothing; it never fails"
+config hooked "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", vm: frigate_VM, on_stop: release }"
+frigate_xml="<domain type='kvm'><name>5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f</name>
+<uuid>5F0C7A52-8D1E-4C9B-9A57-1B2F3C4D5E6F</uuid><title>frigate_VM</title><devices/></domain>"
+other_xml="<domain type='kvm'><name>homeassistant</name><uuid>0b6a3c2e-1d4f-4e5a-8b7c-9d0e1f2a3b4c</uuid><devices/></domain>"
+# hook XML DOMAIN OP: runs the hook as libvirt does, with the XML on stdin; sets out, err, rc.
+hook() {
+	printf '%s' "$1" | PATH="$tmp/bin:$PATH" "$BIN" hook "$2" "$3" - - -c "$tmp/hooked.yaml" \
+		--sysfs-root "$mnt" --proc-root tests/fixtures/proc/default --connect test:///nonexistent \
+		--lock-file "$tmp/lock" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	out=$(cat "$tmp/out") err=$(cat "$tmp/err")
+}
+start_fake default
+hook "$other_xml" homeassistant prepare
+is "hook, another VM, prepare: exit 0, silent, no writes" "0  0" "$rc $out$err $(fake_log | wc -l | tr -d ' ')"
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f stopped
+is "hook, frigate_VM, stopped (not ours to act on): no writes" "0 0" "$rc $(fake_log | wc -l | tr -d ' ')"
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
+is "hook prepare, named by its title in the XML: exit 0" 0 "$rc"
+is "hook prepare: bound to vfio-pci before QEMU starts" "vfio-pci vfio-pci" "$(driver $stand_in) $(override $stand_in)"
+lacks "hook prepare: no libvirt call (it would deadlock)" "libvirt|connect" "$err"
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f release
+is "hook release with on_stop: release: back on e1000e" "0 e1000e (null)" "$rc $(driver $stand_in) $(override $stand_in)"
+ctl fail $stand_in unbind EBUSY
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
+is "hook prepare with EBUSY: still exit 0 (never fails a VM start)" 0 "$rc"
+has "hook prepare with EBUSY: the error is said" "unbind from e1000e failed: .*Device or resource busy" "$err"
+printf 'version: 2\n' >"$tmp/hooked.yaml"
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
+is "hook with a broken file: exit 0" 0 "$rc"
+has "hook with a broken file: names file:line:col" "hooked.yaml:1:[0-9]+: " "$err"
+
 echo "1..$n"
