@@ -1,4 +1,5 @@
 /* main.c: global options, the subcommand table and dispatch for the passthrough command. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -188,6 +189,19 @@ opt_bit(int c)
 	}
 }
 
+/* A whole number of seconds, 0 to max; 0 or -EINVAL. */
+static int
+parse_seconds(const char *s, unsigned long max, unsigned *ret)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (!s[0] || *end || s[0] == '-' || v > max)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
 /* Parses options from argv[optind...]; stops at the first non-option when `stop`. */
 static int
 parse_options(struct pt_ctx *ctx, struct parsed *ps, const struct pt_cmd *cmd, int argc,
@@ -248,24 +262,14 @@ parse_options(struct pt_ctx *ctx, struct parsed *ps, const struct pt_cmd *cmd, i
 		case O_LOCK_FILE:
 			ctx->lock_file = optarg;
 			break;
-		case O_LOCK_TIMEOUT: {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-
-			if (!optarg[0] || *end || v > 86400)
+		case O_LOCK_TIMEOUT:
+			if (parse_seconds(optarg, 86400, &ctx->lock_timeout_s) < 0)
 				return usage_error(cmd, "'--lock-timeout' takes seconds, 0 to 86400, not '%s'", optarg);
-			ctx->lock_timeout_s = (unsigned)v;
 			break;
-		}
-		case O_WAIT_RUNNING: {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-
-			if (!optarg[0] || *end || v > 3600)
+		case O_WAIT_RUNNING:
+			if (parse_seconds(optarg, 3600, &ctx->wait_running_s) < 0)
 				return usage_error(cmd, "'--wait-running' takes seconds, 0 to 3600, not '%s'", optarg);
-			ctx->wait_running_s = (unsigned)v;
 			break;
-		}
 		case ':':
 			return usage_error(cmd, "option '%s' needs a value", bad);
 		default:

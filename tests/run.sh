@@ -51,29 +51,20 @@ run_unit() {
 		done
 }
 
-run_cli() {
-		echo "# cli: tests/cli/golden.sh with $BIN"
-		tests/cli/golden.sh >"$log" 2>&1
+# run_tap NAME SCRIPT WHAT: runs a TAP script and adds its results.
+run_tap() {
+		echo "# $1: $2 $3"
+		"$2" >"$log" 2>&1
 		rc=$?
 		cat "$log"
 		count_tap "$log"
 		if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
-			echo "not ok - tests/cli/golden.sh exited $rc"
+			echo "not ok - $2 exited $rc"
 			failed=$((failed + 1))
 		fi
 }
-
-run_fake() {
-		echo "# fake: tests/fake/run.sh with $BIN on ${FAKESYS:-build/fakesys}"
-		tests/fake/run.sh >"$log" 2>&1
-		rc=$?
-		cat "$log"
-		count_tap "$log"
-		if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
-			echo "not ok - tests/fake/run.sh exited $rc"
-			failed=$((failed + 1))
-		fi
-}
+run_cli() { run_tap cli tests/cli/golden.sh "with $BIN"; }
+run_fake() { run_tap fake tests/fake/run.sh "with $BIN on ${FAKESYS:-build/fakesys}"; }
 
 for suite in $SUITES; do
 	case $suite in

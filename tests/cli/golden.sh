@@ -15,9 +15,9 @@ fails=0
 run() {   # run ARGS...: runs BIN (under valgrind when asked), sets out, err, rc
 	if [ "${VALGRIND:-no}" = yes ]; then
 		valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
-			--error-exitcode=99 "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"
+			--error-exitcode=99 "$BIN" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
 	else
-		"$BIN" "$@" >"$tmp/out" 2>"$tmp/err"
+		"$BIN" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
 	fi
 	rc=$?
 }
@@ -149,7 +149,15 @@ run validate -c
 expect "missing option value" 64 err "passthrough: option '-c' needs a value (see 'passthrough validate --help')"
 run validate extra
 expect "extra argument" 64 err "passthrough: 'validate' takes no arguments (usage: passthrough validate [-c FILE] [--json] [-v | -q])"
-for c in hook watch install uninstall doctor; do
+run hook some-vm
+expect "hook needs the operation" 64 err "passthrough: 'hook' takes other arguments (usage: passthrough hook DOMAIN OPERATION [SUB-OPERATION [EXTRA]] [--lock-file FILE])"
+run hook some-vm stopped end - -c /nonexistent.yaml
+expect "hook: an operation it does not act on exits 0 at once, without reading the file" 0 err ""
+run hook some-vm prepare begin - -c /nonexistent.yaml
+expect "hook: a missing file is said, and still exit 0 (never fail a VM start)" 0 err "passthrough: hook for 'some-vm' prepare: cannot open '/nonexistent.yaml': No such file or directory"
+run hook --help
+if [ "$rc" = 0 ] && grep -q "^usage: passthrough hook" "$tmp/out"; then report "hook --help" 1; else report "hook --help" 0 "$tmp/err"; fi
+for c in watch install uninstall doctor; do
 	run "$c" -c examples/passthrough.yaml
 	expect "$c not implemented yet" 69 err "passthrough: '$c' is not implemented yet"
 	run "$c" --help
