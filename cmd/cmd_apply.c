@@ -33,7 +33,7 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 	openlog("passthrough", LOG_PID, LOG_DAEMON);
 	if (ctx->wait_running_s) {
 		if (!ctx->vm) {
-			fprintf(stderr, "passthrough apply: '--wait-running' needs '--vm'\n");
+			fprintf(stderr, "passthrough: '--wait-running' needs '--vm' (see 'passthrough apply --help')\n");
 			return PT_EXIT_USAGE;
 		}
 		/* The hook's worker: libvirt runs the VM's vCPUs only after the hook returned. */

@@ -149,6 +149,10 @@ run validate -c
 expect "missing option value" 64 err "passthrough: option '-c' needs a value (see 'passthrough validate --help')"
 run validate extra
 expect "extra argument" 64 err "passthrough: 'validate' takes no arguments (usage: passthrough validate [-c FILE] [--json] [-v | -q])"
+run apply --wait-running 5 -c examples/test-bed.yaml
+expect "apply --wait-running without --vm" 64 err "passthrough: '--wait-running' needs '--vm' (see 'passthrough apply --help')"
+run apply --wait-running x --vm a -c examples/test-bed.yaml
+expect "apply --wait-running takes seconds" 64 err "passthrough: '--wait-running' takes seconds, 0 to 3600, not 'x' (see 'passthrough apply --help')"
 run hook some-vm
 expect "hook needs the operation" 64 err "passthrough: 'hook' takes other arguments (usage: passthrough hook DOMAIN OPERATION [SUB-OPERATION [EXTRA]] [--lock-file FILE])"
 run hook some-vm stopped end - -c /nonexistent.yaml
