@@ -30,7 +30,7 @@ PROG        = $(BUILD)/passthrough
 endif
 
 PT_CPPFLAGS = -I. -D_GNU_SOURCE $(HARDEN_CPPFLAGS) \
-              -DPT_VERSION=\"$(VERSION)\" -DPT_CONFIG_FILE=\"$(CONFIG_FILE)\" \
+              -DPT_VERSION=\"$(VERSION)\" -DPT_CONFIG_FILE=\"$(CONFIG_FILE)\" -DPT_SBINDIR=\"$(SBINDIR)\" \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PT_CFLAGS   = -std=c11 $(WARNINGS) $(HARDEN_CFLAGS) -MMD -MP $(CFLAGS)
 PT_LDFLAGS  = $(HARDEN_LDFLAGS) -Wl,--as-needed $(LDFLAGS)

@@ -9,9 +9,8 @@
 /* Exit statuses, documented in passthrough(8). */
 #define PT_EXIT_OK 0
 #define PT_EXIT_FAIL 1
-#define PT_EXIT_CHANGES 2           /* plan --detailed-exitcode: changes pending */
+#define PT_EXIT_CHANGES 2           /* plan --detailed-exitcode: changes pending; doctor: a warning */
 #define PT_EXIT_USAGE 64            /* EX_USAGE */
-#define PT_EXIT_NOT_IMPLEMENTED 69  /* EX_UNAVAILABLE: the subcommand does not exist yet */
 
 /* Options; a command lists the ones it takes besides the global ones. */
 enum pt_opt {
@@ -24,10 +23,13 @@ enum pt_opt {
 	PT_OPT_LOCK_FILE = 1 << 6,
 	PT_OPT_LOCK_TIMEOUT = 1 << 7,
 	PT_OPT_WAIT_RUNNING = 1 << 8,
+	PT_OPT_HOST_ONLY = 1 << 9,
+	PT_OPT_REPAIR = 1 << 10,
 };
 
 struct pt_ctx {
 	const char *config_path;
+	bool config_given;             /* -c was given (else config_path is the built-in default) */
 	struct pt_host host;
 	bool json;
 	bool quiet;
@@ -39,8 +41,11 @@ struct pt_ctx {
 	const char *vm;
 	const char *root;
 	const char *lock_file;
+	bool lock_given;               /* --lock-file was given */
 	unsigned lock_timeout_s;
 	unsigned wait_running_s;       /* apply: wait this long for the --vm domain to run */
+	bool host_only;                /* plan, apply: sysfs only, never libvirt (boot) */
+	bool repair;                   /* install: only where installed already (the timer) */
 };
 
 struct pt_cmd {
@@ -64,8 +69,5 @@ extern const struct pt_cmd pt_cmd_watch;
 extern const struct pt_cmd pt_cmd_install;
 extern const struct pt_cmd pt_cmd_uninstall;
 extern const struct pt_cmd pt_cmd_doctor;
-
-/* For subcommands that later issues build: says so on stderr and returns PT_EXIT_NOT_IMPLEMENTED. */
-int pt_cmd_not_implemented(const struct pt_cmd *cmd);
 
 #endif

@@ -30,6 +30,10 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 		return pt_cmd_plan.run(ctx, argc, argv);
 	if (ctx->quiet)
 		rep.to_stderr = rep.verbose = false;
+	if (ctx->host_only && ctx->vm) {
+		fprintf(stderr, "passthrough: '--vm' needs libvirt, '--host-only' does without (see 'passthrough apply --help')\n");
+		return PT_EXIT_USAGE;
+	}
 	openlog("passthrough", LOG_PID, LOG_DAEMON);
 	if (ctx->wait_running_s) {
 		if (!ctx->vm) {
@@ -50,7 +54,7 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 		free(err);
 		return PT_EXIT_FAIL;
 	}
-	r = pt_load_and_observe(ctx, true, &cfg, &obs);
+	r = pt_load_and_observe(ctx, !ctx->host_only, &cfg, &obs);
 	if (r) {
 		close(lock);
 		return r;
@@ -62,7 +66,7 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 
 	/* Observe again: the run succeeded only if nothing is left to do. */
 	r = pt_observe_sysfs(&ctx->host, &obs, &err);
-	if (r == 0 && plan.n_steps)
+	if (r == 0 && plan.n_steps && !ctx->host_only)
 		r = pt_observe_libvirt(&ctx->host, &cfg, &obs, &err);
 	if (r < 0) {
 		fprintf(stderr, "passthrough: after applying: %s\n", err);
@@ -94,7 +98,7 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 const struct pt_cmd pt_cmd_apply = {
 	.name = "apply",
 	.summary = "make the host match the file",
-	.usage = "[-c FILE] [--vm NAME [--wait-running S]] [--dry-run] [--lock-file FILE] [--lock-timeout S]",
+	.usage = "[-c FILE] [--vm NAME [--wait-running S] | --host-only] [--dry-run] [--lock-file FILE] [--lock-timeout S]",
 	.help =
 	"Takes the lock, observes, plans, and runs each step: rebinds declared devices to\n"
 	"vfio-pci through driver_override, unbind and drivers_probe (waiting until the driver\n"
@@ -107,10 +111,12 @@ const struct pt_cmd pt_cmd_apply = {
 	"errors go to stderr always, one line each; when nothing needs doing it prints nothing.\n"
 	"--vm NAME: only what that VM owns. --wait-running S: first wait up to S seconds until\n"
 	"that VM runs (the hook's worker uses it). --dry-run: the same as plan.\n"
+	"--host-only: never calls libvirt; binds the declared devices to vfio-pci and gives\n"
+	"nothing back to the host (a VM may hold it): the boot step, run before libvirtd.\n"
 	"\n"
 	"Exit status: 0 the host matches the file, 1 something failed or is left to do\n"
 	"(one line each on stderr), 64 usage error.\n",
-	.options = PT_OPT_VM | PT_OPT_DRY_RUN | PT_OPT_LOCK_FILE | PT_OPT_LOCK_TIMEOUT | PT_OPT_WAIT_RUNNING,
+	.options = PT_OPT_VM | PT_OPT_DRY_RUN | PT_OPT_LOCK_FILE | PT_OPT_LOCK_TIMEOUT | PT_OPT_WAIT_RUNNING | PT_OPT_HOST_ONLY,
 	.min_args = 0,
 	.max_args = 0,
 	.run = apply_run,

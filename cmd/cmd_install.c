@@ -1,25 +1,101 @@
-/* cmd_install.c: `passthrough install`: install the libvirt hook, boot unit and timer (built by issue #6; until then it says so). */
+/* cmd_install.c: `passthrough install`: puts the libvirt hook, boot unit, timer (and on DSM the wiring) in place, idempotently. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
 #include "cmd/cmd.h"
+#include "cmd/render.h"
+#include "reconcile/install.h"
+#include "reconcile/lock.h"
 
 static int
 install_run(struct pt_ctx *ctx, int argc, char **argv)
 {
-	(void)ctx;
+	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root ? ctx->root : "/", "/proc/self/exe",
+				       ctx->config_given ? ctx->config_path : NULL, ctx->lock_given ? ctx->lock_file : NULL };
+	struct pt_install_result res = { 0 };
+	char *err = NULL;
+	bool installed;
+	int lock = -1, r;
+
 	(void)argc;
 	(void)argv;
-	return pt_cmd_not_implemented(&pt_cmd_install);
+	if (ctx->dsm && ctx->systemd) {
+		fprintf(stderr, "passthrough: '--dsm' and '--systemd' do not go together (see 'passthrough install --help')\n");
+		return PT_EXIT_USAGE;
+	}
+	if (t.root[0] != '/') {
+		fprintf(stderr, "passthrough: '--root' takes an absolute path, not '%s'\n", t.root);
+		return PT_EXIT_USAGE;
+	}
+	if ((t.config && !pt_install_path_ok(t.config)) || (t.lock_file && !pt_install_path_ok(t.lock_file))) {
+		/* they go into shell lines, units and the manifest as they are */
+		fprintf(stderr, "passthrough: '%s' for install must be an absolute path of letters, digits and "
+			"/._+- only, not '%s'\n", t.config && !pt_install_path_ok(t.config) ? "-c" : "--lock-file",
+			t.config && !pt_install_path_ok(t.config) ? t.config : t.lock_file);
+		return PT_EXIT_USAGE;
+	}
+	openlog("passthrough", LOG_PID, LOG_DAEMON);
+	if (strcmp(t.root, "/") == 0 && !ctx->dry_run) {
+		/* the timer, libvirtd's start (DSM), uninstall: one at a time */
+		lock = pt_lock_take(ctx->lock_file, ctx->lock_timeout_s * 1000, &err);
+		if (lock < 0)
+			return pt_install_finish(ctx, &res, lock, err, -1, NULL);
+	}
+	installed = pt_installed_layout(t.root, &t.layout) == 0;
+	t.layout = ctx->dsm ? PT_LAYOUT_DSM
+		   : ctx->systemd ? PT_LAYOUT_SYSTEMD
+		   : installed ? t.layout
+		   : pt_root_is_dsm(t.root) ? PT_LAYOUT_DSM : PT_LAYOUT_SYSTEMD;
+	if (ctx->repair && !installed) /* uninstalled: the timer or the DSM lines must not put it back */
+		return pt_install_finish(ctx, &res, 0, NULL, lock, NULL);
+	r = pt_install(&t, ctx->dry_run, &res, &err);
+	if (r == 0 && !ctx->dry_run && strcmp(t.root, "/") == 0) {
+		bool units = false;
+
+		for (size_t i = 0; i < res.n; i++)
+			units |= res.v[i].unit;
+		if (units)
+			r = pt_systemctl((const char *const[]){ "daemon-reload", NULL }, &err);
+		if (units && r == 0)
+			r = pt_systemctl((const char *const[]){ "--no-block", "start", "passthrough.timer", NULL }, &err);
+		r = r > 0 ? 0 : r;
+	}
+	return pt_install_finish(ctx, &res, r, err, lock, "nothing to change");
 }
 
 const struct pt_cmd pt_cmd_install = {
 	.name = "install",
-	.summary = "install the libvirt hook, boot unit and timer (not implemented yet)",
-	.usage = "[--dsm | --systemd] [--root DIR] [--dry-run]",
+	.summary = "install the libvirt hook, boot unit and self-heal timer",
+	.usage = "[--dsm | --systemd] [--root DIR] [--dry-run] [--repair] [-c FILE] [--lock-file FILE]",
 	.help =
-	"Installs the libvirt hook (chaining to an existing one), the boot unit and the\n"
-	"self-heal timer, idempotently, and says what it changed.\n"
+	"Puts in place, changing only what differs, and says what it changed:\n"
+	"  the binary (a copy of this one), and an empty config when there is none;\n"
+	"  /etc/libvirt/hooks/qemu, which runs 'passthrough hook' (an earlier hook is kept\n"
+	"    as qemu.passthrough-orig and still runs, after ours);\n"
+	"  passthrough-boot.service (apply --host-only before libvirtd starts VMs),\n"
+	"  passthrough.service (apply once libvirtd is up) and passthrough.timer (the same\n"
+	"    every 5 minutes: self-heal, and install --repair: mend this wiring), enabled;\n"
+	"  passthrough-watch.service, not enabled.\n"
+	"--systemd: units in /etc/systemd/system, binary in " PT_SBINDIR ", config " PT_CONFIG_FILE ".\n"
+	"--dsm (Synology DSM 7): everything under /usr/local (binary in /usr/local/bin,\n"
+	"config /usr/local/etc/passthrough.yaml, units in /usr/local/lib/systemd/system), plus\n"
+	"four marked lines in VMM's /var/packages/Virtualization/conf/systemd/insert_libvirtd_ko.sh,\n"
+	"which runs before each libvirtd start: they re-create the hook (DSM rebuilds\n"
+	"/etc/libvirt at boot) and bind the devices. Without either: the layout installed\n"
+	"already, else DSM when /etc.defaults/VERSION exists, else systemd.\n"
+	"What it created, replaced, moved or edited is recorded for 'passthrough uninstall'.\n"
+	"--root DIR: install into DIR instead of / (no systemctl then). --dry-run: only say.\n"
+	"--repair: only when installed already (what the timer and the DSM lines run, so\n"
+	"that they cannot put back what uninstall took away). -c and --lock-file go into the\n"
+	"hook and units. With --quiet it prints nothing; each change also goes to syslog.\n"
 	"\n"
-	"Not implemented yet: exits 69.\n",
-	.options = PT_OPT_DSM | PT_OPT_SYSTEMD | PT_OPT_ROOT | PT_OPT_DRY_RUN,
+	"Exit status: 0 done (or nothing to change), 1 failed (what it changed until then is\n"
+	"recorded), 64 usage error.\n",
+	.options = PT_OPT_DSM | PT_OPT_SYSTEMD | PT_OPT_ROOT | PT_OPT_DRY_RUN | PT_OPT_REPAIR | PT_OPT_LOCK_FILE |
+		   PT_OPT_LOCK_TIMEOUT,
 	.min_args = 0,
 	.max_args = 0,
 	.run = install_run,

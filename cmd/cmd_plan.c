@@ -94,7 +94,11 @@ plan_run(struct pt_ctx *ctx, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	r = pt_load_and_observe(ctx, true, &cfg, &obs);
+	if (ctx->host_only && ctx->vm) {
+		fprintf(stderr, "passthrough: '--vm' needs libvirt, '--host-only' does without (see 'passthrough plan --help')\n");
+		return PT_EXIT_USAGE;
+	}
+	r = pt_load_and_observe(ctx, !ctx->host_only, &cfg, &obs);
 	if (r)
 		return r;
 	pt_plan_compute(&cfg, &obs, ctx->vm, &plan);
@@ -117,7 +121,7 @@ plan_run(struct pt_ctx *ctx, int argc, char **argv)
 const struct pt_cmd pt_cmd_plan = {
 	.name = "plan",
 	.summary = "show the steps that would make the host match the file",
-	.usage = "[-c FILE] [--vm NAME] [--detailed-exitcode] [--json]",
+	.usage = "[-c FILE] [--vm NAME | --host-only] [--detailed-exitcode] [--json]",
 	.help =
 	"Compares passthrough.yaml with the host (sysfs driver bindings, IOMMU groups, what the\n"
 	"host uses) and with every libvirt domain's live XML, and prints the steps apply would\n"
@@ -126,11 +130,11 @@ const struct pt_cmd pt_cmd_plan = {
 	"only what that VM owns (the whole file is still read for the IOMMU-group rules).\n"
 	"Problems (a device that is missing, ambiguous, in use by the host, or whose IOMMU\n"
 	"group would not be viable) are printed one per line on stderr; the other devices are\n"
-	"still planned.\n"
+	"still planned. --host-only: what apply --host-only would do (libvirt is not asked).\n"
 	"\n"
 	"Exit status: 0 success (with --detailed-exitcode: nothing to do), 1 a problem,\n"
 	"2 changes pending (--detailed-exitcode only), 64 usage error.\n",
-	.options = PT_OPT_DETAILED_EXITCODE | PT_OPT_VM,
+	.options = PT_OPT_DETAILED_EXITCODE | PT_OPT_VM | PT_OPT_HOST_ONLY,
 	.min_args = 0,
 	.max_args = 0,
 	.run = plan_run,

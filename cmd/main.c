@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "reconcile/lock.h"
 
 #ifndef PT_VERSION
 #define PT_VERSION "unknown"
@@ -19,9 +20,6 @@
 #endif
 #ifndef PT_PROC_ROOT
 #define PT_PROC_ROOT "/proc"
-#endif
-#ifndef PT_LOCK_FILE
-#define PT_LOCK_FILE "/run/passthrough.lock"
 #endif
 #ifndef PT_LIBVIRT_URI
 #define PT_LIBVIRT_URI "qemu:///system"
@@ -56,6 +54,8 @@ enum {
 	O_LOCK_FILE,
 	O_LOCK_TIMEOUT,
 	O_WAIT_RUNNING,
+	O_HOST_ONLY,
+	O_REPAIR,
 };
 
 static const struct option long_options[] = {
@@ -77,6 +77,8 @@ static const struct option long_options[] = {
 	{ "lock-file", required_argument, NULL, O_LOCK_FILE },
 	{ "lock-timeout", required_argument, NULL, O_LOCK_TIMEOUT },
 	{ "wait-running", required_argument, NULL, O_WAIT_RUNNING },
+	{ "host-only", no_argument, NULL, O_HOST_ONLY },
+	{ "repair", no_argument, NULL, O_REPAIR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -95,6 +97,8 @@ static const struct {
 	{ PT_OPT_LOCK_FILE, "lock-file", "      --lock-file FILE   the lock every run takes (default: " PT_LOCK_FILE ")" },
 	{ PT_OPT_LOCK_TIMEOUT, "lock-timeout", "      --lock-timeout S   wait at most S seconds for the lock (default: 60)" },
 	{ PT_OPT_WAIT_RUNNING, "wait-running", "      --wait-running S   first wait up to S seconds until the --vm domain runs" },
+	{ PT_OPT_REPAIR, "repair", "      --repair           only where it is installed already: put back what changed (the timer)" },
+	{ PT_OPT_HOST_ONLY, "host-only", "      --host-only        sysfs only, never libvirt: binds to vfio-pci, releases nothing (boot)" },
 };
 
 static const char global_options_help[] =
@@ -122,8 +126,8 @@ print_main_help(FILE *f)
 		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
 	fputs("\n", f);
 	fputs(global_options_help, f);
-	fputs("\nExit status: 0 success, 1 failure, 2 changes pending (plan --detailed-exitcode),\n"
-	      "64 usage error, 69 command not implemented yet.\n"
+	fputs("\nExit status: 0 success, 1 failure, 2 changes pending (plan --detailed-exitcode)\n"
+	      "or a warning (doctor), 64 usage error.\n"
 	      "See passthrough(8) and passthrough.yaml(5).\n", f);
 }
 
@@ -185,6 +189,8 @@ opt_bit(int c)
 	case O_LOCK_FILE: return PT_OPT_LOCK_FILE;
 	case O_LOCK_TIMEOUT: return PT_OPT_LOCK_TIMEOUT;
 	case O_WAIT_RUNNING: return PT_OPT_WAIT_RUNNING;
+	case O_HOST_ONLY: return PT_OPT_HOST_ONLY;
+	case O_REPAIR: return PT_OPT_REPAIR;
 	default: return 0;
 	}
 }
@@ -216,6 +222,7 @@ parse_options(struct pt_ctx *ctx, struct parsed *ps, const struct pt_cmd *cmd, i
 		switch (c) {
 		case 'c':
 			ctx->config_path = optarg;
+			ctx->config_given = true;
 			break;
 		case O_SYSFS_ROOT:
 			ctx->host.sysfs_root = optarg;
@@ -261,10 +268,17 @@ parse_options(struct pt_ctx *ctx, struct parsed *ps, const struct pt_cmd *cmd, i
 			break;
 		case O_LOCK_FILE:
 			ctx->lock_file = optarg;
+			ctx->lock_given = true;
 			break;
 		case O_LOCK_TIMEOUT:
 			if (parse_seconds(optarg, 86400, &ctx->lock_timeout_s) < 0)
 				return usage_error(cmd, "'--lock-timeout' takes seconds, 0 to 86400, not '%s'", optarg);
+			break;
+		case O_HOST_ONLY:
+			ctx->host_only = true;
+			break;
+		case O_REPAIR:
+			ctx->repair = true;
 			break;
 		case O_WAIT_RUNNING:
 			if (parse_seconds(optarg, 3600, &ctx->wait_running_s) < 0)
@@ -360,11 +374,4 @@ main(int argc, char **argv)
 		return PT_EXIT_USAGE;
 	}
 	return cmd->run(&ctx, nargs, args);
-}
-
-int
-pt_cmd_not_implemented(const struct pt_cmd *cmd)
-{
-	fprintf(stderr, "passthrough: '%s' is not implemented yet\n", cmd->name);
-	return PT_EXIT_NOT_IMPLEMENTED;
 }

@@ -7,6 +7,10 @@
  * Returns the descriptor that holds it (close it to release), or a negative errno with
  * *reterr set (the caller frees).
  */
+#ifndef PT_LOCK_FILE
+#define PT_LOCK_FILE "/run/passthrough.lock"
+#endif
+
 int pt_lock_take(const char *path, unsigned timeout_ms, char **reterr);
 
 #endif

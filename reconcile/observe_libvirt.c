@@ -204,3 +204,27 @@ pt_wait_domain_running(const struct pt_host *h, const char *vm, unsigned timeout
 		nanosleep(&(struct timespec){ 0, 100 * 1000000L }, NULL);
 	}
 }
+
+int
+pt_libvirt_version(const struct pt_host *h, char **version, char **reterr)
+{
+	unsigned long v = 0;
+	virConnectPtr conn;
+	int r;
+
+	if ((r = pt_virt_load(reterr)) < 0)
+		return r;
+	conn = pt_virt.virConnectOpenReadOnly(h->libvirt_uri);
+	if (!conn || pt_virt.virConnectGetLibVersion(conn, &v) < 0) {
+		char *m = last_error();
+
+		*reterr = xasprintf("cannot %s libvirt at '%s': %s", conn ? "ask" : "connect to", h->libvirt_uri, m);
+		free(m);
+		if (conn)
+			pt_virt.virConnectClose(conn);
+		return -ECONNREFUSED;
+	}
+	pt_virt.virConnectClose(conn);
+	*version = xasprintf("%lu.%lu.%lu", v / 1000000, v / 1000 % 1000, v % 1000);
+	return 0;
+}

@@ -23,4 +23,8 @@ int pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, str
  */
 int pt_wait_domain_running(const struct pt_host *h, const char *vm, unsigned timeout_ms, char **reterr);
 
+/* The version of the libvirt daemon behind h->libvirt_uri ("9.0.0"); 0, or a negative errno
+ * with *reterr set. The caller frees *version. */
+int pt_libvirt_version(const struct pt_host *h, char **version, char **reterr);
+
 #endif

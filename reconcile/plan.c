@@ -521,6 +521,13 @@ want_addr_cmp(const void *a, const void *b)
 	return pt_pciaddr_cmp(&x->dev->addr, &y->dev->addr);
 }
 
+/* Whether, without knowing the VMs, the entry could mean taking its device away from one. */
+static bool
+going_back_without_libvirt(const struct pt_device *e)
+{
+	return e->state == PT_STATE_RELEASED || (e->state == PT_STATE_ATTACHED && e->on_stop == PT_ON_STOP_RELEASE);
+}
+
 void
 pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, const char *only_vm,
 		struct pt_plan *ret)
@@ -556,6 +563,14 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 
 			free(err);
 			w->in_scope = dom == only;
+		}
+		/* Without libvirt nothing goes back to the host: a running VM may hold the device,
+		 * and unbinding it from vfio-pci would block until the VM lets go. */
+		if (!obs->have_domains && w->in_scope && going_back_without_libvirt(w->entry)) {
+			add_note(&p, "'%s': libvirt was not consulted: left as it is (%s)", w->entry->name,
+				 w->entry->state == PT_STATE_RELEASED ? "a running VM may hold it"
+								      : "on_stop is release: bound when its VM starts");
+			w->in_scope = false;
 		}
 		p.n_devices += w->in_scope;
 		w->failed = !resolve_want(&p, obs, w);

@@ -47,7 +47,10 @@ struct pt_plan {
 /*
  * Computes the steps that make obs match cfg; pure. Devices not named in cfg are never
  * touched (but members of a whole_group entry's IOMMU group are). When only_vm is not NULL,
- * only the entries whose vm is that domain (by name, UUID or title) are considered.
+ * only the entries whose vm is that domain (by name, UUID or title) are considered. When
+ * obs->have_domains is false (libvirt was not asked), only moves to vfio-pci are planned:
+ * entries that could take a device from a running VM (state released, on_stop release) are
+ * left out with a note.
  * Always fills *ret (free it with pt_plan_done()); errors are in ret->errors.
  */
 void pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, const char *only_vm,

@@ -24,7 +24,15 @@
 	X(virDomainFree)                \
 	X(virGetLastErrorMessage)       \
 	X(virGetVersion)                \
-	X(virSetErrorFunc)
+	X(virSetErrorFunc)                   \
+	X(virEventRegisterDefaultImpl)       \
+	X(virEventRunDefaultImpl)            \
+	X(virEventAddTimeout)                \
+	X(virEventRemoveTimeout)             \
+	X(virConnectDomainEventRegisterAny)  \
+	X(virConnectDomainEventDeregisterAny) \
+	X(virConnectRegisterCloseCallback)   \
+	X(virConnectUnregisterCloseCallback)
 
 struct pt_virt_api {
 #define PT_VIRT_MEMBER(f) __typeof__(f) *f;

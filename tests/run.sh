@@ -63,7 +63,10 @@ run_tap() {
 			failed=$((failed + 1))
 		fi
 }
-run_cli() { run_tap cli tests/cli/golden.sh "with $BIN"; }
+run_cli() {
+	run_tap cli tests/cli/golden.sh "with $BIN"
+	run_tap cli tests/cli/install.sh "with $BIN"
+}
 run_fake() { run_tap fake tests/fake/run.sh "with $BIN on ${FAKESYS:-build/fakesys}"; }
 
 for suite in $SUITES; do

@@ -357,6 +357,15 @@ static const struct plan_case cases[] = {
 	  "unbind tpu 0000:00:02.0 e1000e -> (none)\n"
 	  "probe tpu 0000:00:02.0 (none) -> vfio-pci\n"
 	  "note: 'tpu': libvirt was not consulted: only the host side is planned\n" },
+	{ "without libvirt nothing goes back to the host", "e1000e-vfio",
+	  "  tpu: { address: 00:02.0, vm: frigate_VM, on_stop: release }\n"
+	  "  nic: { address: 00:03.0, state: released }\n"
+	  "  edu: { address: 00:04.0, state: bound }\n",
+	  { { NULL } }, true, NULL, NULL,
+	  "set_override edu 0000:00:04.0 (none) -> vfio-pci\n"
+	  "probe edu 0000:00:04.0 (none) -> vfio-pci\n"
+	  "note: 'tpu': libvirt was not consulted: left as it is (on_stop is release: bound when its VM starts)\n"
+	  "note: 'nic': libvirt was not consulted: left as it is (a running VM may hold it)\n" },
 	{ "--vm: only what that VM owns", "default",
 	  "  tpu: { address: 00:02.0, vm: frigate_VM }\n"
 	  "  nic: { address: 00:03.0, vm: ha }\n"
