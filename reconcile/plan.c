@@ -327,8 +327,8 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 		pt_pciaddr_format(&m->addr, b);
 		other = claimed_by(wants, n, m, w);
 		if (!w->vfio) {
-			if (other && !other->vfio)
-				continue;   /* released together */
+			if (other && !other->vfio && !other->failed)
+				continue;   /* released together (unless its release is refused: then it stays) */
 			if (on_vfio(m) || (other && other->vfio && !other->failed)) {
 				want_error(p, w, "'%s' %s: cannot go back to the host while %s%s%s%s shares IOMMU "
 					   "group %d on vfio-pci; release them together", w->entry->name, a, b,
