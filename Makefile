@@ -58,7 +58,7 @@ DEPS_BED   = qemu-system-x86 qemu-utils busybox-static linux-image-amd64 pciutil
              iproute2 libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 DEPS       = $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BED)
 
-.PHONY: all check unit cli fake asan asan-build valgrind install clean deps print-deps help
+.PHONY: all check unit cli fake asan asan-build valgrind fuzz install clean deps print-deps help
 .DEFAULT_GOAL := all
 
 all: $(PROG)
@@ -148,10 +148,26 @@ help:
 	@echo "make fake       fault-injection tests of apply on the FUSE fake sysfs (root, /dev/fuse)"
 	@echo "make asan       unit, CLI and fake tests under ASan and UBSan (also part of check)"
 	@echo "make valgrind   unit and CLI tests under valgrind"
+	@echo "make fuzz       libFuzzer on the YAML model and the domain XML reader (FUZZ_SECONDS=N each; clang)"
 	@echo "make fixtures   re-record tests/fixtures/{sysfs,proc} in the test bed"
 	@echo "make bed-clean  remove build/bed (test-bed cache and run folders)"
 	@echo "make install    install to \$$(DESTDIR)\$$(PREFIX) (default /usr/local)"
 	@echo "make clean      remove build outputs"
+
+# libFuzzer (clang) on the YAML model and the domain XML reader, FUZZ_SECONDS each; new inputs
+# that reach new code are merged into tests/fuzz/corpus/, which the unit tests replay.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS  = config domxml
+FUZZ_FLAGS    = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/targets.c $(LIB_SRC)
+	@mkdir -p $(@D)
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs $(FUZZ_CC) and libclang-rt-14-dev (apt-get install clang libclang-rt-14-dev)"; exit 1; }
+	$(FUZZ_CC) -I. -D_GNU_SOURCE -DPT_VERSION=\"$(VERSION)\" $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) \
+		$(FUZZ_FLAGS) -o $@ $^ $(PT_LDLIBS)
 
 -include tests/bed/bed.mk
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TESTS:=.d)
