@@ -93,7 +93,7 @@ static const struct {
 	{ PT_OPT_DRY_RUN, "dry-run", "      --dry-run          show what would change, change nothing" },
 	{ PT_OPT_DSM, "dsm", "      --dsm              Synology DSM 7 layout (writes only under /usr/local)" },
 	{ PT_OPT_SYSTEMD, "systemd", "      --systemd          systemd host layout" },
-	{ PT_OPT_ROOT, "root", "      --root DIR         install into DIR instead of /" },
+	{ PT_OPT_ROOT, "root", "      --root DIR         the tree install writes to (default: /)" },
 	{ PT_OPT_LOCK_FILE, "lock-file", "      --lock-file FILE   the lock every run takes (default: " PT_LOCK_FILE ")" },
 	{ PT_OPT_LOCK_TIMEOUT, "lock-timeout", "      --lock-timeout S   wait at most S seconds for the lock (default: 60)" },
 	{ PT_OPT_WAIT_RUNNING, "wait-running", "      --wait-running S   first wait up to S seconds until the --vm domain runs" },

@@ -114,14 +114,17 @@ dir_has_entries(const char *path)
 	return any;
 }
 
-/* Reads a whole procfs table (up to 1 MiB) into a string; NULL when it cannot be read. */
+/* Reads a whole procfs table (up to 1 MiB), NAME under the /proc root, into a string; NULL
+ * when it cannot be read. */
 static char *
-read_table(const char *path)
+read_table(const struct pt_host *h, const char *name)
 {
+	char *path = pt_host_proc_path(h, "%s", name);
 	FILE *f = fopen(path, "re");
 	size_t n = 0, cap = 0;
 	char *buf = NULL;
 
+	free(path);
 	if (!f)
 		return NULL;
 	for (;;) {
@@ -175,32 +178,20 @@ static void
 host_view_load(const struct pt_host *h, struct host_view *v)
 {
 	char real[PATH_MAX];
-	char *p, *cmdline, *root;
+	char *cmdline, *root;
 
 	memset(v, 0, sizeof(*v));
 	v->live = realpath(h->proc_root, real) && strcmp(real, "/proc") == 0;
 	if (v->live && getifaddrs(&v->ifa) < 0)
 		v->ifa = NULL;   /* no addresses seen: interfaces that are up still count */
 	if (!v->live) {
-		p = pt_host_proc_path(h, "net/route");
-		v->route = read_table(p);
-		free(p);
-		p = pt_host_proc_path(h, "net/if_inet6");
-		v->if_inet6 = read_table(p);
-		free(p);
+		v->route = read_table(h, "net/route");
+		v->if_inet6 = read_table(h, "net/if_inet6");
 	}
-	p = pt_host_proc_path(h, "mounts");
-	v->mounts = read_table(p);
-	free(p);
-	p = pt_host_proc_path(h, "swaps");
-	v->swaps = read_table(p);
-	free(p);
-	p = pt_host_proc_path(h, "mdstat");
-	v->mdstat = read_table(p);
-	free(p);
-	p = pt_host_proc_path(h, "cmdline");
-	cmdline = read_table(p);
-	free(p);
+	v->mounts = read_table(h, "mounts");
+	v->swaps = read_table(h, "swaps");
+	v->mdstat = read_table(h, "mdstat");
+	cmdline = read_table(h, "cmdline");
 	root = cmdline ? strstr(cmdline, "root=/dev/") : NULL;
 	if (root && (root == cmdline || root[-1] == ' ')) {
 		root += strlen("root=/dev/");

@@ -259,6 +259,26 @@ apply two
 apply released
 lacks "no new_id or remove_id, ever" "new_id|remove_id" "$(fake_log)"
 
+echo "# apply --host-only (the boot step): binds without libvirt, gives nothing back"
+config nic2only "version: 1
+devices:
+  nic2: { address: \"$nic2\", state: bound }"
+config boot "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", vm: frigate_VM }
+  nic2: { address: \"$nic2\", state: released }"
+start_fake default
+apply nic2only
+apply boot --host-only --connect bogus:///
+is "apply --host-only: exit 0 with libvirt unreachable" 0 "$rc"
+is "apply --host-only: the VM's device is bound before libvirtd starts" "vfio-pci vfio-pci" \
+	"$(driver $stand_in) $(override $stand_in)"
+is "apply --host-only: a released entry is not given back (a running VM may hold it)" vfio-pci "$(driver $nic2)"
+lacks "apply --host-only: libvirt is not asked" "libvirt|connect" "$err"
+writes=$(fake_log | wc -l)
+apply boot --host-only --connect bogus:///
+is "apply --host-only again: exit 0, no writes" "0 $writes" "$rc $(fake_log | wc -l)"
+
 echo "# the hook: prepare binds, release gives back (on_stop: release), other VMs and operations do nothing; it never fails"
 config hooked "version: 1
 devices:

@@ -60,14 +60,26 @@ step(enum pt_step_kind kind, const char *device, const char *addr, const char *f
 	return s;
 }
 
+/* Runs a shell command, formatted; it must succeed. */
+static void __attribute__((format(printf, 1, 2)))
+sh(const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
 /* Makes tmp/sys a fresh copy of a recorded tree. */
 static void
 fresh_tree(const char *fixture)
 {
-	char *cmd = xasprintf("rm -rf %s/sys && cp -a tests/fixtures/sysfs/%s %s/sys", tmp, fixture, tmp);
-
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	sh("rm -rf %s/sys && cp -a tests/fixtures/sysfs/%s %s/sys", tmp, fixture, tmp);
 }
 
 /* Runs the steps on tmp/sys as it is now; out says what each did. */
@@ -138,9 +150,7 @@ test_unbind_is_verified(void **state)
 	/* a write that fails: here, an unbind file that is missing */
 	s[0] = step(PT_STEP_UNBIND, "tpu", "00:02.0", "e1000e", NULL);
 	fresh_tree("default");
-	want = xasprintf("rm %s/sys/bus/pci/drivers/e1000e/unbind", tmp);
-	assert_int_equal(system(want), 0);
-	free(want);
+	sh("rm %s/sys/bus/pci/drivers/e1000e/unbind", tmp);
 	apply_here(s, 1, "modprobe", NULL, &out);
 	assert_int_equal(out.o[0], PT_STEP_FAILED);
 	want = xasprintf("cannot open '%s/sys/bus/pci/drivers/e1000e/unbind': No such file or directory", tmp);
@@ -184,7 +194,6 @@ test_load_vfio(void **state)
 {
 	struct pt_step s[1];
 	struct outcome out;
-	char *cmd;
 
 	(void)state;
 	s[0] = step(PT_STEP_LOAD_VFIO, NULL, NULL, NULL, "vfio-pci");
@@ -192,9 +201,7 @@ test_load_vfio(void **state)
 	assert_int_equal(out.o[0], PT_STEP_HELD);   /* the recorded guest has it */
 	outcome_done(&out);
 	fresh_tree("default");
-	cmd = xasprintf("rm -rf %s/sys/bus/pci/drivers/vfio-pci", tmp);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	sh("rm -rf %s/sys/bus/pci/drivers/vfio-pci", tmp);
 	apply_here(s, 1, "/bin/false", NULL, &out);
 	assert_int_equal(out.o[0], PT_STEP_FAILED);
 	assert_string_equal(out.msg[0], "'/bin/false vfio-pci' failed (exit status 1)");
