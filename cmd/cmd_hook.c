@@ -11,6 +11,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/render.h"
+#include "model/syserr.h"
 #include "model/xalloc.h"
 #include "reconcile/apply.h"
 #include "reconcile/config_file.h"
@@ -84,11 +85,11 @@ spawn_worker(const struct pt_ctx *ctx, const char *vm)
 	int status;
 
 	if (n <= 0)
-		return -errno;
+		return pt_neg_errno();
 	self[n] = '\0';
 	pid = fork();
 	if (pid < 0)
-		return -errno;
+		return pt_neg_errno();
 	if (pid == 0) {
 		const char *argv[32];
 		int a = 0, null;
@@ -125,7 +126,7 @@ spawn_worker(const struct pt_ctx *ctx, const char *vm)
 	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return -errno;
+			return pt_neg_errno();
 	return 0;
 }
 

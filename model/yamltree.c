@@ -31,7 +31,7 @@ node_new(struct loader *l, enum pt_ynode_kind kind, const yaml_mark_t *mark, con
 	n->line = (unsigned)mark->line + 1;
 	n->col = (unsigned)mark->column + 1;
 	n->tag = tag ? xstrdup((const char *)tag) : NULL;
-	xgrow(&l->doc.nodes, &l->doc.cap_nodes, l->doc.n_nodes + 1, sizeof(*l->doc.nodes));
+	xgrow(&l->doc.nodes, &l->doc.cap_nodes, l->doc.n_nodes + 1, sizeof(struct pt_ynode *));
 	l->doc.nodes[l->doc.n_nodes++] = n;
 	return n;
 }
@@ -74,7 +74,7 @@ static void
 attach(struct pt_ynode *parent, struct pt_ynode *child)
 {
 	if (parent->kind == PT_YNODE_SEQUENCE) {
-		xgrow(&parent->items, &parent->cap_items, parent->n_items + 1, sizeof(*parent->items));
+		xgrow(&parent->items, &parent->cap_items, parent->n_items + 1, sizeof(struct pt_ynode *));
 		parent->items[parent->n_items++] = child;
 		return;
 	}
@@ -189,7 +189,8 @@ load_events(struct loader *l, yaml_parser_t *p)
 			break;
 		case YAML_MAPPING_END_EVENT:
 		case YAML_SEQUENCE_END_EVENT:
-			stack[--depth]->open = false;
+			if (depth > 0)   /* libyaml pairs start and end events; this keeps it so */
+				stack[--depth]->open = false;
 			break;
 		default:
 			break;

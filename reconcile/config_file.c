@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/syserr.h"
 #include "model/xalloc.h"
 
 int
@@ -22,12 +23,12 @@ pt_config_file_read(const char *path, uid_t euid, char **ret_buf, size_t *ret_le
 	/* O_NONBLOCK so that a FIFO put in the file's place cannot hang us. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		r = -errno;
+		r = pt_neg_errno();
 		pt_diags_add(diags, NULL, 0, 0, "cannot open '%s': %s", path, strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
-		r = -errno;
+		r = pt_neg_errno();
 		pt_diags_add(diags, NULL, 0, 0, "cannot stat '%s': %s", path, strerror(-r));
 		goto out;
 	}
@@ -48,27 +49,27 @@ pt_config_file_read(const char *path, uid_t euid, char **ret_buf, size_t *ret_le
 			     path, (unsigned)st.st_uid, path);
 		goto out;
 	}
-	if (st.st_size > PT_CONFIG_MAX_BYTES) {
+	if (st.st_size > (off_t)PT_CONFIG_MAX_BYTES) {
 		r = -EFBIG;
 		pt_diags_add(diags, NULL, 0, 0, "'%s' is larger than %d bytes", path, PT_CONFIG_MAX_BYTES);
 		goto out;
 	}
 	/* Read to EOF with a bound: the size may change under us. */
-	buf = xmalloc(PT_CONFIG_MAX_BYTES + 2);
+	buf = xmalloc((size_t)PT_CONFIG_MAX_BYTES + 2);
 	for (;;) {
 		ssize_t n = read(fd, buf + len, PT_CONFIG_MAX_BYTES + 1 - len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			r = -errno;
+			r = pt_neg_errno();
 			pt_diags_add(diags, NULL, 0, 0, "cannot read '%s': %s", path, strerror(-r));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > PT_CONFIG_MAX_BYTES) {
+		if (len > (size_t)PT_CONFIG_MAX_BYTES) {
 			r = -EFBIG;
 			pt_diags_add(diags, NULL, 0, 0, "'%s' is larger than %d bytes", path,
 				     PT_CONFIG_MAX_BYTES);

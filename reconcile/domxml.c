@@ -101,7 +101,7 @@ parse(const char *xml, size_t len, char **ret_name, char **ret_uuid, char **ret_
 	size_t n = 0, cap = 0;
 	char *title = NULL, *name = NULL, *uuid = NULL;
 
-	if (len > 64 * 1024 * 1024) {
+	if (len > (size_t)64 * 1024 * 1024) {
 		*reterr = xstrdup("domain XML larger than 64 MiB");
 		return -EINVAL;
 	}

@@ -75,7 +75,7 @@ disconnect(virConnectPtr conn, int cb)
 }
 
 int
-pt_follow_events(const struct pt_host *h, unsigned retry_s, volatile sig_atomic_t *stop, pt_event_fn fn,
+pt_follow_events(const struct pt_host *h, unsigned retry_s, const volatile sig_atomic_t *stop, pt_event_fn fn,
 		 void *data, char **reterr)
 {
 	struct pending p = { 0 };

@@ -24,7 +24,7 @@ typedef void (*pt_event_fn)(void *data, enum pt_event ev, const char *domain, co
  * Returns 0 when stopped, or a negative errno with *reterr set when libvirt cannot be
  * loaded or its event loop fails.
  */
-int pt_follow_events(const struct pt_host *h, unsigned retry_s, volatile sig_atomic_t *stop, pt_event_fn fn,
+int pt_follow_events(const struct pt_host *h, unsigned retry_s, const volatile sig_atomic_t *stop, pt_event_fn fn,
 		     void *data, char **reterr);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "model/syserr.h"
 #include "model/xalloc.h"
 #include "reconcile/lock.h"
 
@@ -245,7 +246,7 @@ read_all(const char *path, struct buf *b)
 	b->data = NULL;
 	b->len = 0;
 	if (fd < 0)
-		return -errno;
+		return pt_neg_errno();
 	for (;;) {
 		if (b->len + 1 >= cap) {
 			if (cap >= MAX_FILE) {
@@ -259,11 +260,11 @@ read_all(const char *path, struct buf *b)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			int e = errno;
+			int r = pt_neg_errno();
 
 			close(fd);
 			free(b->data);
-			return -e;
+			return r;
 		}
 		if (n == 0)
 			break;
@@ -286,33 +287,33 @@ write_atomic(const char *path, const char *data, size_t len, mode_t mode)
 {
 	char *tmp = xasprintf("%s.passthrough-new", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
-	int e = 0;
+	int r = 0;
 
 	if (fd < 0) {
-		e = errno;
+		r = pt_neg_errno();
 		free(tmp);
-		return -e;
+		return r;
 	}
-	for (size_t off = 0; off < len && !e;) {
+	for (size_t off = 0; off < len && !r;) {
 		ssize_t n = write(fd, data + off, len - off);
 
 		if (n < 0 && errno != EINTR)
-			e = errno;
+			r = pt_neg_errno();
 		else if (n > 0)
 			off += (size_t)n;
 	}
-	if (!e && fchmod(fd, mode & 07777) < 0)
-		e = errno;
-	if (!e && fsync(fd) < 0)
-		e = errno;
-	if (close(fd) < 0 && !e)
-		e = errno;
-	if (!e && rename(tmp, path) < 0)
-		e = errno;
-	if (e)
+	if (!r && fchmod(fd, mode & 07777) < 0)
+		r = pt_neg_errno();
+	if (!r && fsync(fd) < 0)
+		r = pt_neg_errno();
+	if (close(fd) < 0 && !r)
+		r = pt_neg_errno();
+	if (!r && rename(tmp, path) < 0)
+		r = pt_neg_errno();
+	if (r)
 		unlink(tmp);
 	free(tmp);
-	return -e;
+	return r;
 }
 
 /* Copies src to dst (through write_atomic) with src's mode: works across filesystems. */
@@ -321,7 +322,7 @@ copy_file(const char *src, const char *dst)
 {
 	struct stat st;
 	struct buf b;
-	int r = stat(src, &st) < 0 ? -errno : read_all(src, &b);
+	int r = stat(src, &st) < 0 ? pt_neg_errno() : read_all(src, &b);
 
 	if (r < 0)
 		return r;
@@ -335,7 +336,8 @@ copy_file(const char *src, const char *dst)
 struct record {
 	char *kind;   /* dir, file, config, replaced, link, moved, edited; option */
 	char *path;   /* on the target system; option: its name */
-	char *arg;    /* replaced/edited: the backup; moved: where to; link: the old target; option: its value */
+	char *arg;    /* replaced/edited: the backup; moved: where to; link: the old target; option: its
+	               * value; "" for the other kinds (never NULL) */
 };
 
 struct manifest {
@@ -379,14 +381,14 @@ add_record(struct manifest *m, const char *kind, const char *path, const char *a
 	for (size_t i = 0; i < m->n; i++) {
 		r = &m->v[i];
 		if (strcmp(r->kind, kind) == 0 && strcmp(r->path, path) == 0 &&
-		    (r->arg ? arg && strcmp(r->arg, arg) == 0 : !arg))
+		    strcmp(r->arg, arg ? arg : "") == 0)
 			return;
 	}
 	xgrow(&m->v, &m->cap, m->n + 1, sizeof(*m->v));
 	r = &m->v[m->n++];
 	r->kind = xstrdup(kind);
 	r->path = xstrdup(path);
-	r->arg = arg ? xstrdup(arg) : NULL;
+	r->arg = xstrdup(arg ? arg : "");
 }
 
 /* What install wrote into the texts ("config", "lock"), or NULL. */
@@ -426,6 +428,25 @@ manifest_path(const struct pt_install_target *t, enum pt_layout l)
 	return p;
 }
 
+/* Whether a manifest line is one install writes: a known kind, an absolute path, and an
+ * argument exactly for the kinds that have one (undo dereferences it). */
+static bool
+record_shape_ok(const char *kind, const char *path, const char *arg)
+{
+	static const char *const no_arg[] = { "dir", "file", "config" };
+	static const char *const with_arg[] = { "replaced", "link", "moved", "edited", "option" };
+
+	if (strcmp(kind, "option") != 0 && path[0] != '/')
+		return false;
+	for (size_t i = 0; i < sizeof(no_arg) / sizeof(no_arg[0]); i++)
+		if (strcmp(kind, no_arg[i]) == 0)
+			return !arg;
+	for (size_t i = 0; i < sizeof(with_arg) / sizeof(with_arg[0]); i++)
+		if (strcmp(kind, with_arg[i]) == 0)
+			return arg && arg[0];
+	return false;
+}
+
 /* 0 with *m filled, -ENOENT when there is none, or -EINVAL/-errno with *reterr set. */
 static int
 manifest_load(const struct pt_install_target *t, enum pt_layout l, struct manifest *m, char **reterr)
@@ -458,6 +479,8 @@ manifest_load(const struct pt_install_target *t, enum pt_layout l, struct manife
 		arg = strchr(p, '\t');
 		if (arg)
 			*arg++ = '\0';
+		if (!record_shape_ok(kind, p, arg))
+			break;
 		add_record(m, kind, p, arg);
 	}
 	if (line) {
@@ -485,7 +508,7 @@ manifest_save(const struct pt_install_target *t, const struct manifest *m, char 
 		char *line = i == 0 ? xasprintf(MANIFEST_HEAD " %s: what passthrough install changed; passthrough "
 						"uninstall undoes it\n", layouts[m->layout].name)
 				    : xasprintf("%s\t%s%s%s\n", m->v[i - 1].kind, m->v[i - 1].path,
-						m->v[i - 1].arg ? "\t" : "", m->v[i - 1].arg ? m->v[i - 1].arg : "");
+						m->v[i - 1].arg[0] ? "\t" : "", m->v[i - 1].arg);
 		size_t n = strlen(line);
 
 		xgrow(&s, &cap, len + n + 1, 1);
@@ -864,7 +887,7 @@ check_preconditions(const struct pt_install_target *t, char **reterr)
 		char *full = under(t, p->pkg_script);
 
 		if (stat(full, &st) < 0) {
-			r = -errno;
+			r = pt_neg_errno();
 			*reterr = xasprintf("cannot find '%s' (%s): is Virtual Machine Manager installed?", full,
 					    strerror(-r));
 		}
@@ -929,6 +952,7 @@ pt_install(const struct pt_install_target *t, bool dry_run, struct pt_install_re
 		size_t before = res->n;
 
 		r = ensure_hook(&x);
+		/* cppcheck-suppress knownConditionTrueFalse ; ensure_hook adds to res through x */
 		if (r == 0 && res->n > before && strcmp(t->root, "/") == 0)
 			note(res, "libvirtd looks for hooks when it starts: restart it to use the new one "
 			     "(running VMs keep running)");
@@ -996,7 +1020,7 @@ still_ours(const struct run *x, const struct record *rec, const char *full)
 static int
 undo(struct run *x, const struct record *rec)
 {
-	char *full = under(x->t, rec->path), *arg = rec->arg ? under(x->t, rec->arg) : NULL;
+	char *full = under(x->t, rec->path), *arg = under(x->t, rec->arg);
 	bool unit = strstr(rec->path, "/systemd/") != NULL;
 	struct stat st;
 	struct buf cur, bak;
@@ -1035,7 +1059,7 @@ undo(struct run *x, const struct record *rec)
 		} else {
 			/* a moved hook stays in its directory; a backup may be on another filesystem */
 			if (!x->dry && strcmp(rec->kind, "moved") == 0)
-				r = rename(arg, full) < 0 ? -errno : 0;
+				r = rename(arg, full) < 0 ? pt_neg_errno() : 0;
 			else if (!x->dry && (r = copy_file(arg, full)) == 0)
 				unlink(arg);
 			if (r < 0)
@@ -1132,7 +1156,8 @@ pt_uninstall(const struct pt_install_target *t, bool dry_run, struct pt_install_
 	if (r == 0 && !dry_run)
 		unlink(mpath);
 	free(mpath);
-	qsort(dirs.v, dirs.n, sizeof(*dirs.v), by_depth);
+	if (dirs.n > 0)
+		qsort(dirs.v, dirs.n, sizeof(*dirs.v), by_depth);
 	for (size_t i = 0; i < dirs.n && r == 0; i++) {
 		char *full = under(t, dirs.v[i].path);
 		int e = dry_run || rmdir(full) == 0 ? 0 : errno;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/syserr.h"
 #include "model/xalloc.h"
 
 /*
@@ -56,7 +57,7 @@ check_device_names(const char *devices, char **reterr)
 	int r = 0;
 
 	if (!d) {
-		r = -errno;
+		r = pt_neg_errno();
 		*reterr = xasprintf("cannot read PCI devices: '%s': %s", devices, strerror(errno));
 		return r;
 	}
@@ -133,7 +134,7 @@ read_table(const struct pt_host *h, const char *name)
 		xgrow(&buf, &cap, n + 4096 + 1, 1);
 		got = fread(buf + n, 1, 4096, f);
 		n += got;
-		if (got == 0 || n >= 1024 * 1024)
+		if (got == 0 || n >= (size_t)1024 * 1024)
 			break;
 	}
 	fclose(f);
@@ -236,11 +237,12 @@ iface_has_address(const struct host_view *v, const char *iface)
 			return true;
 	for (cur = v->if_inet6; next_line(&cur, line, sizeof(line));) {
 		/* address ifindex prefixlen scope flags name; scope 20 is link-local */
-		char addr[40], name[64];
-		unsigned idx, plen, scope, flags;
+		char *field[6], *save = NULL;
+		size_t k = 0;
 
-		if (sscanf(line, "%39s %x %x %x %x %63s", addr, &idx, &plen, &scope, &flags, name) == 6 &&
-		    strcmp(name, iface) == 0 && scope != 0x20)
+		for (char *t = strtok_r(line, " \t", &save); t && k < 6; t = strtok_r(NULL, " \t", &save))
+			field[k++] = t;
+		if (k == 6 && strcmp(field[5], iface) == 0 && strcmp(field[3], "20") != 0)
 			return true;
 	}
 	return false;
@@ -452,7 +454,14 @@ fill_device(const struct pt_host *h, struct pci_dev *p, struct pt_pcidev *d)
 	s = pci_get_string_property(p, PCI_FILL_DRIVER);
 	d->driver = s ? xstrdup(s) : NULL;
 	s = pci_get_string_property(p, PCI_FILL_IOMMU_GROUP);
-	d->iommu_group = s ? atoi(s) : -1;
+	d->iommu_group = -1;
+	if (s) {
+		char *end;
+		long g = strtol(s, &end, 10);
+
+		if (end != s && *end == '\0' && g >= 0 && g <= INT_MAX)
+			d->iommu_group = (int)g;
+	}
 	path = pt_host_sysfs_path(h, "bus/pci/devices/%s/driver_override",
 				  pt_pciaddr_format(&d->addr, name));
 	s = read_text(path);

@@ -1,6 +1,7 @@
 /* plan.c: the planner, a pure function from (desired, observed) to an ordered list of steps. */
 #include "reconcile/plan.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,6 +418,7 @@ resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
 		w->vfio = true;
 		if (!obs->have_domains)
 			break;
+		assert(e->vm);   /* the config loader sets vm for every attached entry */
 		w->dom = pt_find_domain(obs, e->vm, &err);
 		if (!w->dom) {
 			want_error(p, w, "'%s': %s", e->name, err);

@@ -175,6 +175,20 @@ else
 	report "uninstall keeps an edited config and a replaced package script, removes the rest" 0 "$tmp/out"
 fi
 
+# A manifest line without the argument undo needs (a hand edit, a torn disk) is refused by
+# line number before anything is undone.
+rm -rf "$dsm" && dsm_root "$dsm"
+run install --root "$dsm" --quiet
+manifest=$(find "$dsm" -name manifest -path '*passthrough*' | head -n 1)
+line=$(grep -n "^edited"$'\t' "$manifest" | head -n 1 | cut -d: -f1)
+sed -i "${line}s/\t[^\t]*\$//" "$manifest"
+snapshot "$dsm" >"$tmp/before"
+run uninstall --root "$dsm"
+expect "uninstall refuses a manifest line without its argument" 1 err \
+	"passthrough: $manifest:$line: not a line passthrough install wrote; remove what it lists by hand"
+snapshot "$dsm" >"$tmp/after"
+same "a refused manifest: nothing undone" "$tmp/before" "$tmp/after"
+
 # Refusals write nothing.
 rm -rf "$dsm" && dsm_root "$dsm" && rm "$dsm/var/packages/Virtualization/conf/systemd/insert_libvirtd_ko.sh"
 snapshot "$dsm" >"$tmp/before"

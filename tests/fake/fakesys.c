@@ -540,7 +540,15 @@ control(char *cmd)
 		int op = op_by_name(w[2]);
 
 		d->fail_errno[op] = errno_by_name(w[3]);
-		d->fail_left[op] = n == 5 ? atoi(w[4]) : -1;
+		d->fail_left[op] = -1;
+		if (n == 5) {
+			char *end;
+			long left = strtol(w[4], &end, 10);
+
+			if (end == w[4] || *end || left < 0 || left > INT_MAX)
+				return -EINVAL;
+			d->fail_left[op] = (int)left;
+		}
 		return 0;
 	}
 	return -EINVAL;
@@ -785,14 +793,28 @@ main(int argc, char **argv)
 	int fargc = 0, i = 1, fd;
 
 	for (; i + 1 < argc && strcmp(argv[i], "-m") == 0; i += 2) {
-		char drv[NAME_SZ];
-		unsigned v, dv;
+		char drv[NAME_SZ], *end;
+		const char *arg = argv[i + 1], *eq = strchr(arg, '=');
+		unsigned long v = 0, dv = 0;
+		bool ok = eq && eq > arg && (size_t)(eq - arg) < sizeof(drv);
 
-		if (sscanf(argv[i + 1], "%63[^=]=%x:%x", drv, &v, &dv) != 3) {
+		if (ok) {
+			memcpy(drv, arg, (size_t)(eq - arg));
+			drv[eq - arg] = '\0';
+			v = strtoul(eq + 1, &end, 16);
+			ok = end != eq + 1 && *end == ':' && v <= 0xffff;
+		}
+		if (ok) {
+			const char *dev = end + 1;
+
+			dv = strtoul(dev, &end, 16);
+			ok = end != dev && *end == '\0' && dv <= 0xffff;
+		}
+		if (!ok) {
 			fprintf(stderr, "fakesys: -m wants DRIVER=VVVV:DDDD, not '%s'\n", argv[i + 1]);
 			return 2;
 		}
-		add_id(drv, v, dv);
+		add_id(drv, (unsigned)v, (unsigned)dv);
 	}
 	if (argc - i != 2) {
 		fprintf(stderr, "usage: fakesys [-m DRIVER=VVVV:DDDD]... BACKING MOUNTPOINT\n");

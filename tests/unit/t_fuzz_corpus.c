@@ -18,8 +18,10 @@ replay(const char *dir, int (*fn)(const uint8_t *, size_t))
 	DIR *dh = opendir(dir);
 	size_t files = 0;
 
-	if (!dh)
+	if (!dh) {
 		fail_msg("cannot open '%s'", dir);
+		return 0;
+	}
 	for (struct dirent *e; (e = readdir(dh));) {
 		char *path, *buf = NULL;
 		size_t len = 0, cap = 0, n;

@@ -308,7 +308,7 @@ static void
 check_case(unsigned long seed)
 {
 	struct host h;
-	char *was[MAX_DEVS];
+	char *was[MAX_DEVS] = { 0 };
 	struct pt_config cfg;
 	struct pt_plan p1, p2;
 	char label[64];
