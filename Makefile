@@ -59,7 +59,7 @@ DEPS_BED   = qemu-system-x86 qemu-utils busybox-static linux-image-amd64 pciutil
 DEPS_LINT  = cppcheck clang-tidy
 DEPS       = $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_LINT) $(DEPS_BED)
 
-.PHONY: all check unit cli fake asan asan-build valgrind lint fuzz install clean deps print-deps help
+.PHONY: all check unit cli fake asan asan-build valgrind lint bench fuzz install clean deps print-deps help
 .DEFAULT_GOAL := all
 
 all: $(PROG)
@@ -131,6 +131,22 @@ lint:
 	if [ $$fail = 0 ]; then echo "lint: cppcheck and clang-tidy clean on $(words $(LINT_SRC)) files"; fi; \
 	exit $$fail
 
+# The benchmark (not a test: it measures, it does not judge); see tests/bench/run.sh.
+# BENCH_REPS runs per figure; BENCH_DEVICES and BENCH_DOMAINS the scale grid.
+BENCH_REPS ?= 30
+bench: $(PROG) $(BUILD)/bench/runstat $(BUILD)/bench/reads
+	BIN=./$(PROG) RUNSTAT=$(BUILD)/bench/runstat READS=$(BUILD)/bench/reads tests/bench/run.sh $(BENCH_REPS)
+
+$(BUILD)/bench/runstat: tests/bench/runstat.c
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE $(PT_CFLAGS) -o $@ $<
+
+# reads links libvirt the usual way, as the floor a tool that needs libvirt cannot go below.
+$(BUILD)/bench/reads: tests/bench/reads.c
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE $(PT_CFLAGS) $(shell $(PKG_CONFIG) --cflags libvirt) -o $@ $< \
+		$(shell $(PKG_CONFIG) --libs libvirt)
+
 # For .ci/run: the package list, so that it lives in one place.
 print-deps:
 	@echo $(DEPS)
@@ -166,6 +182,7 @@ help:
 	@echo "make asan       unit, CLI and fake tests under ASan and UBSan (also part of check)"
 	@echo "make valgrind   unit and CLI tests under valgrind"
 	@echo "make lint       cppcheck and clang-tidy (.clang-tidy), failing on any finding (also part of check)"
+	@echo "make bench      no-op apply and plan vs the shell way, and plan at 16-1024 devices x 2-128 domains"
 	@echo "make fuzz       libFuzzer on the YAML model and the domain XML reader (FUZZ_SECONDS=N each; clang)"
 	@echo "make fixtures   re-record tests/fixtures/{sysfs,proc} in the test bed"
 	@echo "make bed-clean  remove build/bed (test-bed cache and run folders)"

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -20,7 +21,7 @@
 
 /*
  * libpci's error callback must not return (the default one calls exit(1)); ours jumps back
- * into pt_observe_sysfs() or pt_pci_name(), which report the message. The program is single
+ * into the name lookup, which then goes without the name. The program is single
  * threaded, so one jump buffer does.
  */
 static jmp_buf pci_jmp;
@@ -42,38 +43,6 @@ pci_error_jump(char *msg, ...)
 	}
 	pci_jmp_armed = false;
 	longjmp(pci_jmp, 1);
-}
-
-/*
- * libpci cannot return from an error in the middle of a scan (it leaks what it had open),
- * so the tree is checked first: every entry of bus/pci/devices must be named like a PCI
- * address. Returns 0, or -EIO with *reterr set.
- */
-static int
-check_device_names(const char *devices, char **reterr)
-{
-	DIR *d = opendir(devices);
-	struct dirent *e;
-	int r = 0;
-
-	if (!d) {
-		r = pt_neg_errno();
-		*reterr = xasprintf("cannot read PCI devices: '%s': %s", devices, strerror(errno));
-		return r;
-	}
-	while (r == 0 && (e = readdir(d))) {
-		struct pt_pciaddr a;
-		const char *why;
-
-		if (e->d_name[0] == '.')
-			continue;
-		if (strlen(e->d_name) != 12 || pt_pciaddr_parse(e->d_name, &a, &why) < 0) {
-			*reterr = xasprintf("cannot read PCI devices: unexpected entry '%s' in '%s'", e->d_name, devices);
-			r = -EIO;
-		}
-	}
-	closedir(d);
-	return r;
 }
 
 static void __attribute__((format(printf, 1, 2)))
@@ -412,129 +381,206 @@ observe_users(const struct pt_host *h, struct pt_observed *obs)
 	host_view_done(&view);
 }
 
+/* "BDF/NAME", relative to the devices directory, which is opened once: no path is built from
+ * the root for each of the thousands of attributes a large host has. */
+static const char *
+dev_rel(char rel[64], const char *bdf, const char *name)
+{
+	size_t a = strlen(bdf), b = strlen(name);
+
+	if (a + b + 2 > 64)
+		return "";   /* not a name this file asks for: openat fails */
+	memcpy(rel, bdf, a);
+	rel[a] = '/';
+	memcpy(rel + a + 1, name, b + 1);
+	return rel;
+}
+
+/* Reads a one-line device attribute into buf, without the final newline; false when absent. */
+static bool
+attr_at(int dfd, const char *bdf, const char *name, char *buf, size_t size)
+{
+	char rel[64];
+	int fd = openat(dfd, dev_rel(rel, bdf, name), O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return false;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	return true;
+}
+
+/* A hex attribute ("0x8086") into *v; -errno when absent, -EINVAL when not a number. */
+static int
+hex_at(int dfd, const char *bdf, const char *name, unsigned long *v)
+{
+	char buf[32], *end;
+
+	*v = 0;
+	if (!attr_at(dfd, bdf, name, buf, sizeof(buf)))
+		return pt_neg_errno();
+	*v = strtoul(buf, &end, 16);
+	return end != buf && *end == '\0' ? 0 : -EINVAL;
+}
+
+/* The last part of a device's link (driver -> ../../bus/pci/drivers/e1000e: "e1000e"); NULL when
+ * there is none. The kernel names drivers and groups in that part; no realpath needed. */
+static char *
+link_name_at(int dfd, const char *bdf, const char *name)
+{
+	char rel[64], target[PATH_MAX];
+	ssize_t n = readlinkat(dfd, dev_rel(rel, bdf, name), target, sizeof(target) - 1);
+	const char *base;
+
+	if (n <= 0)
+		return NULL;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	return xstrdup(base ? base + 1 : target);
+}
+
+/* The header type from config space (the byte at 0x0e, without the multi-function bit). */
+static unsigned
+header_type_at(int dfd, const char *bdf)
+{
+	char rel[64];
+	int fd = openat(dfd, dev_rel(rel, bdf, "config"), O_RDONLY | O_CLOEXEC);
+	unsigned char ht = 0;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ht, 1, 0x0e) != 1)
+		ht = 0;
+	close(fd);
+	return ht & 0x7f;
+}
+
 /* What a device is by its class: the chipset and the console belong to the host. */
 static void
-observe_class_use(const struct pt_host *h, struct pt_pcidev *d)
+observe_class_use(int dfd, const char *bdf, struct pt_pcidev *d)
 {
-	char name[PT_PCIADDR_BUFSZ];
-	char *p = pt_host_sysfs_path(h, "bus/pci/devices/%s/boot_vga", pt_pciaddr_format(&d->addr, name));
-	char *boot_vga = read_text(p);
 	unsigned cls = d->class_code >> 8;
+	char boot_vga[8];
 
-	free(p);
 	if (cls == 0x0600)
 		add_use(d, PT_USE_HOST_BRIDGE, xstrdup("it is a host bridge"));
 	else if (cls == 0x0601)
 		add_use(d, PT_USE_ISA_BRIDGE, xstrdup("it is an ISA/LPC bridge"));
 	else if (cls == 0x0c05)
 		add_use(d, PT_USE_SMBUS, xstrdup("it is an SMBus controller"));
-	if (boot_vga && strcmp(boot_vga, "1") == 0)
+	/* the kernel gives boot_vga to display devices only */
+	if (cls >> 8 == 0x03 && attr_at(dfd, bdf, "boot_vga", boot_vga, sizeof(boot_vga)) &&
+	    strcmp(boot_vga, "1") == 0)
 		add_use(d, PT_USE_BOOT_VGA, xstrdup("it is the boot VGA device (the console)"));
-	free(boot_vga);
 }
 
-static void
-fill_device(const struct pt_host *h, struct pci_dev *p, struct pt_pcidev *d)
+/* Fills d from bus/pci/devices/BDF (dfd: that devices directory); 0, or a negative errno with
+ * *bad set to the attribute that a device cannot be without (vendor, device, class). */
+static int
+fill_device(int dfd, const char *bdf, const struct pt_pciaddr *addr, struct pt_pcidev *d,
+	    const char **bad)
 {
-	char name[PT_PCIADDR_BUFSZ];
-	char *s, *path;
+	static const char *const ids[] = { "vendor", "device", "class", "subsystem_vendor", "subsystem_device" };
+	unsigned long v[5];
+	char override[256];
+	char *group;
 
-	pci_fill_info(p, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS |
-			 PCI_FILL_DRIVER | PCI_FILL_IOMMU_GROUP);
-	d->addr.domain = (unsigned)p->domain & 0xffff;
-	d->addr.bus = p->bus;
-	d->addr.slot = p->dev;
-	d->addr.func = p->func;
-	d->vendor = p->vendor_id;
-	d->device = p->device_id;
-	d->subsystem_vendor = p->subsys_vendor_id;
-	d->subsystem_device = p->subsys_id;
-	d->class_code = ((uint32_t)p->device_class << 8) | p->prog_if;
-	d->header_type = pci_read_byte(p, PCI_HEADER_TYPE) & 0x7f;
-	s = pci_get_string_property(p, PCI_FILL_DRIVER);
-	d->driver = s ? xstrdup(s) : NULL;
-	s = pci_get_string_property(p, PCI_FILL_IOMMU_GROUP);
+	for (size_t i = 0; i < 5; i++) {
+		int r = hex_at(dfd, bdf, ids[i], &v[i]);
+
+		if (r < 0 && i < 3) {   /* bridges have no subsystem ids */
+			*bad = ids[i];
+			return r;
+		}
+	}
+	d->addr = *addr;
+	d->vendor = (uint16_t)v[0];
+	d->device = (uint16_t)v[1];
+	d->class_code = (uint32_t)v[2] & 0xffffff;
+	d->subsystem_vendor = (uint16_t)v[3];
+	d->subsystem_device = (uint16_t)v[4];
+	d->header_type = header_type_at(dfd, bdf);
+	d->driver = link_name_at(dfd, bdf, "driver");
+	group = link_name_at(dfd, bdf, "iommu_group");
 	d->iommu_group = -1;
-	if (s) {
+	if (group) {
 		char *end;
-		long g = strtol(s, &end, 10);
+		long g = strtol(group, &end, 10);
 
-		if (end != s && *end == '\0' && g >= 0 && g <= INT_MAX)
+		if (end != group && *end == '\0' && g >= 0 && g <= INT_MAX)
 			d->iommu_group = (int)g;
+		free(group);
 	}
-	path = pt_host_sysfs_path(h, "bus/pci/devices/%s/driver_override",
-				  pt_pciaddr_format(&d->addr, name));
-	s = read_text(path);
-	free(path);
-	if (s && (strcmp(s, "(null)") == 0 || s[0] == '\0')) {
-		free(s);
-		s = NULL;
-	}
-	d->driver_override = s;
-	observe_class_use(h, d);
+	if (attr_at(dfd, bdf, "driver_override", override, sizeof(override)) && override[0] &&
+	    strcmp(override, "(null)") != 0)
+		d->driver_override = xstrdup(override);
+	observe_class_use(dfd, bdf, d);
+	return 0;
 }
 
-struct scan {
-	struct pci_access *acc;
-	struct pt_pcidev *devs;
-	size_t n, cap;
-};
-
+/*
+ * Reads every PCI device straight from sysfs, as the kernel's sysfs ABI documents it
+ * (Documentation/ABI/testing/sysfs-bus-pci): a few small attributes and two links each.
+ * libpci's sysfs backend would build and canonicalize a path for every one of them, which is
+ * most of the cost on a host with a thousand functions; it is used for names only (below).
+ */
 int
 pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr)
 {
-	struct scan *sc;
-	char *bus = pt_host_sysfs_path(h, "bus/pci");
-	char *path = xasprintf("%s/devices", bus);
+	char *path = pt_host_sysfs_path(h, "bus/pci/devices");
+	DIR *dir = opendir(path);
+	struct pt_pcidev *devs = NULL;
+	size_t n = 0, cap = 0;
 	struct stat st;
-	int r = check_device_names(path, reterr);
+	int r = 0;
 
-	free(path);
-	if (r < 0) {
-		free(bus);
+	if (!dir) {
+		r = pt_neg_errno();
+		*reterr = xasprintf("cannot read PCI devices: '%s': %s", path, strerror(-r));
+		free(path);
 		return r;
 	}
-	sc = xcalloc(1, sizeof(*sc));   /* on the heap: survives the longjmp intact */
-	sc->acc = pci_alloc();
-	sc->acc->error = pci_error_jump;
-	sc->acc->warning = pci_quiet;
-	sc->acc->debug = pci_quiet;
-	sc->acc->method = PCI_ACCESS_SYS_BUS_PCI;
-	if (pci_set_param(sc->acc, "sysfs.path", bus) < 0) {
-		/* without it libpci would read the real /sys */
-		*reterr = xasprintf("cannot point libpci at '%s'", bus);
-		pci_cleanup(sc->acc);
-		free(sc);
-		free(bus);
-		return -EINVAL;
+	for (struct dirent *e; r == 0 && (e = readdir(dir));) {
+		struct pt_pciaddr a;
+		const char *why;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (strlen(e->d_name) != 12 || pt_pciaddr_parse(e->d_name, &a, &why) < 0) {
+			*reterr = xasprintf("cannot read PCI devices: unexpected entry '%s' in '%s'", e->d_name, path);
+			r = -EIO;
+			break;
+		}
+		xgrow(&devs, &cap, n + 1, sizeof(*devs));
+		memset(&devs[n], 0, sizeof(*devs));
+		r = fill_device(dirfd(dir), e->d_name, &a, &devs[n], &why);
+		if (r < 0) {
+			*reterr = xasprintf("cannot read PCI devices: '%s/%s/%s': %s", path, e->d_name, why,
+					    strerror(-r));
+			break;
+		}
+		n++;
 	}
-	if (setjmp(pci_jmp)) {
-		*reterr = xasprintf("cannot read PCI devices under '%s': %s", bus, pci_msg);
-		pci_cleanup(sc->acc);
-		for (size_t i = 0; i < sc->n; i++)
-			pt_pcidev_done(&sc->devs[i]);
-		free(sc->devs);
-		free(sc);
-		free(bus);
-		return -EIO;
+	closedir(dir);
+	free(path);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			pt_pcidev_done(&devs[i]);
+		free(devs);
+		return r;
 	}
-	pci_jmp_armed = true;
-	pci_init(sc->acc);
-	pci_scan_bus(sc->acc);
-	for (struct pci_dev *p = sc->acc->devices; p; p = p->next) {
-		xgrow(&sc->devs, &sc->cap, sc->n + 1, sizeof(*sc->devs));
-		memset(&sc->devs[sc->n], 0, sizeof(*sc->devs));
-		sc->n++;
-		fill_device(h, p, &sc->devs[sc->n - 1]);
-	}
-	pci_jmp_armed = false;
-	pci_cleanup(sc->acc);
 
 	for (size_t i = 0; i < obs->n_devs; i++)
 		pt_pcidev_done(&obs->devs[i]);
 	free(obs->devs);
-	obs->devs = sc->devs;
-	obs->n_devs = sc->n;
+	obs->devs = devs;
+	obs->n_devs = n;
 	path = pt_host_sysfs_path(h, "kernel/iommu_groups");
 	obs->iommu = dir_has_entries(path);
 	free(path);
@@ -543,8 +589,6 @@ pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr
 	free(path);
 	pt_observed_sort(obs);
 	observe_users(h, obs);
-	free(sc);
-	free(bus);
 	return 0;
 }
 

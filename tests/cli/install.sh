@@ -180,8 +180,9 @@ fi
 rm -rf "$dsm" && dsm_root "$dsm"
 run install --root "$dsm" --quiet
 manifest=$(find "$dsm" -name manifest -path '*passthrough*' | head -n 1)
-line=$(grep -n "^edited"$'\t' "$manifest" | head -n 1 | cut -d: -f1)
-sed -i "${line}s/\t[^\t]*\$//" "$manifest"
+tab=$(printf '\t')
+line=$(grep -n "^edited$tab" "$manifest" | head -n 1 | cut -d: -f1)
+sed -i "${line}s/$tab[^$tab]*\$//" "$manifest"
 snapshot "$dsm" >"$tmp/before"
 run uninstall --root "$dsm"
 expect "uninstall refuses a manifest line without its argument" 1 err \

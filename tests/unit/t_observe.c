@@ -224,7 +224,7 @@ test_broken_trees(void **state)
 	assert_int_equal(pt_observe_sysfs(&h, &obs, &err), -ENOENT);
 	assert_string_equal(err, "cannot read PCI devices: '/nonexistent-root/bus/pci/devices': No such file or directory");
 	free(err);
-	/* an entry not named like a PCI address is refused before libpci sees it */
+	/* an entry not named like a PCI address is refused */
 	free(put("odd/bus/pci/devices/zzz/vendor", "0x8086\n"));
 	sys = xasprintf("%s/odd", tmp);
 	h.sysfs_root = sys;
@@ -233,14 +233,21 @@ test_broken_trees(void **state)
 	assert_non_null(strstr(err, "unexpected entry 'zzz' in "));
 	free(err);
 	free(sys);
-	/* a device directory without its attributes: libpci's error path must come back to us */
-	free(put("broken/bus/pci/devices/0000:00:00.0/nothing", ""));
+	/* a device directory without the ids a device cannot be without */
+	free(put("broken/bus/pci/devices/0000:00:00.0/vendor", "0x8086\n"));
+	free(put("broken/bus/pci/devices/0000:00:00.0/device", "0x29c0\n"));
 	sys = xasprintf("%s/broken", tmp);
 	h.sysfs_root = sys;
 	err = NULL;
-	assert_int_equal(pt_observe_sysfs(&h, &obs, &err), -EIO);
-	assert_non_null(strstr(err, "cannot read PCI devices under"));
+	assert_int_equal(pt_observe_sysfs(&h, &obs, &err), -ENOENT);
+	assert_non_null(strstr(err, "/bus/pci/devices/0000:00:00.0/class': No such file or directory"));
 	assert_int_equal(obs.n_devs, 0);
+	free(err);
+	/* an id that is not a number */
+	free(put("broken/bus/pci/devices/0000:00:00.0/class", "bridge\n"));
+	err = NULL;
+	assert_int_equal(pt_observe_sysfs(&h, &obs, &err), -EINVAL);
+	assert_non_null(strstr(err, "/0000:00:00.0/class': Invalid argument"));
 	free(err);
 	free(sys);
 }
