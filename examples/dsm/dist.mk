@@ -11,7 +11,6 @@ DIST_DIR        ?= $(BUILD)/dist
 DIST_NAME        = passthrough-$(VERSION)-dsm7.2-x86_64
 DIST_TARBALL     = $(DIST_NAME).tar.gz
 DIST_BIN         = $(DIST_DIR)/obj/passthrough
-DIST_CONFIG      = /usr/local/etc/passthrough.yaml
 # DSM 7.2 (x86_64): glibc 2.36. libvirt.so.0 is not here because it is loaded with dlopen.
 DIST_GLIBC_MAX   = 2.36
 DIST_NEEDED      = libc.so.6 libxml2.so.2
@@ -24,7 +23,7 @@ PCIUTILS_SRC     = $(DIST_DIR)/pciutils-$(PCIUTILS_VERSION)
 LIBPCI_A         = $(PCIUTILS_SRC)/lib/libpci.a
 LIBYAML_A        = $(shell $(CC) -print-file-name=libyaml.a)
 
-.PHONY: dist dist-bin
+.PHONY: dist dist-bin dist-check
 
 $(DIST_DIR)/pciutils_$(PCIUTILS_VERSION).orig.tar.gz:
 	@mkdir -p $(@D)
@@ -50,7 +49,7 @@ $(LIBPCI_A): $(PCIUTILS_TARBALL)
 # from that source first on the include path.
 dist-bin: $(LIBPCI_A)
 	@test -f "$(LIBYAML_A)" || { echo "make dist needs libyaml.a (libyaml-dev)"; exit 1; }
-	$(MAKE) BUILD=$(DIST_DIR)/obj PROG=$(DIST_BIN) CONFIG_FILE=$(DIST_CONFIG) \
+	$(MAKE) BUILD=$(DIST_DIR)/obj PROG=$(DIST_BIN) \
 		PT_INCLUDES=-I$(abspath $(DIST_DIR)/include) \
 		PT_LDLIBS="$(LIBYAML_A) $(abspath $(LIBPCI_A)) $$($(PKG_CONFIG) --libs libxml-2.0)" $(DIST_BIN)
 
@@ -73,3 +72,7 @@ dist: dist-bin
 	@echo "dist: $(DIST_TARBALL), $$(stat -c %s $(DIST_TARBALL)) bytes;" \
 		"$$(sed -n 's/^needed: //p' $(DIST_DIR)/$(DIST_NAME)/BUILDINFO | tr '\n' ' ')(NEEDED);" \
 		"highest $$(sed -n 's/^glibc: //p' $(DIST_DIR)/$(DIST_NAME)/BUILDINFO)"
+
+# The bundle in a minimal Debian 12 root (tests/dist/minroot.sh; also part of make check).
+dist-check:
+	SUITES=dist MAKE="$(MAKE)" tests/run.sh
