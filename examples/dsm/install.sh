@@ -75,9 +75,11 @@ find_libvirt() {
 }
 
 if [ "$mode" = uninstall ]; then
-	bin=$root/usr/local/bin/passthrough
-	[ "$layout" = --dsm ] || bin=$root/usr/local/sbin/passthrough
-	[ -x "$bin" ] || bin=$here/bin/passthrough
+	# (uninstall reads the layout from what install recorded)
+	bin=$here/bin/passthrough
+	for b in "$root/usr/local/bin/passthrough" "$root/usr/local/sbin/passthrough"; do
+		[ ! -x "$b" ] || { bin=$b; break; }
+	done
 	"$bin" uninstall $rootopt
 	# Then what this script copied (reverse order: a file before its folder, a folder before its parent)
 	if [ -f "$list" ]; then
@@ -107,6 +109,7 @@ copy "$here/man/man8/passthrough.8" /usr/local/share/man/man8/passthrough.8 0644
 copy "$here/man/man5/passthrough.yaml.5" /usr/local/share/man/man5/passthrough.yaml.5 0644
 copy "$here/examples/passthrough.yaml" /usr/local/share/doc/passthrough/examples/passthrough.yaml 0644
 copy "$here/README" /usr/local/share/doc/passthrough/README 0644
+copy "$here/install.sh" /usr/local/share/doc/passthrough/install.sh 0755   # for --uninstall later
 for f in "$here"/licenses/*; do
 	copy "$f" "/usr/local/share/doc/passthrough/licenses/${f##*/}" 0644
 done
@@ -136,4 +139,4 @@ else
 	echo "installed. Next: edit $root$config (example: /usr/local/share/doc/passthrough/examples/passthrough.yaml),"
 	echo "then: passthrough plan -c $config; passthrough apply -c $config"
 fi
-echo "undo: sh $0 --uninstall"
+echo "undo: sh /usr/local/share/doc/passthrough/install.sh --uninstall${root:+ --root $root}"
