@@ -29,7 +29,9 @@ HARDEN_LDFLAGS  = -fsanitize=address,undefined
 PROG        = $(BUILD)/passthrough
 endif
 
-PT_CPPFLAGS = -I. -D_GNU_SOURCE $(HARDEN_CPPFLAGS) \
+# PT_INCLUDES: include folders searched before pkg-config's (make dist: libpci's own headers).
+PT_INCLUDES ?=
+PT_CPPFLAGS = -I. $(PT_INCLUDES) -D_GNU_SOURCE $(HARDEN_CPPFLAGS) \
               -DPT_VERSION=\"$(VERSION)\" -DPT_CONFIG_FILE=\"$(CONFIG_FILE)\" -DPT_SBINDIR=\"$(SBINDIR)\" \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PT_CFLAGS   = -std=c11 $(WARNINGS) $(HARDEN_CFLAGS) -MMD -MP $(CFLAGS)
@@ -53,11 +55,12 @@ FAKESYS_IF_FUSE = $(if $(shell $(PKG_CONFIG) --exists fuse3 2>/dev/null && echo 
 
 # The Debian 12 packages the build, the tests and the test bed need.
 DEPS_BUILD = gcc make libc6-dev pkg-config libvirt-dev libyaml-dev libpci-dev libxml2-dev
-DEPS_TEST  = libcmocka-dev valgrind libfuse3-dev fuse3
+DEPS_DIST  = curl binutils
+DEPS_TEST  = libcmocka-dev valgrind libfuse3-dev fuse3 debootstrap ansible-core
 DEPS_BED   = qemu-system-x86 qemu-utils busybox-static linux-image-amd64 pciutils kmod cpio \
              iproute2 libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 DEPS_LINT  = cppcheck clang-tidy
-DEPS       = $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_LINT) $(DEPS_BED)
+DEPS       = $(DEPS_BUILD) $(DEPS_DIST) $(DEPS_TEST) $(DEPS_LINT) $(DEPS_BED)
 
 .PHONY: all check unit cli fake asan asan-build valgrind lint bench fuzz install clean deps print-deps help
 .DEFAULT_GOAL := all
@@ -88,8 +91,9 @@ $(FAKESYS): tests/fake/fakesys.c
 # `make check` runs every tier that can run here and ends with one "N passed, N failed" line:
 # unit and CLI tests (under valgrind when it is installed), the fault tests on the FUSE fake
 # sysfs, the same again built with ASan and UBSan, and the real-kernel scenarios when the
-# QEMU test bed can run here.
-CHECK_SUITES ?= unit cli fake asan bed
+# QEMU test bed can run here; also the DSM bundle (make dist) in a minimal Debian 12 root and
+# the Ansible example.
+CHECK_SUITES ?= unit cli fake asan dist ansible bed
 check: $(PROG) $(TESTS) $(FAKESYS_IF_FUSE)
 	BIN=./$(PROG) TESTS="$(TESTS)" SUITES="$(CHECK_SUITES)" VALGRIND=$(VALGRIND) E2E=$(E2E) \
 		FAKESYS=$(FAKESYS) MAKE="$(MAKE)" tests/run.sh
@@ -160,7 +164,7 @@ install: $(PROG)
 	install -m 0644 examples/*.yaml $(DESTDIR)$(DOCDIR)/examples/
 
 clean:
-	rm -rf $(BUILD) passthrough
+	rm -rf $(BUILD) passthrough passthrough-*-dsm7.2-x86_64.tar.gz
 
 # Installs the Debian 12 packages above with apt-get, only those that are missing.
 deps:
@@ -186,6 +190,7 @@ help:
 	@echo "make fuzz       libFuzzer on the YAML model and the domain XML reader (FUZZ_SECONDS=N each; clang)"
 	@echo "make fixtures   re-record tests/fixtures/{sysfs,proc} in the test bed"
 	@echo "make bed-clean  remove build/bed (test-bed cache and run folders)"
+	@echo "make dist       passthrough-VERSION-dsm7.2-x86_64.tar.gz: the Synology DSM 7.2 bundle, checked"
 	@echo "make install    install to \$$(DESTDIR)\$$(PREFIX) (default /usr/local)"
 	@echo "make clean      remove build outputs"
 
@@ -205,4 +210,5 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/targets.c $(LIB_SRC)
 		$(FUZZ_FLAGS) -o $@ $^ $(PT_LDLIBS)
 
 -include tests/bed/bed.mk
+-include examples/dsm/dist.mk
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TESTS:=.d)

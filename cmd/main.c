@@ -8,6 +8,8 @@
 
 #include "cmd/cmd.h"
 #include "reconcile/lock.h"
+#include "reconcile/observe_libvirt.h"
+#include "reconcile/virt.h"
 
 #ifndef PT_VERSION
 #define PT_VERSION "unknown"
@@ -111,7 +113,7 @@ static const char global_options_help[] =
 	"  -v, --verbose          say more\n"
 	"  -q, --quiet            print only errors\n"
 	"  -h, --help             show help (for a command: passthrough COMMAND --help)\n"
-	"      --version          show the version\n";
+	"      --version          show the version, the libvirt library loaded and the daemon's\n";
 
 static void
 print_main_help(FILE *f)
@@ -299,6 +301,33 @@ parse_options(struct pt_ctx *ctx, struct parsed *ps, const struct pt_cmd *cmd, i
 	return 0;
 }
 
+/* --version: ours, then which libvirt library was loaded and the daemon's version at --connect;
+ * a libvirt that cannot be loaded or reached is one line, never a failure. */
+static int
+print_version(const struct pt_ctx *ctx)
+{
+	unsigned long v = 0;
+	char *err = NULL, *daemon = NULL;
+
+	printf("passthrough %s\n", PT_VERSION);
+	if (pt_virt_load(&err) < 0) {
+		printf("libvirt library: not loaded: %s\n", err);
+		free(err);
+		return PT_EXIT_OK;
+	}
+	if (pt_virt.virGetVersion(&v, NULL, NULL) == 0)
+		printf("libvirt library: %lu.%lu.%lu from '%s'\n", v / 1000000, v / 1000 % 1000, v % 1000, pt_virt_path());
+	else
+		printf("libvirt library: version unknown, from '%s'\n", pt_virt_path());
+	if (pt_libvirt_version(&ctx->host, &daemon, &err) == 0)
+		printf("libvirt daemon: %s at '%s'\n", daemon, ctx->host.libvirt_uri);
+	else
+		printf("libvirt daemon: %s\n", err);
+	free(daemon);
+	free(err);
+	return PT_EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -316,10 +345,8 @@ main(int argc, char **argv)
 	r = parse_options(&ctx, &ps, NULL, argc, argv, true);
 	if (r)
 		return r;
-	if (ps.version) {
-		printf("passthrough %s\n", PT_VERSION);
-		return PT_EXIT_OK;
-	}
+	if (ps.version)
+		return print_version(&ctx);
 	if (optind >= argc) {
 		if (ps.help) {
 			print_main_help(stdout);
@@ -354,10 +381,8 @@ main(int argc, char **argv)
 		print_cmd_help(stdout, cmd);
 		return PT_EXIT_OK;
 	}
-	if (ps.version) {
-		printf("passthrough %s\n", PT_VERSION);
-		return PT_EXIT_OK;
-	}
+	if (ps.version)
+		return print_version(&ctx);
 	for (size_t i = 0; i < sizeof(command_options) / sizeof(command_options[0]); i++) {
 		if ((ps.given & command_options[i].bit) && !(cmd->options & command_options[i].bit)) {
 			return usage_error(cmd, "option '--%s' does not apply to '%s'",

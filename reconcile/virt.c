@@ -5,10 +5,17 @@
 #include <errno.h>
 #include <link.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "model/xalloc.h"
 
 #define LIBVIRT_SONAME "libvirt.so.0"
+/* Tried when the soname is not on the default library path: where the DSM bundle's installer
+ * links VMM's copy, then where DSM 7's VMM package is thought to keep it (not seen on a NAS). */
+#ifndef PT_LIBVIRT_FALLBACK
+#define PT_LIBVIRT_FALLBACK "/usr/local/lib/passthrough-libvirt.so.0", \
+	"/var/packages/Virtualization/target/usr/lib/libvirt.so.0"
+#endif
 
 struct pt_virt_api pt_virt;
 static void *handle;
@@ -24,15 +31,25 @@ quiet_error(void *data, virErrorPtr err)
 int
 pt_virt_load(char **err)
 {
+	static const char *const fallback[] = { PT_LIBVIRT_FALLBACK };
 	const char *want = getenv("PASSTHROUGH_LIBVIRT");
 	struct link_map *map = NULL;
 	void *h;
 
 	if (handle)
 		return 0;
-	if (!want || !*want)
+	if (!want || !*want) {
 		want = LIBVIRT_SONAME;
-	h = dlopen(want, RTLD_NOW | RTLD_LOCAL);
+		h = dlopen(want, RTLD_NOW | RTLD_LOCAL);
+		for (size_t i = 0; !h && i < sizeof(fallback) / sizeof(fallback[0]); i++) {
+			if (access(fallback[i], F_OK) == 0) {
+				want = fallback[i];
+				h = dlopen(want, RTLD_NOW | RTLD_LOCAL);
+			}
+		}
+	} else {
+		h = dlopen(want, RTLD_NOW | RTLD_LOCAL);
+	}
 	if (!h) {
 		*err = xasprintf("cannot load libvirt ('%s'): %s", want, dlerror());
 		return -ENOENT;

@@ -43,7 +43,9 @@ struct pt_virt_api {
 /* Valid after pt_virt_load() returned 0. */
 extern struct pt_virt_api pt_virt;
 
-/* Loads libvirt.so.0 (or $PASSTHROUGH_LIBVIRT, a path) once, and silences its error printing;
+/* Loads libvirt.so.0 (or $PASSTHROUGH_LIBVIRT, a path; when neither is set and the soname is not
+ * on the library path, /usr/local/lib/passthrough-libvirt.so.0, then DSM's VMM copy) once, and
+ * silences its error printing;
  * 0, or -ENOENT with *err set ("cannot load libvirt ..."; caller frees). */
 int pt_virt_load(char **err);
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh: runs every test tier that can run here and ends with one "N passed, N failed" line.
-#   SUITES   which tiers (default "unit cli fake bed")
+#   SUITES   which tiers (default "unit cli fake bed"; also asan, dist, ansible)
 #   FAKESYS  the FUSE fake sysfs for the fake tier (default build/fakesys)
 #   BIN      the passthrough binary (default ./passthrough)
 #   TESTS    the cmocka unit-test binaries
@@ -96,6 +96,25 @@ for suite in $SUITES; do
 		run_cli
 		run_fake
 		BIN=$saved_bin VALGRIND=$saved_vg
+		;;
+	dist)
+		echo "# dist: make dist, then the bundle in a minimal Debian 12 root"
+		if ! ${MAKE:-make} -s dist >"$log" 2>&1; then
+			if grep -q '^curl: ' "$log"; then
+				echo "# dist: skipped: cannot download the pciutils source: $(grep '^curl: ' "$log" | head -n 1)"
+				skipped=$((skipped + 1))
+				continue
+			fi
+			cat "$log"
+			echo "not ok - make dist failed (its checks, or the pciutils download)"
+			failed=$((failed + 1))
+			continue
+		fi
+		tail -n 1 "$log"
+		run_tap dist tests/dist/minroot.sh "with $(sed -n 's/^dist: \([^,]*\),.*/\1/p' "$log")"
+		;;
+	ansible)
+		run_tap ansible tests/ansible/run.sh "with $BIN"
 		;;
 	bed)
 		if [ "${E2E:-}" = no ]; then

@@ -129,8 +129,16 @@ for c in watch install uninstall doctor; do
 	run "$c" --help
 	if [ "$rc" = 0 ] && grep -q "^usage: passthrough $c" "$tmp/out"; then report "$c --help" 1; else report "$c --help" 0 "$tmp/err"; fi
 done
-run --version
-expect "version" 0 out "passthrough $(sed -n 's/^VERSION *= *//p' Makefile)"
+libvirt_version=${LIBVIRT_VERSION:-$(pkg-config --modversion libvirt)}   # (set where pkg-config is not)
+run --version --connect test:///default
+sed "s|from '.*'|from 'LIB'|" "$tmp/out" >"$tmp/out.rel" && cp "$tmp/out.rel" "$tmp/out"
+expect "version: ours, the libvirt library loaded and the daemon's" 0 out "passthrough $(sed -n 's/^VERSION *= *//p' Makefile)
+libvirt library: $libvirt_version from 'LIB'
+libvirt daemon: $libvirt_version at 'test:///default'"
+PASSTHROUGH_LIBVIRT=/nonexistent/libvirt.so.0 run --version --connect test:///default
+expect "version: a libvirt that cannot be loaded is one line, not a failure" 0 out "passthrough $(sed -n 's/^VERSION *= *//p' Makefile)
+libvirt library: not loaded: cannot load libvirt ('/nonexistent/libvirt.so.0'): /nonexistent/libvirt.so.0: cannot open shared object file: No such file or directory"
+unset PASSTHROUGH_LIBVIRT
 
 echo "1..$n"
 [ "$fails" = 0 ]
