@@ -64,10 +64,13 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 		pt_say(&(struct pt_report){ false, false }, LOG_ERR, "%s", plan.errors[i]);
 	failed = pt_apply(&ctx->host, &plan, &opts, pt_report_step, &rep);
 
-	/* Observe again: the run succeeded only if nothing is left to do. */
-	r = pt_observe_sysfs(&ctx->host, &obs, &err);
-	if (r == 0 && plan.n_steps && !ctx->host_only)
-		r = pt_observe_libvirt(&ctx->host, &cfg, &obs, &err);
+	/* Observe again after any step: the run succeeded only if nothing is left to do. A no-op
+	 * (what the timer runs all day) changed nothing, so it has nothing to look at twice. */
+	if (plan.n_steps) {
+		r = pt_observe_sysfs(&ctx->host, &obs, &err);
+		if (r == 0 && !ctx->host_only)
+			r = pt_observe_libvirt(&ctx->host, &cfg, &obs, &err);
+	}
 	if (r < 0) {
 		fprintf(stderr, "passthrough: after applying: %s\n", err);
 		free(err);

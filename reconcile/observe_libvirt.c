@@ -52,10 +52,14 @@ observe_domain(virDomainPtr vd, const struct pt_config *cfg, struct pt_domain *d
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	const char *name;
 	char *xml;
-	int active, r;
+	bool active;
+	int r;
 
+	/* Name, UUID and ID came with the domain list: no round trip to libvirtd for any of them.
+	 * A domain has an ID while it runs (or is paused) and (unsigned)-1 while it is shut off. */
 	name = pt_virt.virDomainGetName(vd);
-	if (!name || pt_virt.virDomainGetUUIDString(vd, uuid) < 0 || (active = pt_virt.virDomainIsActive(vd)) < 0) {
+	active = pt_virt.virDomainGetID(vd) != (unsigned)-1;
+	if (!name || pt_virt.virDomainGetUUIDString(vd, uuid) < 0) {
 		*reterr = xasprintf("cannot read domain '%s': %s", name ? name : "?", pt_virt.virGetLastErrorMessage());
 		return -EIO;
 	}

@@ -390,7 +390,7 @@ dev_rel(char rel[64], const char *bdf, const char *name)
 
 	if (a + b + 2 > 64)
 		return "";   /* not a name this file asks for: openat fails */
-	memcpy(rel, bdf, a);
+	memcpy(rel, bdf, a + 1);
 	rel[a] = '/';
 	memcpy(rel + a + 1, name, b + 1);
 	return rel;

@@ -15,7 +15,7 @@
 	X(virDomainLookupByName)        \
 	X(virDomainGetName)             \
 	X(virDomainGetUUIDString)       \
-	X(virDomainIsActive)            \
+	X(virDomainGetID)               \
 	X(virDomainGetState)            \
 	X(virDomainGetMetadata)         \
 	X(virDomainGetXMLDesc)          \

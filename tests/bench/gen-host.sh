@@ -85,7 +85,7 @@ for ((d = 0; d < doms; d++)); do
       <target dev='vda' bus='virtio'/>
     </disk>
     <interface type='network'>
-      <mac address='52:54:00:00:$(printf '%02x:%02x' $((d / 256)) $((d % 256))):01'/>
+      <mac address='52:54:00:$(printf '%02x:%02x' $((d / 256)) $((d % 256))):01'/>
       <source network='default'/>
       <model type='virtio'/>
     </interface>

@@ -96,7 +96,7 @@ virsh -c '$uri' list --title --all >'$work/list'
 for name in \$(awk 'NR > 2 && \$2 { print \$2 }' '$work/list'); do
 	virsh -c '$uri' dumpxml "\$name"
 done
-lspci -k -A linux-sysfs -O sysfs.path='$dir/sysfs/bus/pci'
+lspci -k -A linux-sysfs -O sysfs.path='$dir/sysfs/bus/pci' 2>/dev/null
 SH
 "$bin" plan --detailed-exitcode --quiet "${args[@]}" ||
 	{ echo "bench: the generated host is not converged (plan exit $?)" >&2; exit 1; }
