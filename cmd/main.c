@@ -113,7 +113,7 @@ static const char global_options_help[] =
 	"  -v, --verbose          say more\n"
 	"  -q, --quiet            print only errors\n"
 	"  -h, --help             show help (for a command: passthrough COMMAND --help)\n"
-	"      --version          show the version, the libvirt library loaded and the daemon's\n";
+	"      --version          show the version, the libvirt library loaded, the daemon's version\n";
 
 static void
 print_main_help(FILE *f)
