@@ -12,7 +12,7 @@
 # N" (seconds) and "# bed-suite: no" (not part of --all).  Exit code 77 from a
 # scenario means SKIP.  A guest whose kernel locks up (an emulator flake) is
 # killed and the scenario rerun in a fresh guest, up to 3 attempts, with a
-# RETRY line.  Each run leaves its work folder (console.log,
+# RETRY line; a guest that times out gets one more attempt the same way.  Each run leaves its work folder (console.log,
 # output.log, rc, ...) in build/bed/run/NAME.  The last line printed is
 # "N passed, N failed[, N skipped]"; the exit code is 1 if anything failed.
 set -eu
@@ -212,11 +212,19 @@ EOF
 	attempt=1
 	while :; do
 		run_guest "$dir" "$tier" "$limit" "$t0"
-		[ $locked_up = 1 ] && [ $attempt -lt $max_attempts ] || break
 		# A guest kernel that locks up under TCG (both vCPUs spinning, seen with
 		# nested KVM) is the emulator's fault, not the scenario's: start over
-		# in a fresh guest, and say so.  An assertion failure is never retried.
-		echo "RETRY $name: guest kernel locked up after $(($(date +%s) - t0)) s (console: $lockup_line); fresh guest, attempt $((attempt + 1))"
+		# in a fresh guest, and say so.  So is a guest that stalls silently (seen
+		# once: a nested `virsh start` that never returned, nothing on the console):
+		# a timeout gets one more attempt.  An assertion failure is never retried.
+		if [ $locked_up = 1 ] && [ $attempt -lt $max_attempts ]; then
+			why="guest kernel locked up after $(($(date +%s) - t0)) s (console: $lockup_line)"
+		elif [ $timed_out = 1 ] && [ $attempt = 1 ]; then
+			why="timed out after ${limit}s with no result (an emulator stall?)"
+		else
+			break
+		fi
+		echo "RETRY $name: $why; fresh guest, attempt $((attempt + 1))"
 		mv "$dir/console.log" "$dir/console.attempt$attempt.log" 2>/dev/null || true
 		rm -f "$dir/output.log" "$dir/rc"
 		attempt=$((attempt + 1))
@@ -256,7 +264,7 @@ EOF
 	fi
 done
 
-[ ${#retried[@]} = 0 ] || echo "retried after a guest kernel lockup: ${retried[*]}"
+[ ${#retried[@]} = 0 ] || echo "retried after a guest kernel lockup or stall: ${retried[*]}"
 summary="$passed passed, $failed failed"
 [ $skipped -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"

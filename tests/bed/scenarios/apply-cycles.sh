@@ -1,7 +1,7 @@
 #!/bin/bash
 # The original scripts' failure: stop and start the VM three times, apply each time, the device is back inside; then 2 and 10 concurrent applies are serialised by the lock.
 # bed-tier: 3
-# bed-timeout: 900
+# bed-timeout: 480
 set -eu
 . tests/bed/lib.sh
 
