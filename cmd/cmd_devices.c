@@ -13,21 +13,6 @@
 #include "reconcile/observe_sysfs.h"
 #include "reconcile/plan.h"
 
-/* The entry of cfg that selects d, or NULL. */
-static const struct pt_device *
-claim_of(const struct pt_config *cfg, const struct pt_observed *obs, const struct pt_pcidev *d)
-{
-	for (size_t i = 0; cfg && i < cfg->n_devices; i++) {
-		char *err = NULL;
-		const struct pt_pcidev *r = pt_resolve_device(&cfg->devices[i], obs, &err);
-
-		free(err);
-		if (r == d)
-			return &cfg->devices[i];
-	}
-	return NULL;
-}
-
 /* The other members of d's IOMMU group, "0000:00:1f.2, 0000:00:1f.3", or "" (caller frees). */
 static char *
 group_members(const struct pt_observed *obs, const struct pt_pcidev *d)
@@ -53,7 +38,7 @@ print_text(const struct pt_observed *obs, const struct pt_config *cfg)
 {
 	for (size_t i = 0; i < obs->n_devs; i++) {
 		const struct pt_pcidev *d = &obs->devs[i];
-		const struct pt_device *claim = claim_of(cfg, obs, d);
+		const struct pt_device *claim = pt_claim_of(cfg, obs, d);
 		char a[PT_PCIADDR_BUFSZ];
 		char *name = pt_render_name(d), *cls = pt_pci_class_name(d->class_code);
 		char *members = group_members(obs, d);
@@ -90,7 +75,7 @@ print_json(const struct pt_observed *obs, const struct pt_config *cfg)
 	       obs->vfio_pci_loaded ? "true" : "false");
 	for (size_t i = 0; i < obs->n_devs; i++) {
 		const struct pt_pcidev *d = &obs->devs[i];
-		const struct pt_device *claim = claim_of(cfg, obs, d);
+		const struct pt_device *claim = pt_claim_of(cfg, obs, d);
 		char a[PT_PCIADDR_BUFSZ];
 		char *name = pt_pci_name(d->vendor, d->device), *cls = pt_pci_class_name(d->class_code);
 		bool first = true;

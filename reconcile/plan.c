@@ -206,6 +206,20 @@ pt_resolve_device(const struct pt_device *d, const struct pt_observed *obs, char
 	return NULL;
 }
 
+const struct pt_device *
+pt_claim_of(const struct pt_config *cfg, const struct pt_observed *obs, const struct pt_pcidev *d)
+{
+	for (size_t i = 0; cfg && i < cfg->n_devices; i++) {
+		char *err = NULL;
+		const struct pt_pcidev *r = pt_resolve_device(&cfg->devices[i], obs, &err);
+
+		free(err);
+		if (r == d)
+			return &cfg->devices[i];
+	}
+	return NULL;
+}
+
 static bool
 on_vfio(const struct pt_pcidev *d)
 {

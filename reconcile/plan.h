@@ -75,5 +75,8 @@ const struct pt_domain *pt_find_domain(const struct pt_observed *obs, const char
  */
 const struct pt_pcidev *pt_resolve_device(const struct pt_device *d, const struct pt_observed *obs,
 					  char **reterr);
+/* The entry of cfg (which may be NULL) that resolves to d, or NULL. */
+const struct pt_device *pt_claim_of(const struct pt_config *cfg, const struct pt_observed *obs,
+				    const struct pt_pcidev *d);
 
 #endif

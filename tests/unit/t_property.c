@@ -235,20 +235,6 @@ carry_out(struct host *h, const struct pt_plan *plan, const char *label)
 	}
 }
 
-static const struct pt_device *
-claimed(const struct pt_config *cfg, const struct pt_observed *obs, const struct pt_pcidev *d)
-{
-	for (size_t i = 0; i < cfg->n_devices; i++) {
-		char *err = NULL;
-		const struct pt_pcidev *r = pt_resolve_device(&cfg->devices[i], obs, &err);
-
-		free(err);
-		if (r == d)
-			return &cfg->devices[i];
-	}
-	return NULL;
-}
-
 /* Whether group g has an endpoint on vfio-pci and another on a host driver; drivers from
  * `drivers` (indexed like the devices) when not NULL, else the host's. */
 static bool
@@ -334,8 +320,8 @@ check_case(unsigned long seed)
 			continue;
 		d = dev_at(&h, &st->addr, &i);
 		/* the entry the step is for: the device's own, or the whole_group entry taking it */
-		e = st->flags & PT_STEP_MEMBER ? pt_config_find(&cfg, st->device) : claimed(&cfg, &h.obs, d);
-		if (!e || (st->flags & PT_STEP_MEMBER && (!e->whole_group || claimed(&cfg, &h.obs, d)))) {
+		e = st->flags & PT_STEP_MEMBER ? pt_config_find(&cfg, st->device) : pt_claim_of(&cfg, &h.obs, d);
+		if (!e || (st->flags & PT_STEP_MEMBER && (!e->whole_group || pt_claim_of(&cfg, &h.obs, d)))) {
 			describe(&h, &cfg, &p1);
 			fail_msg("%s: step %zu touches %02x:%02x.%x, which the file does not give it", label, s,
 				 d->addr.bus, d->addr.slot, d->addr.func);
