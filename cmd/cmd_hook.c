@@ -14,8 +14,10 @@
 #include "model/syserr.h"
 #include "model/xalloc.h"
 #include "reconcile/apply.h"
+#include "reconcile/child.h"
 #include "reconcile/config_file.h"
 #include "reconcile/domxml.h"
+#include "reconcile/fileio.h"
 #include "reconcile/lock.h"
 #include "reconcile/observe_sysfs.h"
 #include "reconcile/plan.h"
@@ -36,35 +38,21 @@ op_of(const char *op)
 					      : OP_OTHER;
 }
 
-/* All of stdin (the domain XML libvirt writes), or NULL when it is a terminal or empty; caller frees. */
-static char *
-read_stdin(size_t *len)
+/* All of stdin (the domain XML libvirt writes) into *ret (the caller frees): 0, -ENODATA when
+ * it is a terminal or empty, -EFBIG past MAX_XML, or another negative errno. */
+static int
+read_stdin(char **ret, size_t *len)
 {
-	size_t cap = 0;
-	char *buf = NULL;
-	ssize_t n;
+	int r;
 
-	*len = 0;
 	if (isatty(STDIN_FILENO))
-		return NULL;
-	for (;;) {
-		if (*len == cap) {
-			if (cap >= MAX_XML)
-				break;
-			xgrow(&buf, &cap, cap ? cap * 2 : 16384, 1);
-		}
-		n = read(STDIN_FILENO, buf + *len, cap - *len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		*len += (size_t)n;
+		return -ENODATA;
+	r = pt_read_fd(STDIN_FILENO, MAX_XML, ret, len);
+	if (r == 0 && *len == 0) {
+		free(*ret);
+		r = -ENODATA;
 	}
-	if (!*len) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return r;
 }
 
 static bool
@@ -74,60 +62,23 @@ names_domain(const char *vm, const struct pt_domain *dom)
 	       (dom->title && strcmp(vm, dom->title) == 0);
 }
 
-/* Starts `passthrough apply --vm NAME --wait-running S ...` fully detached: double fork,
- * setsid, stdio on /dev/null, no other fds, no shell. Returns 0 or a negative errno. */
+/* Starts `passthrough apply --vm NAME --wait-running S ...` fully detached. 0 or a negative errno. */
 static int
 spawn_worker(const struct pt_ctx *ctx, const char *vm)
 {
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	pid_t pid;
-	int status;
+	const char *argv[] = {
+		"passthrough", "apply", "--vm", vm, "--wait-running", WORKER_WAIT_RUNNING,
+		"-c", ctx->config_path, "--sysfs-root", ctx->host.sysfs_root,
+		"--proc-root", ctx->host.proc_root, "--connect", ctx->host.libvirt_uri,
+		"--lock-file", ctx->lock_file, NULL,
+	};
 
 	if (n <= 0)
 		return pt_neg_errno();
 	self[n] = '\0';
-	pid = fork();
-	if (pid < 0)
-		return pt_neg_errno();
-	if (pid == 0) {
-		const char *argv[32];
-		int a = 0, null;
-
-		if (setsid() < 0 || fork() != 0)
-			_exit(0); /* the middle child exits at once: the worker is nobody's child */
-		null = open("/dev/null", O_RDWR);
-		if (null < 0)
-			_exit(127);
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		closefrom(STDERR_FILENO + 1);
-		argv[a++] = "passthrough";
-		argv[a++] = "apply";
-		argv[a++] = "--vm";
-		argv[a++] = vm;
-		argv[a++] = "--wait-running";
-		argv[a++] = WORKER_WAIT_RUNNING;
-		argv[a++] = "-c";
-		argv[a++] = ctx->config_path;
-		argv[a++] = "--sysfs-root";
-		argv[a++] = ctx->host.sysfs_root;
-		argv[a++] = "--proc-root";
-		argv[a++] = ctx->host.proc_root;
-		argv[a++] = "--connect";
-		argv[a++] = ctx->host.libvirt_uri;
-		argv[a++] = "--lock-file";
-		argv[a++] = ctx->lock_file;
-		argv[a] = NULL;
-		execv(self, (char *const *)argv);
-		syslog(LOG_ERR, "cannot run '%s': %s", self, strerror(errno));
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return pt_neg_errno();
-	return 0;
+	return pt_child_spawn_detached(self, argv);
 }
 
 /* prepare and release: the sysfs half of the plan for this VM, here and now. */
@@ -187,17 +138,28 @@ hook_run(struct pt_ctx *ctx, int argc, char **argv)
 	struct pt_diags diags = PT_DIAGS_INIT;
 	struct pt_config cfg;
 	struct pt_domain dom;
-	char *xml, *err = NULL;
+	char *xml = NULL, *err = NULL;
 	size_t len;
 	bool named = false;
+	int r;
 
 	(void)argc;
 	if (op == OP_OTHER)
 		return PT_EXIT_OK;
-	xml = read_stdin(&len);
-	if (!xml || pt_domxml_read_domain(xml, len, &dom, &err) < 0) {
+	openlog("passthrough", LOG_PID, LOG_DAEMON);
+	r = read_stdin(&xml, &len);
+	if (r == 0 && pt_domxml_read_domain(xml, len, &dom, &err) < 0)
+		r = -EINVAL;
+	if (r < 0) {
 		/* by hand, or an XML we cannot read: the name libvirt passed is all we know */
+		if (r != -ENODATA || !isatty(STDIN_FILENO))
+			pt_say(&rep, LOG_WARNING, "hook for '%s' %s: cannot read the domain XML on stdin: %s; "
+			       "going by the name alone (a <title> is not seen)", argv[0], argv[1],
+			       r == -EINVAL ? err : r == -EFBIG ? "larger than 16 MiB"
+				: r == -ENODATA ? "it is empty" : strerror(-r));
 		free(err);
+		if (r != -EINVAL)
+			xml = NULL;
 		memset(&dom, 0, sizeof(dom));
 		dom.name = xstrdup(argv[0]);
 		dom.uuid = xstrdup("");
@@ -206,7 +168,6 @@ hook_run(struct pt_ctx *ctx, int argc, char **argv)
 		dom.name = xstrdup(argv[0]);
 	}
 	free(xml);
-	openlog("passthrough", LOG_PID, LOG_DAEMON);
 	if (pt_config_file_load(ctx->config_path, geteuid(), &cfg, &diags) < 0) {
 		/* never fail a VM start for our own error: log it, let libvirt go on */
 		for (size_t i = 0; i < diags.n; i++) {
@@ -225,7 +186,6 @@ hook_run(struct pt_ctx *ctx, int argc, char **argv)
 		named = cfg.devices[i].state == PT_STATE_ATTACHED && names_domain(cfg.devices[i].vm, &dom);
 	if (named) {
 		const char *label = dom.title ? dom.title : dom.name;
-		int r;
 
 		switch (op) {
 		case OP_PREPARE:

@@ -3,20 +3,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "model/xalloc.h"
+#include "reconcile/child.h"
 #include "reconcile/domxml.h"
+#include "reconcile/sysfs.h"
 #include "reconcile/virt.h"
 
 #define VFIO "vfio-pci"
@@ -25,6 +23,7 @@
 struct run {
 	const struct pt_host *h;
 	const struct pt_apply_opts *o;
+	struct pt_sysfs sys;
 	virConnectPtr conn;           /* opened on first use */
 	char *err;                    /* the failing step's message */
 };
@@ -49,159 +48,36 @@ sleep_ms(unsigned ms)
 		;
 }
 
-/* The driver the device is bound to (the basename of its driver link), or NULL; caller frees. */
-static char *
-current_driver(const struct run *r, const char *bdf)
-{
-	char *link = pt_host_sysfs_path(r->h, "bus/pci/devices/%s/driver", bdf);
-	char target[PATH_MAX];
-	ssize_t n = readlink(link, target, sizeof(target) - 1);
-	const char *base;
-
-	free(link);
-	if (n <= 0)
-		return NULL;
-	target[n] = '\0';
-	base = strrchr(target, '/');
-	return xstrdup(base ? base + 1 : target);
-}
-
-/* driver_override, or NULL when unset ("(null)" or empty); caller frees. */
-static char *
-current_override(const struct run *r, const char *bdf)
-{
-	char *path = pt_host_sysfs_path(r->h, "bus/pci/devices/%s/driver_override", bdf);
-	char buf[256];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	free(path);
-	if (fd < 0)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	if (!buf[0] || strcmp(buf, "(null)") == 0)
-		return NULL;
-	return xstrdup(buf);
-}
-
 static bool
 same(const char *a, const char *b)
 {
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-/* Writes value to a sysfs attribute in one write(2), as the kernel wants. */
+/* Writes value to a sysfs attribute (relative to the root); 0 or a negative errno, the message set. */
 static int
 write_attr(struct run *r, const char *rel, const char *value)
 {
-	char *path = pt_host_sysfs_path(r->h, "%s", rel);
-	size_t len = strlen(value);
-	ssize_t n;
-	int fd = open(path, O_WRONLY | O_CLOEXEC), e;
+	char *err = NULL;
+	int e = pt_sysfs_write(&r->sys, rel, value, &err);
 
-	if (fd < 0) {
-		e = errno;
-		fail(r, "cannot open '%s': %s", path, strerror(e));
-		free(path);
-		return -e;
+	if (e < 0) {
+		fail(r, "%s", err);
+		free(err);
 	}
-	n = write(fd, value, len);
-	e = n < 0 ? errno : 0;
-	if (close(fd) < 0 && !e)
-		e = errno;
-	if (e || (size_t)n != len) {
-		if (!e)
-			e = EIO;
-		fail(r, "cannot write '%s': %s", path, strerror(e));
-		free(path);
-		return -e;
-	}
-	free(path);
-	return 0;
+	return e;
 }
 
-/* Runs modprobe MODULE without a shell; 0 or -EIO with the message set (with modprobe's last
- * line on stderr, so that the failure is one line). */
+/* Runs modprobe MODULE (bounded, no shell); 0 or -EIO with the message set. */
 static int
 run_modprobe(struct run *r, const char *module)
 {
-	char said[512] = "", *line;
-	size_t len = 0;
-	int status = 127 << 8, fds[2]; /* as if exec failed, should waitpid fail */
-	bool eof = false;
-	pid_t pid;
-	ssize_t n;
+	const char *argv[] = { r->o->modprobe, module, NULL };
+	char *err = NULL;
 
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		fail(r, "cannot run %s: %s", r->o->modprobe, strerror(errno));
-		return -EIO;
-	}
-	pid = fork();
-	if (pid < 0) {
-		fail(r, "cannot run %s: %s", r->o->modprobe, strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return -EIO;
-	}
-	if (pid == 0) {
-		char *const argv[] = { (char *)r->o->modprobe, (char *)module, NULL };
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		if (null >= 0) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-		}
-		dup2(fds[1], STDERR_FILENO);
-		execvp(argv[0], argv);
-		dprintf(STDERR_FILENO, "cannot run '%s': %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(fds[1]);
-	/* Read what it says until it exits (not until EOF: a helper it leaves behind may hold
-	 * the pipe); kill it after MODPROBE_TIMEOUT_MS. */
-	for (unsigned waited = 0;; waited += 100) {
-		struct pollfd pfd = { eof ? -1 : fds[0], POLLIN, 0 };
-		pid_t w = waitpid(pid, &status, WNOHANG);
-
-		if (w == pid || (w < 0 && errno != EINTR))
-			break;
-		if (waited >= MODPROBE_TIMEOUT_MS) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			close(fds[0]);
-			fail(r, "'%s %s' did not finish within %u s; killed it", r->o->modprobe, module,
-			     MODPROBE_TIMEOUT_MS / 1000);
-			return -EIO;
-		}
-		if (poll(&pfd, 1, 100) > 0) { /* a negative fd only sleeps */
-			n = read(fds[0], said + len, sizeof(said) - 1 - len);
-			eof = n == 0;
-			if (n > 0) {
-				len += (size_t)n;
-				if (len == sizeof(said) - 1) /* keep the last part */
-					memmove(said, said + len / 2, len - len / 2), len -= len / 2;
-			}
-		}
-	}
-	/* what is already in the pipe */
-	fcntl(fds[0], F_SETFL, O_NONBLOCK);
-	while (len < sizeof(said) - 1 && (n = read(fds[0], said + len, sizeof(said) - 1 - len)) > 0)
-		len += (size_t)n;
-	said[len] = '\0';
-	close(fds[0]);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		while (len && (said[len - 1] == '\n' || said[len - 1] == ' '))
-			said[--len] = '\0';
-		line = strrchr(said, '\n');
-		line = line ? line + 1 : said;
-		fail(r, "'%s %s' failed (%s %d)%s%s", r->o->modprobe, module,
-		     WIFEXITED(status) ? "exit status" : "signal",
-		     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), *line ? ": " : "", line);
+	if (pt_child_run(argv, MODPROBE_TIMEOUT_MS, &err) < 0) {
+		fail(r, "%s", err);
+		free(err);
 		return -EIO;
 	}
 	return 0;
@@ -222,14 +98,14 @@ vfio_loaded(const struct run *r)
 static char *
 wait_driver(const struct run *r, const char *bdf, const char *want, unsigned timeout_ms)
 {
-	char *drv = current_driver(r, bdf);
+	char *drv = pt_sysfs_driver(&r->sys, bdf);
 
 	for (unsigned waited = 0; waited < timeout_ms; waited += 10) {
 		if (want ? same(drv, want) : drv != NULL)
 			break;
 		free(drv);
 		sleep_ms(10);
-		drv = current_driver(r, bdf);
+		drv = pt_sysfs_driver(&r->sys, bdf);
 	}
 	return drv;
 }
@@ -384,7 +260,7 @@ run_step(struct run *r, const struct pt_step *s)
 		return PT_STEP_DONE;
 	case PT_STEP_SET_OVERRIDE:
 	case PT_STEP_CLEAR_OVERRIDE:
-		ovr = current_override(r, bdf);
+		ovr = pt_sysfs_override(&r->sys, bdf);
 		if (same(ovr, s->to)) {
 			free(ovr);
 			return PT_STEP_HELD;
@@ -396,7 +272,7 @@ run_step(struct run *r, const struct pt_step *s)
 			out = PT_STEP_FAILED;
 		free(rel);
 		if (out == PT_STEP_DONE) {
-			ovr = current_override(r, bdf);
+			ovr = pt_sysfs_override(&r->sys, bdf);
 			if (!same(ovr, s->to)) {
 				fail(r, "driver_override of %s reads '%s' after writing it", bdf, ovr ? ovr : "(null)");
 				out = PT_STEP_FAILED;
@@ -405,7 +281,7 @@ run_step(struct run *r, const struct pt_step *s)
 		}
 		return out;
 	case PT_STEP_UNBIND:
-		drv = current_driver(r, bdf);
+		drv = pt_sysfs_driver(&r->sys, bdf);
 		if (!drv)
 			return PT_STEP_HELD;
 		if (!same(drv, s->from)) {
@@ -418,14 +294,14 @@ run_step(struct run *r, const struct pt_step *s)
 			out = PT_STEP_FAILED;
 		free(rel);
 		free(drv);
-		if (out == PT_STEP_DONE && (drv = current_driver(r, bdf))) {
+		if (out == PT_STEP_DONE && (drv = pt_sysfs_driver(&r->sys, bdf))) {
 			fail(r, "%s is still on %s after unbind", bdf, drv);
 			free(drv);
 			out = PT_STEP_FAILED;
 		}
 		return out;
 	case PT_STEP_PROBE:
-		drv = current_driver(r, bdf);
+		drv = pt_sysfs_driver(&r->sys, bdf);
 		if (drv && (!s->to || same(drv, s->to))) {
 			free(drv);
 			return PT_STEP_HELD;
@@ -480,13 +356,14 @@ unsigned
 pt_apply(const struct pt_host *h, const struct pt_plan *plan, const struct pt_apply_opts *o,
 	 pt_step_report_fn report, void *data)
 {
-	struct run r = { h, o, NULL, NULL };
+	struct run r = { .h = h, .o = o };
 	unsigned failed = 0;
 	/* devices whose later steps are skipped; the names belong to the plan */
 	const char **stopped = xcalloc(plan->n_steps + 1, sizeof(*stopped));
 	size_t n_stopped = 0;
 	bool no_vfio = false;
 
+	pt_sysfs_open(h, &r.sys); /* a failure shows in the first step that reads */
 	for (size_t i = 0; i < plan->n_steps; i++) {
 		const struct pt_step *s = &plan->steps[i];
 		enum pt_step_outcome out;
@@ -508,6 +385,7 @@ pt_apply(const struct pt_host *h, const struct pt_plan *plan, const struct pt_ap
 	}
 	if (r.conn)
 		pt_virt.virConnectClose(r.conn);
+	pt_sysfs_close(&r.sys);
 	free(stopped);
 	free(r.err);
 	return failed;

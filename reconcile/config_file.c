@@ -10,14 +10,13 @@
 
 #include "model/syserr.h"
 #include "model/xalloc.h"
+#include "reconcile/fileio.h"
 
 int
 pt_config_file_read(const char *path, uid_t euid, char **ret_buf, size_t *ret_len,
 		    struct pt_diags *diags)
 {
 	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
 	int fd, r = 0;
 
 	/* O_NONBLOCK so that a FIFO put in the file's place cannot hang us. */
@@ -55,33 +54,12 @@ pt_config_file_read(const char *path, uid_t euid, char **ret_buf, size_t *ret_le
 		goto out;
 	}
 	/* Read to EOF with a bound: the size may change under us. */
-	buf = xmalloc((size_t)PT_CONFIG_MAX_BYTES + 2);
-	for (;;) {
-		ssize_t n = read(fd, buf + len, PT_CONFIG_MAX_BYTES + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = pt_neg_errno();
-			pt_diags_add(diags, NULL, 0, 0, "cannot read '%s': %s", path, strerror(-r));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > (size_t)PT_CONFIG_MAX_BYTES) {
-			r = -EFBIG;
-			pt_diags_add(diags, NULL, 0, 0, "'%s' is larger than %d bytes", path,
-				     PT_CONFIG_MAX_BYTES);
-			goto out;
-		}
-	}
-	buf[len] = '\0';
-	*ret_buf = buf;
-	*ret_len = len;
-	buf = NULL;
+	r = pt_read_fd(fd, PT_CONFIG_MAX_BYTES, ret_buf, ret_len);
+	if (r == -EFBIG)
+		pt_diags_add(diags, NULL, 0, 0, "'%s' is larger than %d bytes", path, PT_CONFIG_MAX_BYTES);
+	else if (r < 0)
+		pt_diags_add(diags, NULL, 0, 0, "cannot read '%s': %s", path, strerror(-r));
 out:
-	free(buf);
 	close(fd);
 	return r;
 }

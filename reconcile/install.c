@@ -14,6 +14,7 @@
 
 #include "model/syserr.h"
 #include "model/xalloc.h"
+#include "reconcile/child.h"
 #include "reconcile/lock.h"
 
 #ifndef PT_SBINDIR
@@ -29,6 +30,7 @@
 #define BLOCK_BEGIN "# passthrough begin:"
 #define BLOCK_END "# passthrough end\n"
 #define MAX_FILE (64u << 20)
+#define SYSTEMCTL_TIMEOUT_MS 120000
 
 static const struct pt_layout_paths layouts[] = {
 	[PT_LAYOUT_SYSTEMD] = { "systemd", PT_SBINDIR "/passthrough", PT_CONFIG_FILE, "/etc/systemd/system",
@@ -1193,34 +1195,12 @@ int
 pt_systemctl(const char *const *args, char **reterr)
 {
 	const char *argv[8] = { "systemctl" };
-	int status, n = 1;
-	pid_t pid;
+	int n = 1;
 
 	if (access("/run/systemd/system", F_OK) < 0)
 		return 1;
 	for (; *args && n < 7; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	pid = fork();
-	if (pid < 0) {
-		*reterr = xasprintf("cannot run systemctl: %s", strerror(errno));
-		return -EIO;
-	}
-	if (pid == 0) {
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			*reterr = xasprintf("cannot wait for systemctl: %s", strerror(errno));
-			return -EIO;
-		}
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		*reterr = xasprintf("'systemctl %s%s%s' failed (exit status %d)", argv[1], argv[2] ? " " : "",
-				    argv[2] ? argv[2] : "",
-				    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-		return -EIO;
-	}
-	return 0;
+	return pt_child_run(argv, SYSTEMCTL_TIMEOUT_MS, reterr) < 0 ? -EIO : 0;
 }

@@ -18,6 +18,8 @@
 
 #include "model/syserr.h"
 #include "model/xalloc.h"
+#include "reconcile/fileio.h"
+#include "reconcile/sysfs.h"
 
 /*
  * libpci's error callback must not return (the default one calls exit(1)); ours jumps back
@@ -84,31 +86,30 @@ dir_has_entries(const char *path)
 	return any;
 }
 
-/* Reads a whole procfs table (up to 1 MiB), NAME under the /proc root, into a string; NULL
- * when it cannot be read. */
+/* procfs tables are read whole; one larger than this is an error, never cut. */
+#define PROC_TABLE_MAX ((size_t)64 << 20)
+
+/*
+ * Reads a whole procfs table, NAME under the /proc root, into a string. NULL when it cannot
+ * be read; then *err (when still NULL) says so, unless the table is optional and absent (the
+ * kernel has no /proc/mdstat without md, no net/if_inet6 without IPv6).
+ */
 static char *
-read_table(const struct pt_host *h, const char *name)
+read_table(const struct pt_host *h, const char *name, bool optional, char **err)
 {
 	char *path = pt_host_proc_path(h, "%s", name);
-	FILE *f = fopen(path, "re");
-	size_t n = 0, cap = 0;
 	char *buf = NULL;
+	size_t len;
+	int r = pt_read_file(path, PROC_TABLE_MAX, &buf, &len);
 
-	free(path);
-	if (!f)
-		return NULL;
-	for (;;) {
-		size_t got;
-
-		xgrow(&buf, &cap, n + 4096 + 1, 1);
-		got = fread(buf + n, 1, 4096, f);
-		n += got;
-		if (got == 0 || n >= (size_t)1024 * 1024)
-			break;
+	if (r < 0 && !(optional && r == -ENOENT) && !*err) {
+		if (r == -EFBIG)
+			*err = xasprintf("'%s' is larger than %zu MiB", path, PROC_TABLE_MAX >> 20);
+		else
+			*err = xasprintf("cannot read '%s': %s", path, strerror(-r));
 	}
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
+	free(path);
+	return r < 0 ? NULL : buf;
 }
 
 /* Copies the next line of *cur into buf (cut to size) and advances; false at the end. */
@@ -142,6 +143,9 @@ struct host_view {
 	char *route, *if_inet6;         /* injected proc only */
 	char *mounts, *swaps, *mdstat;
 	char root[64];                  /* the root= device of the kernel command line, or "" */
+	/* Why addresses or storage use cannot be known (a table that cannot be read whole), or
+	 * NULL: then every interface or block device counts as in use (fail closed). */
+	char *net_err, *storage_err;
 };
 
 static void
@@ -152,16 +156,18 @@ host_view_load(const struct pt_host *h, struct host_view *v)
 
 	memset(v, 0, sizeof(*v));
 	v->live = realpath(h->proc_root, real) && strcmp(real, "/proc") == 0;
-	if (v->live && getifaddrs(&v->ifa) < 0)
-		v->ifa = NULL;   /* no addresses seen: interfaces that are up still count */
-	if (!v->live) {
-		v->route = read_table(h, "net/route");
-		v->if_inet6 = read_table(h, "net/if_inet6");
+	if (v->live && getifaddrs(&v->ifa) < 0) {
+		v->ifa = NULL;
+		v->net_err = xasprintf("cannot list the network addresses: %s", strerror(errno));
 	}
-	v->mounts = read_table(h, "mounts");
-	v->swaps = read_table(h, "swaps");
-	v->mdstat = read_table(h, "mdstat");
-	cmdline = read_table(h, "cmdline");
+	if (!v->live) {
+		v->route = read_table(h, "net/route", false, &v->net_err);
+		v->if_inet6 = read_table(h, "net/if_inet6", true, &v->net_err);
+	}
+	v->mounts = read_table(h, "mounts", false, &v->storage_err);
+	v->swaps = read_table(h, "swaps", false, &v->storage_err);
+	v->mdstat = read_table(h, "mdstat", true, &v->storage_err);
+	cmdline = read_table(h, "cmdline", false, &v->storage_err);
 	root = cmdline ? strstr(cmdline, "root=/dev/") : NULL;
 	if (root && (root == cmdline || root[-1] == ' ')) {
 		root += strlen("root=/dev/");
@@ -180,6 +186,8 @@ host_view_done(struct host_view *v)
 	free(v->mounts);
 	free(v->swaps);
 	free(v->mdstat);
+	free(v->net_err);
+	free(v->storage_err);
 }
 
 static bool
@@ -290,6 +298,12 @@ block_in_use(const struct host_view *v, const char *dir, const char *name, char 
 	bool used = false;
 
 	free(holders);
+	if (v->storage_err) {
+		if (hd)
+			closedir(hd);
+		*why = xasprintf("%s: cannot tell whether /dev/%s is in use", v->storage_err, name);
+		return true;
+	}
 	if (hd) {
 		while (!used && (e = readdir(hd))) {
 			if (e->d_name[0] == '.')
@@ -360,10 +374,13 @@ observe_users(const struct pt_host *h, struct pt_observed *obs)
 				bool up = (operstate && strcmp(operstate, "up") == 0) ||
 					  (flags && (strtoul(flags, NULL, 16) & 1));   /* IFF_UP */
 
-				if (iface_has_address(&view, e->d_name))
+				if (!view.net_err && iface_has_address(&view, e->d_name))
 					add_use(d, PT_USE_NET, xasprintf("network interface '%s' has an address", e->d_name));
 				else if (up)
 					add_use(d, PT_USE_NET, xasprintf("network interface '%s' is up", e->d_name));
+				else if (view.net_err)
+					add_use(d, PT_USE_NET, xasprintf("%s: cannot tell whether network interface "
+									 "'%s' has an address", view.net_err, e->d_name));
 				free(p);
 				free(q);
 				free(operstate);
@@ -381,89 +398,9 @@ observe_users(const struct pt_host *h, struct pt_observed *obs)
 	host_view_done(&view);
 }
 
-/* "BDF/NAME", relative to the devices directory, which is opened once: no path is built from
- * the root for each of the thousands of attributes a large host has. */
-static const char *
-dev_rel(char rel[64], const char *bdf, const char *name)
-{
-	size_t a = strlen(bdf), b = strlen(name);
-
-	if (a + b + 2 > 64)
-		return "";   /* not a name this file asks for: openat fails */
-	memcpy(rel, bdf, a + 1);
-	rel[a] = '/';
-	memcpy(rel + a + 1, name, b + 1);
-	return rel;
-}
-
-/* Reads a one-line device attribute into buf, without the final newline; false when absent. */
-static bool
-attr_at(int dfd, const char *bdf, const char *name, char *buf, size_t size)
-{
-	char rel[64];
-	int fd = openat(dfd, dev_rel(rel, bdf, name), O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return false;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		n--;
-	buf[n] = '\0';
-	return true;
-}
-
-/* A hex attribute ("0x8086") into *v; -errno when absent, -EINVAL when not a number. */
-static int
-hex_at(int dfd, const char *bdf, const char *name, unsigned long *v)
-{
-	char buf[32], *end;
-
-	*v = 0;
-	if (!attr_at(dfd, bdf, name, buf, sizeof(buf)))
-		return pt_neg_errno();
-	*v = strtoul(buf, &end, 16);
-	return end != buf && *end == '\0' ? 0 : -EINVAL;
-}
-
-/* The last part of a device's link (driver -> ../../bus/pci/drivers/e1000e: "e1000e"); NULL when
- * there is none. The kernel names drivers and groups in that part; no realpath needed. */
-static char *
-link_name_at(int dfd, const char *bdf, const char *name)
-{
-	char rel[64], target[PATH_MAX];
-	ssize_t n = readlinkat(dfd, dev_rel(rel, bdf, name), target, sizeof(target) - 1);
-	const char *base;
-
-	if (n <= 0)
-		return NULL;
-	target[n] = '\0';
-	base = strrchr(target, '/');
-	return xstrdup(base ? base + 1 : target);
-}
-
-/* The header type from config space (the byte at 0x0e, without the multi-function bit). */
-static unsigned
-header_type_at(int dfd, const char *bdf)
-{
-	char rel[64];
-	int fd = openat(dfd, dev_rel(rel, bdf, "config"), O_RDONLY | O_CLOEXEC);
-	unsigned char ht = 0;
-
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &ht, 1, 0x0e) != 1)
-		ht = 0;
-	close(fd);
-	return ht & 0x7f;
-}
-
 /* What a device is by its class: the chipset and the console belong to the host. */
 static void
-observe_class_use(int dfd, const char *bdf, struct pt_pcidev *d)
+observe_class_use(const struct pt_sysfs *s, const char *bdf, struct pt_pcidev *d)
 {
 	unsigned cls = d->class_code >> 8;
 	char boot_vga[8];
@@ -475,24 +412,24 @@ observe_class_use(int dfd, const char *bdf, struct pt_pcidev *d)
 	else if (cls == 0x0c05)
 		add_use(d, PT_USE_SMBUS, xstrdup("it is an SMBus controller"));
 	/* the kernel gives boot_vga to display devices only */
-	if (cls >> 8 == 0x03 && attr_at(dfd, bdf, "boot_vga", boot_vga, sizeof(boot_vga)) &&
+	if (cls >> 8 == 0x03 && pt_sysfs_attr(s, bdf, "boot_vga", boot_vga, sizeof(boot_vga)) == 0 &&
 	    strcmp(boot_vga, "1") == 0)
 		add_use(d, PT_USE_BOOT_VGA, xstrdup("it is the boot VGA device (the console)"));
 }
 
-/* Fills d from bus/pci/devices/BDF (dfd: that devices directory); 0, or a negative errno with
- * *bad set to the attribute that a device cannot be without (vendor, device, class). */
+/* Fills d from bus/pci/devices/BDF; 0, or a negative errno with *bad set to the attribute
+ * that a device cannot be without (vendor, device, class). */
 static int
-fill_device(int dfd, const char *bdf, const struct pt_pciaddr *addr, struct pt_pcidev *d,
+fill_device(const struct pt_sysfs *s, const char *bdf, const struct pt_pciaddr *addr, struct pt_pcidev *d,
 	    const char **bad)
 {
 	static const char *const ids[] = { "vendor", "device", "class", "subsystem_vendor", "subsystem_device" };
-	unsigned long v[5];
-	char override[256];
+	unsigned long v[5] = { 0 };
+	unsigned char ht = 0;
 	char *group;
 
 	for (size_t i = 0; i < 5; i++) {
-		int r = hex_at(dfd, bdf, ids[i], &v[i]);
+		int r = pt_sysfs_hex(s, bdf, ids[i], &v[i]);
 
 		if (r < 0 && i < 3) {   /* bridges have no subsystem ids */
 			*bad = ids[i];
@@ -505,9 +442,10 @@ fill_device(int dfd, const char *bdf, const struct pt_pciaddr *addr, struct pt_p
 	d->class_code = (uint32_t)v[2] & 0xffffff;
 	d->subsystem_vendor = (uint16_t)v[3];
 	d->subsystem_device = (uint16_t)v[4];
-	d->header_type = header_type_at(dfd, bdf);
-	d->driver = link_name_at(dfd, bdf, "driver");
-	group = link_name_at(dfd, bdf, "iommu_group");
+	/* the byte at 0x0e, without the multi-function bit */
+	d->header_type = pt_sysfs_config_byte(s, bdf, 0x0e, &ht) == 0 ? ht & 0x7f : 0;
+	d->driver = pt_sysfs_driver(s, bdf);
+	group = pt_sysfs_link_name(s, bdf, "iommu_group");
 	d->iommu_group = -1;
 	if (group) {
 		char *end;
@@ -517,10 +455,8 @@ fill_device(int dfd, const char *bdf, const struct pt_pciaddr *addr, struct pt_p
 			d->iommu_group = (int)g;
 		free(group);
 	}
-	if (attr_at(dfd, bdf, "driver_override", override, sizeof(override)) && override[0] &&
-	    strcmp(override, "(null)") != 0)
-		d->driver_override = xstrdup(override);
-	observe_class_use(dfd, bdf, d);
+	d->driver_override = pt_sysfs_override(s, bdf);
+	observe_class_use(s, bdf, d);
 	return 0;
 }
 
@@ -534,14 +470,25 @@ int
 pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr)
 {
 	char *path = pt_host_sysfs_path(h, "bus/pci/devices");
-	DIR *dir = opendir(path);
 	struct pt_pcidev *devs = NULL;
+	struct pt_sysfs sys;
 	size_t n = 0, cap = 0;
 	struct stat st;
-	int r = 0;
+	DIR *dir = NULL;
+	int r = pt_sysfs_open(h, &sys);
 
+	if (r == 0) {
+		int fd = dup(sys.devices_fd);
+
+		dir = fd < 0 ? NULL : fdopendir(fd);
+		if (!dir) {
+			r = pt_neg_errno();
+			if (fd >= 0)
+				close(fd);
+		}
+	}
 	if (!dir) {
-		r = pt_neg_errno();
+		pt_sysfs_close(&sys);
 		*reterr = xasprintf("cannot read PCI devices: '%s': %s", path, strerror(-r));
 		free(path);
 		return r;
@@ -559,7 +506,7 @@ pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr
 		}
 		xgrow(&devs, &cap, n + 1, sizeof(*devs));
 		memset(&devs[n], 0, sizeof(*devs));
-		r = fill_device(dirfd(dir), e->d_name, &a, &devs[n], &why);
+		r = fill_device(&sys, e->d_name, &a, &devs[n], &why);
 		if (r < 0) {
 			*reterr = xasprintf("cannot read PCI devices: '%s/%s/%s': %s", path, e->d_name, why,
 					    strerror(-r));
@@ -568,6 +515,7 @@ pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr
 		n++;
 	}
 	closedir(dir);
+	pt_sysfs_close(&sys);
 	free(path);
 	if (r < 0) {
 		for (size_t i = 0; i < n; i++)

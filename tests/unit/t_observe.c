@@ -164,10 +164,45 @@ test_storage_in_use(void **state)
 	sh("cp -a tests/fixtures/sysfs/ds1621-coral %s/sys && find %s/sys -depth -type d -name holders -exec rm -rf {} +", tmp, tmp);
 	p = xasprintf("%s/proc", tmp);
 	sys = xasprintf("%s/sys", tmp);
+	free(put("proc/swaps", "Filename Type Size Used Priority\n"));
+	free(put("proc/cmdline", "BOOT_IMAGE=/vmlinuz ro quiet\n"));
+	free(put("proc/net/route", "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"));
 	free(put("proc/mounts", "/dev/sda5 /volume1 btrfs rw 0 0\n"));
 	observe(sys, p, &obs);
 	assert_string_equal(dev(&obs, "08:00.0")->host_use_why, "/dev/sda5 is mounted on /volume1");
 	pt_observed_done(&obs);
+	/* a Docker-heavy NAS: thousands of long overlay lines (over 1 MiB) before the disk's */
+	{
+		char *path = xasprintf("%s/proc/mounts", tmp);
+		FILE *f = fopen(path, "w");
+
+		assert_non_null(f);
+		for (int i = 0; i < 5000; i++)
+			fprintf(f, "overlay /volume1/@docker/overlay2/%064d/merged overlay rw,relatime,lowerdir=/volume1/"
+				"@docker/overlay2/l/%0160d,upperdir=/volume1/@docker/overlay2/%064d/diff 0 0\n", i, i, i);
+		fputs("/dev/sda5 /volume1 btrfs rw 0 0\n", f);
+		fclose(f);
+		free(path);
+	}
+	observe(sys, p, &obs);
+	assert_string_equal(dev(&obs, "08:00.0")->host_use_why, "/dev/sda5 is mounted on /volume1");
+	pt_observed_done(&obs);
+	/* a table that cannot be read: every disk counts as in use (fail closed), with the reason */
+	sh("mv %s/proc/mounts %s/proc/mounts.away", tmp, tmp);
+	observe(sys, p, &obs);
+	assert_non_null(strstr(dev(&obs, "08:00.0")->host_use_why, "/proc/mounts': No such file or directory: "
+						  "cannot tell whether /dev/sda"));
+	assert_true(dev(&obs, "08:00.0")->host_use & PT_USE_STORAGE);
+	pt_observed_done(&obs);
+	sh("mv %s/proc/mounts.away %s/proc/mounts", tmp, tmp);
+	{
+		char *none = xasprintf("%s/nonexistent", tmp);
+
+		observe(sys, none, &obs);
+		assert_non_null(strstr(dev(&obs, "08:00.0")->host_use_why, "cannot tell whether /dev/sda"));
+		pt_observed_done(&obs);
+		free(none);
+	}
 	/* swap */
 	free(put("proc/mounts", ""));
 	free(put("proc/swaps", "Filename Type Size Used Priority\n/dev/sda2 partition 2097084 0 -2\n"));

@@ -1,0 +1,43 @@
+/* sysfs.h: the one access layer for PCI devices in the injected sysfs: attributes, links, driver_override's "(null)" rule, and writes in one write(2). */
+#ifndef PT_SYSFS_H
+#define PT_SYSFS_H
+
+#include <stddef.h>
+
+#include "reconcile/host.h"
+
+/* bus/pci/devices of one sysfs root, opened once: no path is built from the root for each
+ * of the thousands of attributes a large host has. */
+struct pt_sysfs {
+	const struct pt_host *h;  /* borrowed */
+	int devices_fd;           /* bus/pci/devices; -1 when it could not be opened */
+};
+
+/* Opens h's bus/pci/devices. 0, or a negative errno (then s->devices_fd is -1 and every
+ * read below fails with -EBADF; writes still work, they name their whole path). */
+int pt_sysfs_open(const struct pt_host *h, struct pt_sysfs *s);
+/* Closes it; accepts a closed or zeroed one. */
+void pt_sysfs_close(struct pt_sysfs *s);
+
+/* A one-line attribute of device bdf into buf (cut to size), without the final newline and
+ * spaces. 0, or a negative errno (-ENOENT: the kernel has no such attribute here). */
+int pt_sysfs_attr(const struct pt_sysfs *s, const char *bdf, const char *name, char *buf, size_t size);
+/* A hex attribute ("0x8086"); -EINVAL when it is not a number. */
+int pt_sysfs_hex(const struct pt_sysfs *s, const char *bdf, const char *name, unsigned long *ret);
+/* One byte of config space at off; 0 or a negative errno. */
+int pt_sysfs_config_byte(const struct pt_sysfs *s, const char *bdf, unsigned off, unsigned char *ret);
+/* The last part of a device's link (driver -> ../../bus/pci/drivers/e1000e: "e1000e"), or
+ * NULL when there is none; the caller frees. */
+char *pt_sysfs_link_name(const struct pt_sysfs *s, const char *bdf, const char *name);
+/* The driver bound to bdf, or NULL; the caller frees. */
+char *pt_sysfs_driver(const struct pt_sysfs *s, const char *bdf);
+/* driver_override, or NULL when unset (the kernel shows "(null)"; older kernels an empty
+ * line) or absent; the caller frees. */
+char *pt_sysfs_override(const struct pt_sysfs *s, const char *bdf);
+
+/* Writes value to the attribute at rel (relative to the sysfs root, e.g. "bus/pci/drivers_probe")
+ * in one write(2), as the kernel wants. 0, or a negative errno with *reterr set ("cannot write
+ * '/sys/bus/pci/drivers_probe': No such device"; the caller frees). */
+int pt_sysfs_write(const struct pt_sysfs *s, const char *rel, const char *value, char **reterr);
+
+#endif
