@@ -60,8 +60,8 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 		return r;
 	}
 	pt_plan_compute(&cfg, &obs, ctx->vm, &plan);
-	for (size_t i = 0; i < plan.n_errors; i++)
-		pt_say(&(struct pt_report){ false, false }, LOG_ERR, "%s", plan.errors[i]);
+	for (size_t i = 0; i < plan.n_problems; i++)
+		pt_say(&(struct pt_report){ false, false }, LOG_ERR, "%s", plan.problems[i].message);
 	failed = pt_apply(&ctx->host, &plan, &opts, pt_report_step, &rep);
 
 	/* Observe again after any step: the run succeeded only if nothing is left to do. A no-op
@@ -88,7 +88,7 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 		failed += (unsigned)after.n_steps;
 		pt_plan_done(&after);
 	}
-	r = r < 0 || failed || plan.n_errors ? PT_EXIT_FAIL : PT_EXIT_OK;
+	r = r < 0 || failed || plan.n_problems ? PT_EXIT_FAIL : PT_EXIT_OK;
 	pt_plan_done(&plan);
 	pt_observed_done(&obs);
 	pt_config_done(&cfg);

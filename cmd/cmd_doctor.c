@@ -155,9 +155,9 @@ check_devices(struct doctor *d, const struct pt_config *cfg, const struct pt_obs
 	}
 	/* what resolving alone does not see: group viability, host use, the VMs */
 	pt_plan_compute(cfg, obs, NULL, &plan);
-	for (size_t i = 0; i < plan.n_errors; i++)
-		check(d, FAIL, "plan", "%s", plan.errors[i]);
-	if (!plan.n_errors)
+	for (size_t i = 0; i < plan.n_problems; i++)
+		check(d, FAIL, "plan", "%s", plan.problems[i].message);
+	if (!plan.n_problems)
 		check(d, PASS, "plan", "%zu step%s pending ('passthrough plan' shows them)", plan.n_steps,
 		      plan.n_steps == 1 ? "" : "s");
 	pt_plan_done(&plan);

@@ -111,8 +111,8 @@ run_sysfs_steps(const struct pt_ctx *ctx, const struct pt_config *cfg, struct pt
 	obs.n_doms = 1;
 	obs.have_domains = true;
 	pt_plan_compute(cfg, &obs, dom->name, &plan);
-	for (size_t i = 0; i < plan.n_errors; i++)
-		pt_say(&rep, LOG_ERR, "hook: %s", plan.errors[i]);
+	for (size_t i = 0; i < plan.n_problems; i++)
+		pt_say(&rep, LOG_ERR, "hook: %s", plan.problems[i].message);
 	/* Attach and detach are the worker's: a hook must not call libvirt. */
 	sysfs_only = plan;
 	sysfs_only.steps = xcalloc(plan.n_steps + 1, sizeof(*plan.steps));

@@ -37,14 +37,14 @@ print_text(const struct pt_plan *plan, const struct pt_observed *obs)
 	}
 	for (size_t i = 0; i < plan->n_notes; i++)
 		printf("%snote: %s\n", i == 0 && plan->n_steps ? "\n" : "", plan->notes[i]);
-	if (plan->n_steps == 0 && plan->n_errors == 0)
+	if (plan->n_steps == 0 && plan->n_problems == 0)
 		printf("%sNothing to do: the host matches the file (%zu device%s).\n",
 		       plan->n_notes ? "\n" : "", plan->n_devices, plan->n_devices == 1 ? "" : "s");
 	else if (plan->n_steps)
 		printf("\nPlan: %zu step%s for %zu device%s.\n", plan->n_steps, plan->n_steps == 1 ? "" : "s",
 		       plan->n_devices, plan->n_devices == 1 ? "" : "s");
-	for (size_t i = 0; i < plan->n_errors; i++)
-		fprintf(stderr, "passthrough: %s\n", plan->errors[i]);
+	for (size_t i = 0; i < plan->n_problems; i++)
+		fprintf(stderr, "passthrough: %s\n", plan->problems[i].message);
 }
 
 static void
@@ -76,10 +76,18 @@ print_json(const struct pt_plan *plan)
 		printf("%s", i ? "," : "");
 		pt_json_string(stdout, plan->notes[i]);
 	}
-	printf("],\"errors\":[");
-	for (size_t i = 0; i < plan->n_errors; i++) {
-		printf("%s", i ? "," : "");
-		pt_json_string(stdout, plan->errors[i]);
+	printf("],\"problems\":[");
+	for (size_t i = 0; i < plan->n_problems; i++) {
+		const struct pt_problem *pr = &plan->problems[i];
+		char a[PT_PCIADDR_BUFSZ];
+
+		printf("%s{\"kind\":\"%s\",\"entry\":", i ? "," : "", pt_problem_kind_name(pr->kind));
+		pt_json_string(stdout, pr->entry ? pr->entry->name : NULL);
+		printf(",\"address\":");
+		pt_json_string(stdout, pr->has_addr ? pt_pciaddr_format(&pr->addr, a) : NULL);
+		printf(",\"message\":");
+		pt_json_string(stdout, pr->message);
+		printf("}");
 	}
 	printf("]}\n");
 }
@@ -107,9 +115,9 @@ plan_run(struct pt_ctx *ctx, int argc, char **argv)
 	else if (!ctx->quiet)
 		print_text(&plan, &obs);
 	else
-		for (size_t i = 0; i < plan.n_errors; i++)
-			fprintf(stderr, "passthrough: %s\n", plan.errors[i]);
-	r = plan.n_errors ? PT_EXIT_FAIL
+		for (size_t i = 0; i < plan.n_problems; i++)
+			fprintf(stderr, "passthrough: %s\n", plan.problems[i].message);
+	r = plan.n_problems ? PT_EXIT_FAIL
 	    : ctx->detailed_exitcode && plan.n_steps ? PT_EXIT_CHANGES : PT_EXIT_OK;
 	pt_plan_done(&plan);
 	pt_observed_done(&obs);

@@ -15,7 +15,8 @@ struct row {
 	const struct pt_pcidev *dev;   /* NULL when it does not resolve */
 	char *want_driver;             /* "vfio-pci" or "host driver" */
 	char *attached;                /* the domains it is attached to live, "" for none */
-	char *why;                     /* NULL when converged: the first error, or the pending steps */
+	const struct pt_problem *problem; /* the entry's first problem (owned by the plan), or NULL */
+	char *why;                     /* NULL when converged: the problem, or the pending steps */
 };
 
 static char *
@@ -31,7 +32,6 @@ static void
 fill_row(struct row *row, const struct pt_device *e, const struct pt_observed *obs, const struct pt_plan *plan)
 {
 	char *err = NULL;
-	size_t nlen = strlen(e->name);
 
 	row->entry = e;
 	row->dev = pt_resolve_device(e, obs, &err);
@@ -44,12 +44,11 @@ fill_row(struct row *row, const struct pt_device *e, const struct pt_observed *o
 		if (dom->state == PT_DOMAIN_RUNNING && pt_domain_has_hostdev(dom, &row->dev->addr, false))
 			row->attached = append(row->attached, ", ", dom->title ? dom->title : dom->name);
 	}
-	/* Errors name the entry as "'NAME'..." and steps carry its name. */
-	for (size_t i = 0; i < plan->n_errors && !row->why; i++)
-		if (plan->errors[i][0] == '\'' && strncmp(plan->errors[i] + 1, e->name, nlen) == 0 &&
-		    plan->errors[i][nlen + 1] == '\'')
-			row->why = xstrdup(plan->errors[i]);
-	for (size_t i = 0; i < plan->n_steps && !(row->why && row->why[0] == '\''); i++) {
+	/* the entry's problem, else its pending steps */
+	row->problem = pt_plan_problem_of(plan, e);
+	if (row->problem)
+		row->why = xstrdup(row->problem->message);
+	for (size_t i = 0; i < plan->n_steps && !row->problem; i++) {
 		const struct pt_step *s = &plan->steps[i];
 
 		if (s->device && strcmp(s->device, e->name) == 0) {
@@ -100,7 +99,9 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 			pt_json_string(stdout, row->dev ? row->dev->driver : NULL);
 			printf(",\"attached_to\":");
 			pt_json_string(stdout, row->attached);
-			printf(",\"converged\":%s,\"why\":", row->why ? "false" : "true");
+			printf(",\"converged\":%s,\"problem\":", row->why ? "false" : "true");
+			pt_json_string(stdout, row->problem ? pt_problem_kind_name(row->problem->kind) : NULL);
+			printf(",\"why\":");
 			pt_json_string(stdout, row->why);
 			printf("}");
 		}

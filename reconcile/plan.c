@@ -24,7 +24,7 @@ struct want {
 	bool in_scope;                 /* gets steps and reports (all, or only --vm's) */
 };
 
-/* Appends a formatted line to a list of strings (the plan's errors or notes). */
+/* Appends a formatted line to a list of strings (the plan's notes). */
 static void __attribute__((format(printf, 4, 5)))
 add_text(char ***v, size_t *n, size_t *cap, const char *fmt, ...)
 {
@@ -36,10 +36,32 @@ add_text(char ***v, size_t *n, size_t *cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define add_line(p, ...) add_text(&(p)->errors, &(p)->n_errors, &(p)->cap_errors, __VA_ARGS__)
 #define add_note(p, ...) add_text(&(p)->notes, &(p)->n_notes, &(p)->cap_notes, __VA_ARGS__)
+
+static void __attribute__((format(printf, 5, 6)))
+add_problem(struct pt_plan *p, enum pt_problem_kind kind, const struct pt_device *entry,
+	    const struct pt_pcidev *dev, const char *fmt, ...)
+{
+	struct pt_problem *pr;
+	va_list ap;
+
+	xgrow(&p->problems, &p->cap_problems, p->n_problems + 1, sizeof(*p->problems));
+	pr = &p->problems[p->n_problems++];
+	memset(pr, 0, sizeof(*pr));
+	pr->kind = kind;
+	pr->entry = entry;
+	if (dev) {
+		pr->has_addr = true;
+		pr->addr = dev->addr;
+	}
+	va_start(ap, fmt);
+	pr->message = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
 /* What is wrong with entry w, reported only when w is in scope (the hook plans one VM). */
-#define want_error(p, w, ...) do { if ((w)->in_scope) add_line(p, __VA_ARGS__); } while (0)
+#define want_error(p, w, kind, ...) \
+	do { if ((w)->in_scope) add_problem(p, kind, (w)->entry, (w)->dev, __VA_ARGS__); } while (0)
 #define want_note(p, w, ...) do { if ((w)->in_scope) add_note(p, __VA_ARGS__); } while (0)
 
 static struct pt_step *
@@ -326,7 +348,7 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 	if (d->iommu_group < 0) {
 		if (!w->vfio)
 			return true;
-		want_error(p, w, "'%s' %s: no IOMMU group; is the IOMMU on? (boot with intel_iommu=on or "
+		want_error(p, w, PT_PROBLEM_NO_IOMMU, "'%s' %s: no IOMMU group; is the IOMMU on? (boot with intel_iommu=on or "
 			   "amd_iommu=on, and enable VT-d/AMD-Vi in the firmware)", w->entry->name,
 			   pt_pciaddr_format(&d->addr, a));
 		return false;
@@ -345,7 +367,7 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 			if (other && !other->vfio && !other->failed)
 				continue;   /* released together (unless its release is refused: then it stays) */
 			if (on_vfio(m) || (other && other->vfio && !other->failed)) {
-				want_error(p, w, "'%s' %s: cannot go back to the host while %s%s%s%s shares IOMMU "
+				want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: cannot go back to the host while %s%s%s%s shares IOMMU "
 					   "group %d on vfio-pci; release them together", w->entry->name, a, b,
 					   other ? " ('" : "", other ? other->entry->name : "", other ? "')" : "",
 					   d->iommu_group);
@@ -355,7 +377,7 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 		}
 		if (other && other->vfio && !other->failed) {
 			if (w->dom && other->dom && other->dom != w->dom) {
-				want_error(p, w, "'%s' %s: IOMMU group %d also holds %s ('%s'), which goes to %s; "
+				want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d also holds %s ('%s'), which goes to %s; "
 					   "a group can go to one VM only", w->entry->name, a, d->iommu_group, b,
 					   other->entry->name, label(other->dom));
 				ok = false;
@@ -363,7 +385,7 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 			continue;
 		}
 		if (other && other->vfio) {
-			want_error(p, w, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it and "
+			want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it and "
 				   "cannot move (see its own error)", w->entry->name, a, d->iommu_group, b,
 				   other->entry->name);
 			ok = false;
@@ -371,12 +393,12 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 		}
 		if (other) {
 			if (other->entry->state == PT_STATE_ATTACHED)
-				want_error(p, w, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it "
+				want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it "
 					   "and goes back to the host while %s is stopped (on_stop: release)",
 					   w->entry->name, a, d->iommu_group, b, other->entry->name,
 					   other->dom ? label(other->dom) : other->entry->vm);
 			else
-				want_error(p, w, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it "
+				want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it "
 					   "and is declared %s; declare it bound or attached", w->entry->name, a,
 					   d->iommu_group, b, other->entry->name, pt_state_name(other->entry->state));
 			ok = false;
@@ -384,7 +406,7 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 		}
 		elsewhere = attached_elsewhere(obs, m, w->dom);
 		if (elsewhere) {
-			want_error(p, w, "'%s' %s: IOMMU group %d also holds %s, which is attached to %s; "
+			want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d also holds %s, which is attached to %s; "
 				   "a group can go to one VM only", w->entry->name, a, d->iommu_group, b,
 				   label(elsewhere));
 			ok = false;
@@ -392,14 +414,14 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 		}
 		if (!m->driver || on_vfio(m) || w->entry->whole_group) {
 			if (w->entry->whole_group && m->driver && !on_vfio(m) && m->host_use && !w->entry->force) {
-				want_error(p, w, "'%s' %s: IOMMU group %d member %s is in use by the host (%s); "
+				want_error(p, w, PT_PROBLEM_HOST_USE, "'%s' %s: IOMMU group %d member %s is in use by the host (%s); "
 					   "set force: true to take it anyway", w->entry->name, a, d->iommu_group, b,
 					   m->host_use_why);
 				ok = false;
 			}
 			continue;
 		}
-		want_error(p, w, "'%s' %s: IOMMU group %d would not be viable: %s (%04x:%04x) shares it and is "
+		want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d would not be viable: %s (%04x:%04x) shares it and is "
 			   "on %s; declare it in the file (e.g. with state: bound) or set whole_group: true",
 			   w->entry->name, a, d->iommu_group, b, m->vendor, m->device, m->driver);
 		ok = false;
@@ -417,7 +439,7 @@ resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
 
 	w->dev = pt_resolve_device(e, obs, &err);
 	if (!w->dev) {
-		want_error(p, w, "'%s': %s", e->name, err);
+		want_error(p, w, PT_PROBLEM_DEVICE, "'%s': %s", e->name, err);
 		free(err);
 		return false;
 	}
@@ -435,7 +457,7 @@ resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
 		assert(e->vm);   /* the config loader sets vm for every attached entry */
 		w->dom = pt_find_domain(obs, e->vm, &err);
 		if (!w->dom) {
-			want_error(p, w, "'%s': %s", e->name, err);
+			want_error(p, w, PT_PROBLEM_DOMAIN, "'%s': %s", e->name, err);
 			free(err);
 			return false;
 		}
@@ -452,12 +474,12 @@ resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
 		break;
 	}
 	if (w->vfio && pt_pcidev_is_bridge(w->dev)) {
-		want_error(p, w, "'%s' %s: a PCI bridge cannot be passed through", e->name,
+		want_error(p, w, PT_PROBLEM_BRIDGE, "'%s' %s: a PCI bridge cannot be passed through", e->name,
 			 pt_pciaddr_format(&w->dev->addr, a));
 		return false;
 	}
 	if (w->vfio && w->dev->host_use && !on_vfio(w->dev) && !e->force) {
-		want_error(p, w, "'%s' %s: in use by the host: %s; stop using it there, or set force: true",
+		want_error(p, w, PT_PROBLEM_HOST_USE, "'%s' %s: in use by the host: %s; stop using it there, or set force: true",
 			 e->name, pt_pciaddr_format(&w->dev->addr, a), w->dev->host_use_why);
 		return false;
 	}
@@ -560,7 +582,7 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 
 		only = pt_find_domain(obs, only_vm, &err);
 		if (!only) {
-			add_line(&p, "--vm: %s", err);
+			add_problem(&p, PT_PROBLEM_SCOPE, NULL, NULL, "--vm: %s", err);
 			free(err);
 			free(wants);
 			*ret = p;
@@ -597,7 +619,7 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 
 		for (size_t j = 0; j < i && wants[i].dev; j++) {
 			if (wants[i].dev == wants[j].dev) {
-				want_error(&p, &wants[i], "'%s': selects %s, which '%s' selects too",
+				want_error(&p, &wants[i], PT_PROBLEM_DUPLICATE, "'%s': selects %s, which '%s' selects too",
 					   wants[i].entry->name, pt_pciaddr_format(&wants[i].dev->addr, a),
 					   wants[j].entry->name);
 				wants[i].failed = true;
@@ -654,14 +676,39 @@ pt_plan_done(struct pt_plan *plan)
 		free(s->domain);
 		free(s->reason);
 	}
-	for (size_t i = 0; i < plan->n_errors; i++)
-		free(plan->errors[i]);
+	for (size_t i = 0; i < plan->n_problems; i++)
+		free(plan->problems[i].message);
 	for (size_t i = 0; i < plan->n_notes; i++)
 		free(plan->notes[i]);
 	free(plan->steps);
-	free(plan->errors);
+	free(plan->problems);
 	free(plan->notes);
 	memset(plan, 0, sizeof(*plan));
+}
+
+const struct pt_problem *
+pt_plan_problem_of(const struct pt_plan *plan, const struct pt_device *e)
+{
+	for (size_t i = 0; i < plan->n_problems; i++)
+		if (plan->problems[i].entry == e)
+			return &plan->problems[i];
+	return NULL;
+}
+
+const char *
+pt_problem_kind_name(enum pt_problem_kind k)
+{
+	switch (k) {
+	case PT_PROBLEM_DEVICE: return "device";
+	case PT_PROBLEM_DUPLICATE: return "duplicate";
+	case PT_PROBLEM_DOMAIN: return "domain";
+	case PT_PROBLEM_SCOPE: return "scope";
+	case PT_PROBLEM_BRIDGE: return "bridge";
+	case PT_PROBLEM_HOST_USE: return "host_use";
+	case PT_PROBLEM_NO_IOMMU: return "no_iommu";
+	case PT_PROBLEM_GROUP: return "group";
+	}
+	return "?";
 }
 
 const char *

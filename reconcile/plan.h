@@ -34,11 +34,31 @@ struct pt_step {
 	char *reason;             /* one line */
 };
 
+/* Why an entry cannot be planned (those entries have no steps). */
+enum pt_problem_kind {
+	PT_PROBLEM_DEVICE,        /* no present device is the one it names, or several are, or it changed */
+	PT_PROBLEM_DUPLICATE,     /* another entry selects the same device */
+	PT_PROBLEM_DOMAIN,        /* its vm names no domain, or more than one */
+	PT_PROBLEM_SCOPE,         /* --vm names no domain, or more than one (no entry) */
+	PT_PROBLEM_BRIDGE,        /* a PCI bridge cannot be passed through */
+	PT_PROBLEM_HOST_USE,      /* the host uses it (or a group member), no force */
+	PT_PROBLEM_NO_IOMMU,      /* no IOMMU group */
+	PT_PROBLEM_GROUP,         /* its IOMMU group would not be viable, or would go to two VMs */
+};
+
+struct pt_problem {
+	enum pt_problem_kind kind;
+	const struct pt_device *entry;  /* owned by the config; NULL for PT_PROBLEM_SCOPE */
+	bool has_addr;
+	struct pt_pciaddr addr;   /* the device it resolved to, when it did */
+	char *message;            /* one line for people, naming the entry: "'coral' 0000:03:00.0: ..." */
+};
+
 struct pt_plan {
 	struct pt_step *steps;    /* in the order apply runs them */
 	size_t n_steps, cap_steps;
-	char **errors;            /* one line each, naming the entry; those entries have no steps */
-	size_t n_errors, cap_errors;
+	struct pt_problem *problems;
+	size_t n_problems, cap_problems;
 	char **notes;             /* one line each: what the plan waits for or leaves out */
 	size_t n_notes, cap_notes;
 	size_t n_devices;         /* entries considered */
@@ -51,13 +71,17 @@ struct pt_plan {
  * obs->have_domains is false (libvirt was not asked), only moves to vfio-pci are planned:
  * entries that could take a device from a running VM (state released, on_stop release) are
  * left out with a note.
- * Always fills *ret (free it with pt_plan_done()); errors are in ret->errors.
+ * Always fills *ret (free it with pt_plan_done()); what cannot be planned is in ret->problems.
  */
 void pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, const char *only_vm,
 		     struct pt_plan *ret);
 void pt_plan_done(struct pt_plan *plan);
 
 /* "load_vfio", "detach", ... for JSON and logs. */
+const char *pt_problem_kind_name(enum pt_problem_kind k);
+/* The first problem of entry e, or NULL. */
+const struct pt_problem *pt_plan_problem_of(const struct pt_plan *plan, const struct pt_device *e);
+
 const char *pt_step_kind_name(enum pt_step_kind k);
 /* '+', '-' or '~': adds, removes or changes something. */
 char pt_step_symbol(enum pt_step_kind k);

@@ -102,8 +102,8 @@ render(const struct pt_plan *p)
 		free(s);
 		s = t;
 	}
-	for (size_t i = 0; i < p->n_errors; i++) {
-		char *t = xasprintf("%serror: %s\n", s, p->errors[i]);
+	for (size_t i = 0; i < p->n_problems; i++) {
+		char *t = xasprintf("%serror: %s\n", s, p->problems[i].message);
 
 		free(s);
 		s = t;

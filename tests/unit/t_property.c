@@ -283,8 +283,8 @@ describe(const struct host *h, const struct pt_config *cfg, const struct pt_plan
 			p->steps[k].addr.bus, p->steps[k].addr.slot, p->steps[k].addr.func,
 			p->steps[k].from ? p->steps[k].from : "-", p->steps[k].to ? p->steps[k].to : "-",
 			p->steps[k].reason);
-	for (size_t k = 0; k < p->n_errors; k++)
-		fprintf(stderr, "#   error %s\n", p->errors[k]);
+	for (size_t k = 0; k < p->n_problems; k++)
+		fprintf(stderr, "#   error %s\n", p->problems[k].message);
 	for (size_t k = 0; k < p->n_notes; k++)
 		fprintf(stderr, "#   note %s\n", p->notes[k]);
 }
@@ -305,7 +305,7 @@ check_case(unsigned long seed)
 	random_config(&h, &cfg);
 	pt_plan_compute(&cfg, &h.obs, NULL, &p1);
 	cases_with_steps += p1.n_steps > 0;
-	cases_with_errors += p1.n_errors > 0;
+	cases_with_errors += p1.n_problems > 0;
 	steps_total += p1.n_steps;
 
 	/* Untouched: devices the file does not name (bar whole_group members), and host-critical
