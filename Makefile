@@ -91,9 +91,9 @@ $(FAKESYS): tests/fake/fakesys.c
 # `make check` runs every tier that can run here and ends with one "N passed, N failed" line:
 # unit and CLI tests (under valgrind when it is installed), the fault tests on the FUSE fake
 # sysfs, the same again built with ASan and UBSan, and the real-kernel scenarios when the
-# QEMU test bed can run here; also the DSM bundle (make dist) in a minimal Debian 12 root and
-# the Ansible example.
-CHECK_SUITES ?= unit cli fake asan dist ansible bed
+# QEMU test bed can run here (else each is counted as skipped) and the bed runner's own test on
+# a fake QEMU; also the DSM bundle (make dist) in a minimal Debian 12 root and the Ansible example.
+CHECK_SUITES ?= unit cli fake asan dist ansible bed-runner bed
 check: $(PROG) $(TESTS) $(FAKESYS_IF_FUSE)
 	BIN=./$(PROG) TESTS="$(TESTS)" SUITES="$(CHECK_SUITES)" VALGRIND=$(VALGRIND) E2E=$(E2E) \
 		FAKESYS=$(FAKESYS) MAKE="$(MAKE)" tests/run.sh

@@ -1,16 +1,16 @@
 #!/bin/sh
 # run.sh: runs every test tier that can run here and ends with one "N passed, N failed" line.
-#   SUITES   which tiers (default "unit cli fake bed"; also asan, dist, ansible)
+#   SUITES   which tiers (default "unit cli fake bed-runner bed"; also asan, dist, ansible)
 #   FAKESYS  the FUSE fake sysfs for the fake tier (default build/fakesys)
 #   BIN      the passthrough binary (default ./passthrough)
 #   TESTS    the cmocka unit-test binaries
 #   VALGRIND yes: unit and CLI tests run under valgrind --error-exitcode; no: they do not;
 #            unset: they do when valgrind is installed
-#   E2E      no: leave out the real-kernel bed even when it could run
+#   E2E      no: leave out the real-kernel bed even when it could run (its scenarios count as skipped)
 #   MAKE     make, for the asan suite (which builds build/asan/ first)
 set -u
 cd "$(dirname "$0")/.." || exit 1
-SUITES=${SUITES:-unit cli fake bed}
+SUITES=${SUITES:-unit cli fake bed-runner bed}
 export BIN=${BIN:-./passthrough}
 passed=0 failed=0 skipped=0
 log=$(mktemp) || exit 1
@@ -49,6 +49,18 @@ run_unit() {
 				failed=$((failed + 1))
 			fi
 		done
+}
+
+# skip_bed WHY: the bed did not run: each scenario of its suite is skipped, with an
+# "ok N - NAME # SKIP WHY" line (one "ok 1 - bed # SKIP WHY" when they cannot be listed).
+skip_bed() {
+	echo "# bed: skipped: $1"
+	: >"$log"
+	[ ! -x tests/bed/run.sh ] ||
+		tests/bed/run.sh --names 2>/dev/null | awk -v why="$1" '{ print "ok " NR " - " $0 " # SKIP " why }' >"$log"
+	[ -s "$log" ] || echo "ok 1 - bed # SKIP $1" >"$log"
+	cat "$log"
+	count_tap "$log"
 }
 
 # run_tap NAME SCRIPT WHAT: runs a TAP script and adds its results.
@@ -116,24 +128,26 @@ for suite in $SUITES; do
 	ansible)
 		run_tap ansible tests/ansible/run.sh "with $BIN"
 		;;
+	bed-runner)
+		run_tap bed-runner tests/bed/runner-test.sh "(the bed's runner on a fake QEMU, no guest)"
+		;;
 	bed)
-		if [ "${E2E:-}" = no ]; then
-			echo "# bed: skipped (E2E=no)"
-		elif [ ! -x tests/bed/run.sh ]; then
-			echo "# bed: skipped: tests/bed/run.sh is missing"
+		if [ ! -x tests/bed/run.sh ]; then
+			skip_bed "tests/bed/run.sh is missing"
+		elif [ "${E2E:-}" = no ]; then
+			skip_bed "E2E=no: the real-kernel bed is left out"
 		elif ! why=$(tests/bed/run.sh --can-run 2>&1); then
-			echo "# bed: skipped: $why"
-			skipped=$((skipped + 1))
+			skip_bed "$why"
 		else
 			echo "# bed: tests/bed/run.sh --all"
 			tests/bed/run.sh --all >"$log" 2>&1
 			rc=$?
 			cat "$log"
-			# The bed ends with its own "N passed, N failed" line: add it in.
+			# The bed ends with its own "N passed, N failed[, N skipped]" line: add it in.
 			line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 			if [ -n "$line" ]; then
 				set -- $line
-				passed=$((passed + $1)) failed=$((failed + $3))
+				passed=$((passed + $1)) failed=$((failed + $3)) skipped=$((skipped + ${5:-0}))
 			fi
 			if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "$3" = 0 ]; }; then
 				echo "not ok - tests/bed/run.sh exited $rc"

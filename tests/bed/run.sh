@@ -1,19 +1,24 @@
 #!/bin/bash
-# Runs test-bed scenarios (tests/bed/scenarios/NAME.sh), each in a fresh QEMU guest, and reports PASS/FAIL per scenario.
+# Runs test-bed scenarios (tests/bed/scenarios/NAME.sh), each in a fresh QEMU guest, and reports PASS/FAIL/SKIP per scenario.
 #
 # usage: tests/bed/run.sh [-v] [-t SECONDS] SCENARIO...
 #        tests/bed/run.sh [-v] --all      every scenario not marked "bed-suite: no"
-#        tests/bed/run.sh --list
+#        tests/bed/run.sh --list          scenarios, their tier, suite membership, timeout
+#        tests/bed/run.sh --names         the names --all runs, one a line (boots nothing)
 #        tests/bed/run.sh --can-run       exit 0 if the bed can run here, else say what is missing
 #
 # -v streams the scenario's output while it runs (otherwise it is shown only
 # on failure); -t overrides every scenario's timeout.  A scenario's first lines
 # may hold "# bed-tier: 3" (libvirtd + nested VM: 2 vCPUs, 4 GiB), "# bed-timeout:
 # N" (seconds) and "# bed-suite: no" (not part of --all).  Exit code 77 from a
-# scenario means SKIP.  A guest whose kernel locks up (an emulator flake) is
-# killed and the scenario rerun in a fresh guest, up to 3 attempts, with a
-# RETRY line; a guest that times out gets one more attempt the same way.  Each run leaves its work folder (console.log,
-# output.log, rc, ...) in build/bed/run/NAME.  The last line printed is
+# scenario with a "SKIP: why" line (lib.sh's skip) means SKIP; 77 without one
+# is a FAIL.  A guest whose kernel locks up or panics before the scenario's
+# result (an emulator flake) is killed and the scenario rerun in a fresh guest,
+# with a RETRY line: a lockup up to 3 attempts, a panic or a timeout one more.
+# A scenario with a result, or whose check failed, is never retried.  Each run
+# leaves its work folder (console.log, output.log, rc, ...) in
+# build/bed/run/NAME.  Lines: "PASS NAME (N s)", "FAIL NAME (N s)" with the
+# reason below, "SKIP NAME (N s): why"; the last line is
 # "N passed, N failed[, N skipped]"; the exit code is 1 if anything failed.
 set -eu
 
@@ -36,8 +41,9 @@ while [ $# -gt 0 ]; do
 	-t | --timeout) timeout_override=$2; shift ;;
 	--all) all=1 ;;
 	--list) list=1 ;;
+	--names) list=2 ;;
 	--can-run) can_run=1 ;;
-	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	*) names+=("$1") ;;
 	esac
@@ -79,20 +85,22 @@ if [ $can_run = 1 ]; then
 	exit 0
 fi
 
-if [ $list = 1 ] || [ $all = 1 ]; then
+if [ $list != 0 ] || [ $all = 1 ]; then
 	for f in "$here"/scenarios/*.sh; do
 		n=${f##*/}; n=${n%.sh}
-		if [ $list = 1 ]; then
+		if [ $list = 2 ]; then
+			[ "$(header "$f" bed-suite yes)" = no ] || echo "$n"
+		elif [ $list = 1 ]; then
 			printf '%-20s tier %s, suite %s, timeout %ss\n' "$n" "$(header "$f" bed-tier 2)" \
 				"$(header "$f" bed-suite yes)" "$(header "$f" bed-timeout 180)"
 		elif [ "$(header "$f" bed-suite yes)" != no ]; then
 			names+=("$n")
 		fi
 	done
-	[ $list = 1 ] && exit 0
+	[ $list = 0 ] || exit 0
 fi
 if [ ${#names[@]} = 0 ]; then
-	echo "usage: $0 [-v] [-t SECONDS] SCENARIO... | --all | --list" >&2
+	echo "usage: $0 [-v] [-t SECONDS] SCENARIO... | --all | --list | --names | --can-run" >&2
 	exit 2
 fi
 
@@ -142,22 +150,80 @@ boot_guest() {
 		-fsdev "local,id=work,path=$dir,security_model=none,multidevs=remap" \
 		-device virtio-9p-pci,fsdev=work,mount_tag=work,bus=pcie.0,addr=11.0 \
 		-kernel "$kernel" -initrd "$outer" \
-		-append "console=ttyS0 panic=-1 intel_iommu=on iommu=pt quiet" \
+		-append "console=ttyS0 panic=-1 printk.time=1 intel_iommu=on iommu=pt quiet" \
 		</dev/null >"$dir/qemu.log" 2>&1 &
 	qemu_pid=$!
 }
 
-# lockup_pattern: what the guest kernel prints when a CPU has been stuck for 20 s or more.
-# A scenario that has already reported its result is never retried.
-lockup_pattern='soft lockup - CPU|hard LOCKUP'
+# What the guest kernel prints when it cannot go on: a CPU stuck for 20 s or more
+# (lockup), or a panic (with panic=-1 and -no-reboot, QEMU then exits by itself).
+# Under TCG both are the emulator's flakes, not the scenario's doing.  Only the
+# kernel's own lines count: they carry a printk timestamp ("[    7.272385] ",
+# printk.time=1 on the command line sees to it) where they start, wherever that
+# is in a console line; the scenario's output, which the console shows too,
+# does not (lib.sh's log lines start "[ 20s] "), so a scenario that prints these
+# words is not taken for a dying kernel.
+kmsg='\[ *[0-9]+\.[0-9]+\] '
+panic_msg='Kernel panic - not syncing'
+lockup_pattern="${kmsg}[^[]*(soft lockup - CPU|hard LOCKUP)"
+panic_pattern="$kmsg$panic_msg"
 max_attempts=3
 
-# run_guest DIR TIER LIMIT T0: boots the guest, waits until it powers off, the
-# time limit passes (sets timed_out) or its kernel locks up (sets locked_up and
-# lockup_line); always leaves QEMU dead.
+# has_result DIR: the scenario reported its result (guest-init wrote rc).
+has_result() { [ -e "$1/rc" ]; }
+
+# check_failed DIR: a check of the scenario failed (lib.sh's "FAIL: WHAT" line), result written or not.
+check_failed() { grep -q '^FAIL: ' "$1/output.log" 2>/dev/null; }
+
+# console_line DIR PATTERN: the first console line matching PATTERN, from the
+# kernel message on, without its timestamp; fails if there is none.
+console_line() {
+	local l
+	l=$(grep -a -E -m 1 "$2" "$1/console.log" 2>/dev/null) || return 1
+	printf '%s\n' "$l" | tr -d '\r' | sed -E "s/^.*$kmsg//"
+}
+
+# guest_died DIR: sets died (panicked or locked-up) and died_line from the first
+# console line that shows the kernel panicked or locked up; fails if there is none.
+guest_died() {
+	died_line=$(console_line "$1" "$panic_pattern|$lockup_pattern") || { died_line=; return 1; }
+	case $died_line in
+	"$panic_msg"*) died=panicked ;;
+	*) died=locked-up ;;
+	esac
+}
+
+# died_words: how the guest ended, in words.
+died_words() {
+	case $died in
+	panicked) echo "kernel panicked" ;;
+	locked-up) echo "kernel locked up" ;;
+	timed-out) echo "timed out" ;;
+	*) echo "stopped" ;;
+	esac
+}
+
+# stop_qemu: TERM, then KILL after 2 s, by PID.
+stop_qemu() {
+	local tries=10
+	kill "$qemu_pid" 2>/dev/null || true
+	while [ $tries -gt 0 ]; do
+		kill -0 "$qemu_pid" 2>/dev/null || return 0
+		sleep 0.2
+		tries=$((tries - 1))
+	done
+	kill -9 "$qemu_pid" 2>/dev/null || true
+}
+
+# run_guest DIR TIER LIMIT T0: boots the guest and waits until it powers off, the
+# time limit passes or its kernel panics or locks up; always leaves QEMU dead.
+# Then died says how the guest ended without a result: timed-out, panicked,
+# locked-up or stopped (died_line: the console line), or is empty when the
+# scenario reported one.  A result, once written, stands: a panic after it
+# (while powering off) only sets after_line, for a note.
 run_guest() {
 	local dir=$1 tier=$2 limit=$3 t0=$4 n=0
-	timed_out=0 locked_up=0 lockup_line=
+	died='' died_line='' after_line=''
 	boot_guest "$dir" "$tier"
 	if [ $verbose = 1 ]; then
 		tail -n +1 -F --pid="$qemu_pid" "$dir/output.log" 2>/dev/null &
@@ -165,15 +231,12 @@ run_guest() {
 	fi
 	while kill -0 "$qemu_pid" 2>/dev/null; do
 		if [ $(($(date +%s) - t0)) -ge "$limit" ]; then
-			timed_out=1
-		elif [ ! -e "$dir/rc" ] && [ $((n % 10)) = 0 ] && lockup_line=$(grep -E -m 1 "$lockup_pattern" "$dir/console.log" 2>/dev/null); then
-			locked_up=1
-			lockup_line=$(printf '%s' "$lockup_line" | tr -d '\r' | sed 's/^\[ *[0-9.]*\] *//')
+			died=timed-out
+		elif [ $((n % 4)) = 0 ] && ! has_result "$dir"; then
+			guest_died "$dir" || true
 		fi
-		if [ $timed_out = 1 ] || [ $locked_up = 1 ]; then
-			kill "$qemu_pid" 2>/dev/null || true
-			sleep 2
-			kill -9 "$qemu_pid" 2>/dev/null || true
+		if [ -n "$died" ]; then
+			stop_qemu
 			break
 		fi
 		n=$((n + 1))
@@ -184,6 +247,12 @@ run_guest() {
 	if [ -n "$tail_pid" ]; then
 		wait "$tail_pid" 2>/dev/null || true # tail --pid ends after a last read
 		tail_pid=
+	fi
+	if has_result "$dir"; then
+		died='' died_line=''
+		after_line=$(console_line "$dir" "$panic_pattern") || after_line=
+	elif [ -z "$died" ]; then
+		guest_died "$dir" || died=stopped
 	fi
 }
 
@@ -209,49 +278,74 @@ BED_T0='${BED_T0:-$t0}'
 BED_KERNEL='$kernel'
 BED_NESTED_INITRD='$nested'
 EOF
-	attempt=1
+	attempt=1 panics=0 timeouts=0 history=()
 	while :; do
 		run_guest "$dir" "$tier" "$limit" "$t0"
-		# A guest kernel that locks up under TCG (both vCPUs spinning, seen with
-		# nested KVM) is the emulator's fault, not the scenario's: start over
-		# in a fresh guest, and say so.  So is a guest that stalls silently (seen
-		# once: a nested `virsh start` that never returned, nothing on the console):
-		# a timeout gets one more attempt.  An assertion failure is never retried.
-		if [ $locked_up = 1 ] && [ $attempt -lt $max_attempts ]; then
-			why="guest kernel locked up after $(($(date +%s) - t0)) s (console: $lockup_line)"
-		elif [ $timed_out = 1 ] && [ $attempt = 1 ]; then
-			why="timed out after ${limit}s with no result (an emulator stall?)"
-		else
-			break
+		# A guest kernel that locks up or panics under TCG (seen with nested KVM:
+		# both vCPUs spinning; "corrupted stack end detected inside scheduler" in
+		# the nested vCPU thread) is the emulator's fault, not the scenario's: start
+		# over in a fresh guest, and say so.  So is a guest that stalls silently
+		# (seen once: a nested `virsh start` that never returned, nothing on the
+		# console).  A lockup gets up to 3 attempts, a panic or a timeout one more;
+		# never more than 3 in all.  A scenario with a result is never retried, and
+		# neither is one whose check failed.
+		[ -z "$died" ] || history+=("$died")
+		why=
+		if [ -n "$died" ] && [ $attempt -lt $max_attempts ] && ! check_failed "$dir"; then
+			case $died in
+			locked-up)
+				why="guest kernel locked up after $(($(date +%s) - t0)) s (console: $died_line)"
+				;;
+			panicked)
+				panics=$((panics + 1))
+				[ $panics -ge 2 ] ||
+					why="guest kernel panicked after $(($(date +%s) - t0)) s, before the scenario's result (console: $died_line)"
+				;;
+			timed-out)
+				timeouts=$((timeouts + 1))
+				[ $timeouts -ge 2 ] || why="timed out after ${limit}s with no result (an emulator stall?)"
+				;;
+			esac
 		fi
+		[ -n "$why" ] || break
 		echo "RETRY $name: $why; fresh guest, attempt $((attempt + 1))"
 		mv "$dir/console.log" "$dir/console.attempt$attempt.log" 2>/dev/null || true
-		rm -f "$dir/output.log" "$dir/rc"
+		mv "$dir/output.log" "$dir/output.attempt$attempt.log" 2>/dev/null || true
+		rm -f "$dir/rc"
 		attempt=$((attempt + 1))
 		t0=$(date +%s)
 	done
 	[ $attempt = 1 ] || retried+=("$name ($((attempt - 1))x)")
 	secs=$(($(date +%s) - t0))
 	rc=$(cat "$dir/rc" 2>/dev/null || echo none)
+	skip_why=
+	[ "$rc" != 77 ] || skip_why=$(sed -n 's/^SKIP: *//p' "$dir/output.log" 2>/dev/null | tr -d '\r' | tail -n 1)
 	if [ "$rc" = 0 ]; then
 		echo "PASS $name ($secs s)"
 		passed=$((passed + 1))
-	elif [ "$rc" = 77 ]; then
-		echo "SKIP $name ($secs s)"
-		[ -s "$dir/output.log" ] && tail -n 3 "$dir/output.log" | sed 's/^/  | /'
+	elif [ "$rc" = 77 ] && [ -n "$skip_why" ]; then
+		echo "SKIP $name ($secs s): $skip_why"
 		skipped=$((skipped + 1))
 	else
 		echo "FAIL $name ($secs s)"
 		failed=$((failed + 1))
-		if [ $locked_up = 1 ]; then
-			echo "  | the guest kernel locked up $attempt times (QEMU killed): $lockup_line"
-		elif [ $timed_out = 1 ]; then
-			echo "  | timed out after ${limit}s (QEMU killed)"
-		elif [ "$rc" = none ]; then
-			echo "  | the guest stopped without reporting a result"
-		else
-			echo "  | scenario exit code $rc"
+		if [ -n "$died" ] && check_failed "$dir"; then
+			echo "  | a check failed, then the guest $(died_words) before the result was written (not retried)"
 		fi
+		case $died in
+		panicked) echo "  | the guest kernel panicked before the scenario's result (attempt $attempt of $attempt): $died_line" ;;
+		locked-up) echo "  | the guest kernel locked up (QEMU killed; attempt $attempt of $attempt): $died_line" ;;
+		timed-out) echo "  | timed out after ${limit}s with no result (QEMU killed; attempt $attempt of $attempt)" ;;
+		stopped) echo "  | the guest stopped without reporting a result" ;;
+		*)
+			if [ "$rc" = 77 ]; then
+				echo "  | scenario exit code 77 (skip) without a \"SKIP: why\" line: a skip must say why (lib.sh: skip WHY)"
+			else
+				echo "  | scenario exit code $rc"
+			fi
+			;;
+		esac
+		[ $attempt = 1 ] || echo "  | attempts: ${history[*]}"
 		if [ $verbose = 0 ] && [ -s "$dir/output.log" ]; then
 			echo "  | --- scenario output ($dir/output.log):"
 			tail -n 60 "$dir/output.log" | sed 's/^/  | /'
@@ -262,9 +356,10 @@ EOF
 			grep -v 'has no peer' "$dir/qemu.log" 2>/dev/null | sed 's/^/  | qemu: /' || true
 		fi
 	fi
+	[ -z "$after_line" ] || echo "  | note: the guest kernel panicked after the result was written (result kept): $after_line"
 done
 
-[ ${#retried[@]} = 0 ] || echo "retried after a guest kernel lockup or stall: ${retried[*]}"
+[ ${#retried[@]} = 0 ] || echo "retried after a guest kernel lockup, panic or stall: ${retried[*]}"
 summary="$passed passed, $failed failed"
 [ $skipped -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"
