@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <syslog.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,13 +52,6 @@ read_stdin(char **ret, size_t *len)
 		r = -ENODATA;
 	}
 	return r;
-}
-
-static bool
-names_domain(const char *vm, const struct pt_domain *dom)
-{
-	return strcmp(vm, dom->name) == 0 || (dom->uuid && strcasecmp(vm, dom->uuid) == 0) ||
-	       (dom->title && strcmp(vm, dom->title) == 0);
 }
 
 /* Starts `passthrough apply --vm NAME --wait-running S ...` fully detached. 0 or a negative errno. */
@@ -183,7 +175,7 @@ hook_run(struct pt_ctx *ctx, int argc, char **argv)
 	}
 	pt_diags_done(&diags);
 	for (size_t i = 0; i < cfg.n_devices && !named; i++)
-		named = cfg.devices[i].state == PT_STATE_ATTACHED && names_domain(cfg.devices[i].vm, &dom);
+		named = cfg.devices[i].state == PT_STATE_ATTACHED && pt_vm_match(cfg.devices[i].vm, dom.name, dom.uuid, dom.title) != PT_VM_NO;
 	if (named) {
 		const char *label = dom.title ? dom.title : dom.name;
 

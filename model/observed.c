@@ -1,8 +1,12 @@
 /* observed.c: what the host has (PCI devices, IOMMU groups, libvirt domains), as plain data. */
 #include "model/observed.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "model/xalloc.h"
 
 const struct pt_pcidev *
 pt_observed_dev(const struct pt_observed *obs, const struct pt_pciaddr *addr)
@@ -99,3 +103,56 @@ pt_observed_done(struct pt_observed *obs)
 	free(obs->doms);
 	memset(obs, 0, sizeof(*obs));
 }
+
+enum pt_vm_match
+pt_vm_match(const char *vm, const char *name, const char *uuid, const char *title)
+{
+	if (name && strcmp(vm, name) == 0)
+		return PT_VM_BY_NAME;
+	if (uuid && uuid[0] && strcasecmp(vm, uuid) == 0)
+		return PT_VM_BY_UUID;
+	if (title && strcmp(vm, title) == 0)
+		return PT_VM_BY_TITLE;
+	return PT_VM_NO;
+}
+
+const struct pt_domain *
+pt_find_domain(const struct pt_observed *obs, const char *vm, char **reterr)
+{
+	const struct pt_domain *found = NULL;
+	const char *found_by = NULL;
+
+	for (size_t i = 0; i < obs->n_doms; i++) {
+		const struct pt_domain *dom = &obs->doms[i];
+		static const char *const how[] = { [PT_VM_BY_NAME] = "name", [PT_VM_BY_UUID] = "UUID",
+						   [PT_VM_BY_TITLE] = "title" };
+		enum pt_vm_match m = pt_vm_match(vm, dom->name, dom->uuid, dom->title);
+		const char *by = how[m];
+
+		if (m == PT_VM_NO)
+			continue;
+		if (found) {
+			*reterr = xasprintf("vm '%s' matches two domains: '%s' (by %s) and '%s' (by %s); "
+					    "name it by UUID", vm, found->name, found_by, dom->name, by);
+			return NULL;
+		}
+		found = dom;
+		found_by = by;
+	}
+	if (!found) {
+		char list[512] = "";
+
+		for (size_t i = 0; i < obs->n_doms && i < 8; i++) {
+			char item[128];
+
+			snprintf(item, sizeof(item), "%s'%s'", i ? ", " : "", obs->doms[i].title ? obs->doms[i].title : obs->doms[i].name);
+			strncat(list, item, sizeof(list) - strlen(list) - 1);
+		}
+		if (obs->n_doms > 8)
+			strncat(list, ", ...", sizeof(list) - strlen(list) - 1);
+		*reterr = xasprintf("no domain has the name, UUID or title '%s' (domains: %s)", vm,
+				    obs->n_doms ? list : "none");
+	}
+	return found;
+}
+

@@ -63,6 +63,21 @@ struct pt_observed {
 	size_t n_doms;
 };
 
+/* How a file's `vm` names a domain; the one rule, used everywhere a domain is looked up. */
+enum pt_vm_match {
+	PT_VM_NO,
+	PT_VM_BY_NAME,                 /* its exact name */
+	PT_VM_BY_UUID,                 /* its UUID, in any case */
+	PT_VM_BY_TITLE,                /* its <title> (DSM names domains by UUID; people see the title) */
+};
+enum pt_vm_match pt_vm_match(const char *vm, const char *name, const char *uuid, const char *title);
+
+/*
+ * Finds the one domain of obs that vm names (pt_vm_match). Returns it (owned by obs), or NULL
+ * with *reterr set (the caller frees) when none or more than one does: ambiguity is an error.
+ */
+const struct pt_domain *pt_find_domain(const struct pt_observed *obs, const char *vm, char **reterr);
+
 /* The device at addr, or NULL; owned by obs. */
 const struct pt_pcidev *pt_observed_dev(const struct pt_observed *obs, const struct pt_pciaddr *addr);
 /* True for a PCI-to-PCI or CardBus bridge (header type 1 or 2), as the kernel decides. */

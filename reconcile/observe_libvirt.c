@@ -6,7 +6,6 @@
 #include <libxml/xmlerror.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "model/xalloc.h"
@@ -39,8 +38,7 @@ wants_config(const struct pt_config *cfg, const struct pt_domain *dom)
 
 		if (!d->persistent || !d->vm)
 			continue;
-		if (strcmp(d->vm, dom->name) == 0 || strcasecmp(d->vm, dom->uuid) == 0 ||
-		    (dom->title && strcmp(d->vm, dom->title) == 0))
+		if (pt_vm_match(d->vm, dom->name, dom->uuid, dom->title) != PT_VM_NO)
 			return true;
 	}
 	return false;
@@ -153,23 +151,22 @@ pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, struct 
 	return 0;
 }
 
-/* Is vd the domain vm names (by name, UUID or title)? */
-static bool
-names(virDomainPtr vd, const char *vm)
+/* How vm names vd (pt_vm_match); *running is set when it runs (not paused). */
+static enum pt_vm_match
+names(virDomainPtr vd, const char *vm, bool *running)
 {
 	char uuid[VIR_UUID_STRING_BUFLEN];
-	const char *name = pt_virt.virDomainGetName(vd);
-	char *title;
-	bool yes;
+	char *title = pt_virt.virDomainGetMetadata(vd, VIR_DOMAIN_METADATA_TITLE, NULL, VIR_DOMAIN_AFFECT_LIVE);
+	int state = -1, reason;
+	enum pt_vm_match m;
 
-	if (name && strcmp(name, vm) == 0)
-		return true;
-	if (pt_virt.virDomainGetUUIDString(vd, uuid) == 0 && strcasecmp(uuid, vm) == 0)
-		return true;
-	title = pt_virt.virDomainGetMetadata(vd, VIR_DOMAIN_METADATA_TITLE, NULL, VIR_DOMAIN_AFFECT_LIVE);
-	yes = title && strcmp(title, vm) == 0;
+	if (pt_virt.virDomainGetUUIDString(vd, uuid) < 0)
+		uuid[0] = '\0';
+	m = pt_vm_match(vm, pt_virt.virDomainGetName(vd), uuid, title);
 	free(title);
-	return yes;
+	*running = m != PT_VM_NO && pt_virt.virDomainGetState(vd, &state, &reason, 0) == 0 &&
+		   state == VIR_DOMAIN_RUNNING;
+	return m;
 }
 
 int
@@ -190,14 +187,24 @@ pt_wait_domain_running(const struct pt_host *h, const char *vm, unsigned timeout
 	}
 	for (unsigned waited = 0;; waited += 100) {
 		virDomainPtr *vds = NULL;
-		int n = pt_virt.virConnectListAllDomains(conn, &vds, VIR_CONNECT_LIST_DOMAINS_RUNNING);
+		int n = pt_virt.virConnectListAllDomains(conn, &vds, 0);
 		bool running = false;
+		int matched = 0;
 
 		for (int i = 0; i < n; i++) {
-			running = running || names(vds[i], vm);
+			bool r1 = false;
+
+			matched += names(vds[i], vm, &r1) != PT_VM_NO;
+			running = running || r1;
 			pt_virt.virDomainFree(vds[i]);
 		}
 		free(vds);
+		if (matched > 1) {
+			pt_virt.virConnectClose(conn);
+			*reterr = xasprintf("vm '%s' matches %d domains (by name, UUID or title); name it by UUID",
+					    vm, matched);
+			return -EINVAL;
+		}
 		if (running || waited >= timeout_ms) {
 			pt_virt.virConnectClose(conn);
 			if (running)

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "model/xalloc.h"
 
@@ -86,49 +85,6 @@ static const char *
 label(const struct pt_domain *dom)
 {
 	return dom->title ? dom->title : dom->name;
-}
-
-const struct pt_domain *
-pt_find_domain(const struct pt_observed *obs, const char *vm, char **reterr)
-{
-	const struct pt_domain *found = NULL;
-	const char *found_by = NULL;
-
-	for (size_t i = 0; i < obs->n_doms; i++) {
-		const struct pt_domain *dom = &obs->doms[i];
-		const char *by = NULL;
-
-		if (strcmp(dom->name, vm) == 0)
-			by = "name";
-		else if (strcasecmp(dom->uuid, vm) == 0)
-			by = "UUID";
-		else if (dom->title && strcmp(dom->title, vm) == 0)
-			by = "title";
-		if (!by)
-			continue;
-		if (found) {
-			*reterr = xasprintf("vm '%s' matches two domains: '%s' (by %s) and '%s' (by %s); "
-					    "name it by UUID", vm, found->name, found_by, dom->name, by);
-			return NULL;
-		}
-		found = dom;
-		found_by = by;
-	}
-	if (!found) {
-		char list[512] = "";
-
-		for (size_t i = 0; i < obs->n_doms && i < 8; i++) {
-			char item[128];
-
-			snprintf(item, sizeof(item), "%s'%s'", i ? ", " : "", label(&obs->doms[i]));
-			strncat(list, item, sizeof(list) - strlen(list) - 1);
-		}
-		if (obs->n_doms > 8)
-			strncat(list, ", ...", sizeof(list) - strlen(list) - 1);
-		*reterr = xasprintf("no domain has the name, UUID or title '%s' (domains: %s)", vm,
-				    obs->n_doms ? list : "none");
-	}
-	return found;
 }
 
 static bool

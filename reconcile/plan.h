@@ -87,13 +87,6 @@ const char *pt_step_kind_name(enum pt_step_kind k);
 char pt_step_symbol(enum pt_step_kind k);
 
 /*
- * Finds the domain that `vm` names: its exact name, its UUID (any case), or its title.
- * Returns the domain (owned by obs), or NULL with *reterr set (the caller frees) when none
- * or more than one matches.
- */
-const struct pt_domain *pt_find_domain(const struct pt_observed *obs, const char *vm, char **reterr);
-
-/*
  * Resolves an entry to the one present device it selects. Returns it (owned by obs), or
  * NULL with *reterr set (the caller frees).
  */
