@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,29 @@ static const char *const device_keys[] = {
 };
 static const char *const match_keys[] = {
 	"vendor", "device", "subsystem_vendor", "subsystem_device", "class", NULL
+};
+
+/*
+ * The type a node must have. Each takes no tag or the YAML core tags listed for it in
+ * vtypes[] (passthrough.yaml(5) lists them too); any other tag is refused.
+ */
+enum vtype {
+	VT_MAPPING,   /* the document, 'devices', a device entry, 'match' */
+	VT_STRING,    /* keys, device names, 'vm', 'address', 'state', 'on_stop' */
+	VT_NUMBER,    /* 'version' */
+	VT_BOOL,      /* 'persistent', 'force', 'whole_group' */
+	VT_ID,        /* a PCI id: hex text, or a decimal !!int */
+};
+
+static const struct {
+	const char *tags[2];     /* core tag names ("int" for !!int) it takes besides none */
+	const char *expected;    /* the same, for messages */
+} vtypes[] = {
+	[VT_MAPPING] = { .tags = { NULL, NULL }, .expected = "no tag" },
+	[VT_STRING] = { .tags = { "str", NULL }, .expected = "!!str or no tag" },
+	[VT_NUMBER] = { .tags = { "int", NULL }, .expected = "!!int or no tag" },
+	[VT_BOOL] = { .tags = { "bool", NULL }, .expected = "!!bool or no tag" },
+	[VT_ID] = { .tags = { "int", "str" }, .expected = "!!int, !!str or no tag" },
 };
 
 static void
@@ -103,6 +127,23 @@ unknown_key(struct parser *p, const struct pt_ynode *key, const char *const *kno
 		error_at(p, key, "unknown key '%s' (expected one of: %s)", key->value, list);
 }
 
+/* Refuses a tag that type t does not take; `what` names the node in the message. */
+static bool
+tag_ok(struct parser *p, const struct pt_ynode *n, enum vtype t, const char *what)
+{
+	char *text;
+
+	if (!n->tag)
+		return true;
+	for (size_t i = 0; i < sizeof(vtypes[t].tags) / sizeof(vtypes[t].tags[0]); i++)
+		if (vtypes[t].tags[i] && pt_ynode_has_core_tag(n, vtypes[t].tags[i]))
+			return true;
+	text = pt_ynode_tag_text(n);
+	error_at(p, n, "unsupported tag '%s' on %s (expected %s)", text, what, vtypes[t].expected);
+	free(text);
+	return false;
+}
+
 /*
  * Checks that pair i of map has a usable key that no earlier pair repeats. `what` names
  * the key in messages ("key", "device name"). Returns false when the pair is to be skipped.
@@ -111,7 +152,11 @@ static bool
 key_ok(struct parser *p, const struct pt_ynode *map, size_t i, const char *what)
 {
 	const struct pt_ynode *key = map->pairs[i].key;
+	char where[32];
 
+	snprintf(where, sizeof(where), "a %s", what);
+	if (!tag_ok(p, key, VT_STRING, where))
+		return false;
 	if (key->kind != PT_YNODE_SCALAR || pt_ynode_is_null(key)) {
 		error_at(p, key, "a %s must be a plain string, not %s", what, pt_ynode_kind_name(key));
 		return false;
@@ -128,25 +173,36 @@ key_ok(struct parser *p, const struct pt_ynode *map, size_t i, const char *what)
 	return true;
 }
 
+/*
+ * Checks that v, the value of key `name`, is one value of type t: a tag t takes, not a
+ * collection or empty, and, for a number or a boolean, a plain scalar. A quoted or block
+ * scalar is a string; only an explicit !!int or !!bool reads one as a number or boolean.
+ */
 static bool
-expect_scalar(struct parser *p, const char *name, const struct pt_ynode *v)
+value_ok(struct parser *p, const char *name, const struct pt_ynode *v, enum vtype t)
 {
+	char what[32];
+
+	snprintf(what, sizeof(what), "'%s'", name);
+	if (!tag_ok(p, v, t, what))
+		return false;
 	if (v->kind != PT_YNODE_SCALAR || pt_ynode_is_null(v)) {
 		error_at(p, v, "'%s' needs a value, not %s", name, pt_ynode_kind_name(v));
+		return false;
+	}
+	if ((t == VT_NUMBER || t == VT_BOOL) && !v->tag && v->style != PT_YSCALAR_PLAIN) {
+		error_at(p, v, "'%s' must be %s, not the %s string '%s'", name,
+			 t == VT_NUMBER ? "a number" : "true or false",
+			 v->style == PT_YSCALAR_BLOCK ? "block" : "quoted", v->value);
 		return false;
 	}
 	return true;
 }
 
-static bool
-is_int_tag(const struct pt_ynode *v)
-{
-	return v->tag && strcmp(v->tag, "tag:yaml.org,2002:int") == 0;
-}
-
 /*
  * A PCI id. Ids are hexadecimal everywhere (lspci, sysfs), so "8086" is 0x8086, not
- * decimal 8086. Accepted: 0x1ac1, 1ac1, "1ac1", and an explicit `!!int 6849` (decimal).
+ * decimal 8086. Accepted: 0x1ac1, 1ac1, "1ac1", !!str 1ac1, and an explicit `!!int 6849`
+ * (decimal).
  */
 static bool
 parse_id(struct parser *p, const char *name, const struct pt_ynode *v, unsigned long max,
@@ -157,10 +213,10 @@ parse_id(struct parser *p, const char *name, const struct pt_ynode *v, unsigned 
 	int base = 16;
 	size_t digits = 0;
 
-	if (!expect_scalar(p, name, v))
+	if (!value_ok(p, name, v, VT_ID))
 		return false;
 	s = v->value;
-	if (is_int_tag(v) && !(s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+	if (pt_ynode_has_core_tag(v, "int") && !(s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
 		base = 10;
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
 		s += 2;
@@ -198,7 +254,7 @@ parse_bool(struct parser *p, const char *name, const struct pt_ynode *v, bool *r
 	static const char *const yes[] = { "true", "True", "TRUE", NULL };
 	static const char *const no[] = { "false", "False", "FALSE", NULL };
 
-	if (!expect_scalar(p, name, v))
+	if (!value_ok(p, name, v, VT_BOOL))
 		return false;
 	for (size_t i = 0; yes[i]; i++) {
 		if (strcmp(v->value, yes[i]) == 0) {
@@ -219,6 +275,8 @@ parse_match(struct parser *p, const struct pt_ynode *map, struct pt_match *m)
 {
 	unsigned errors_before = p->errors;
 
+	if (!tag_ok(p, map, VT_MAPPING, "'match'"))
+		return;
 	if (map->kind != PT_YNODE_MAPPING) {
 		error_at(p, map, "'match' must be a mapping like { vendor: 0x1ac1, device: 0x089a }, not %s",
 			 pt_ynode_kind_name(map));
@@ -260,7 +318,7 @@ parse_match(struct parser *p, const struct pt_ynode *map, struct pt_match *m)
 static void
 parse_vm(struct parser *p, const struct pt_ynode *v, struct pt_device *d)
 {
-	if (!expect_scalar(p, "vm", v))
+	if (!value_ok(p, "vm", v, VT_STRING))
 		return;
 	if (v->len > PT_VM_NAME_MAX) {
 		error_at(p, v, "'vm' is longer than %d bytes", PT_VM_NAME_MAX);
@@ -305,10 +363,14 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 {
 	struct device_keys keys = { NULL, NULL, NULL, NULL, NULL, NULL };
 	unsigned errors_before = p->errors;
+	char what[PT_DEVICE_NAME_MAX + 16];
 
 	d->name = xstrdup(name->value);
 	d->line = name->line;
 	d->col = name->col;
+	snprintf(what, sizeof(what), "device '%s'", d->name);
+	if (!tag_ok(p, map, VT_MAPPING, what))
+		return;
 	if (map->kind != PT_YNODE_MAPPING) {
 		error_at(p, map, "device '%s' must be a mapping with 'address' or 'match', not %s",
 			 name->value, pt_ynode_kind_name(map));
@@ -322,7 +384,7 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 			continue;
 		key = k->value;
 		if (strcmp(key, "address") == 0) {
-			if (!expect_scalar(p, key, v))
+			if (!value_ok(p, key, v, VT_STRING))
 				continue;
 			if (pt_pciaddr_parse(v->value, &d->address, &why) < 0)
 				error_at(p, v, "invalid address '%s' (%s)", v->value, why);
@@ -336,7 +398,7 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 			parse_vm(p, v, d);
 		} else if (strcmp(key, "state") == 0) {
 			keys.state = k;
-			if (!expect_scalar(p, key, v))
+			if (!value_ok(p, key, v, VT_STRING))
 				continue;
 			if (strcmp(v->value, "attached") == 0)
 				d->state = PT_STATE_ATTACHED;
@@ -349,7 +411,7 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 					 v->value);
 		} else if (strcmp(key, "on_stop") == 0) {
 			keys.on_stop = k;
-			if (!expect_scalar(p, key, v))
+			if (!value_ok(p, key, v, VT_STRING))
 				continue;
 			if (strcmp(v->value, "keep") == 0)
 				d->on_stop = PT_ON_STOP_KEEP;
@@ -432,6 +494,8 @@ check_overlaps(struct parser *p)
 static void
 parse_devices(struct parser *p, const struct pt_ynode *map)
 {
+	if (!tag_ok(p, map, VT_MAPPING, "'devices'"))
+		return;
 	if (pt_ynode_is_null(map))
 		return;
 	if (map->kind != PT_YNODE_MAPPING) {
@@ -460,6 +524,8 @@ parse_root(struct parser *p, const struct pt_ynode *root)
 {
 	const struct pt_ynode *version = NULL, *devices = NULL;
 
+	if (root && !tag_ok(p, root, VT_MAPPING, "the document"))
+		return;
 	if (!root || pt_ynode_is_null(root)) {
 		pt_diags_add(p->diags, p->file, 1, 1, "empty file (expected 'version: 1' and 'devices:')");
 		p->errors++;
@@ -484,7 +550,7 @@ parse_root(struct parser *p, const struct pt_ynode *root)
 	}
 	if (!version) {
 		error_at(p, root, "missing 'version: %d'", PT_CONFIG_VERSION);
-	} else if (expect_scalar(p, "version", version)) {
+	} else if (value_ok(p, "version", version, VT_NUMBER)) {
 		if (strcmp(version->value, "1") != 0)
 			error_at(p, version, "unsupported version '%s' (this passthrough reads version %d)",
 				 version->value, PT_CONFIG_VERSION);

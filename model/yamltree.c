@@ -8,6 +8,8 @@
 
 #include "model/xalloc.h"
 
+#define CORE_TAG_PREFIX "tag:yaml.org,2002:"
+
 struct anchor {
 	char *name;
 	struct pt_ynode *node;
@@ -15,6 +17,8 @@ struct anchor {
 
 struct loader {
 	const char *file;
+	const unsigned char *buf;   /* the input as libyaml reads it (no byte order mark) */
+	size_t len;
 	struct pt_diags *diags;
 	struct pt_ydoc doc;
 	struct anchor *anchors;
@@ -88,6 +92,84 @@ attach(struct pt_ynode *parent, struct pt_ynode *child)
 	parent->n_pairs++;
 }
 
+/*
+ * The 1-based line and column of byte off of the input, counted as libyaml counts its
+ * marks: a column is a character, not a byte, and CR LF, CR, LF, NEL, LS and PS each end
+ * a line. libyaml decoded the bytes before off, so they are UTF-8.
+ */
+static void
+offset_position(const struct loader *l, size_t off, unsigned *ret_line, unsigned *ret_col)
+{
+	const unsigned char *s = l->buf;
+	unsigned line = 1, col = 1;
+	size_t i = 0;
+
+	while (i < off) {
+		size_t brk = 0;
+
+		if (s[i] == '\r')
+			brk = i + 1 < l->len && s[i + 1] == '\n' ? 2 : 1;
+		else if (s[i] == '\n')
+			brk = 1;
+		else if (s[i] == 0xc2 && i + 1 < l->len && s[i + 1] == 0x85)
+			brk = 2;
+		else if (s[i] == 0xe2 && i + 2 < l->len && s[i + 1] == 0x80 &&
+			 (s[i + 2] == 0xa8 || s[i + 2] == 0xa9))
+			brk = 3;
+		if (brk) {
+			line++;
+			col = 1;
+			i += brk;
+			continue;
+		}
+		if ((s[i] & 0xc0) != 0x80)   /* not a continuation byte: a new character */
+			col++;
+		i++;
+	}
+	*ret_line = line;
+	*ret_col = col;
+}
+
+/*
+ * libyaml's reader checks the encoding and the allowed characters as it decodes the input,
+ * ahead of the parser; its errors carry a byte offset and no mark (0:0). They are reported
+ * at the line and column of that byte, naming it.
+ */
+static void
+reader_error(struct loader *l, const yaml_parser_t *p)
+{
+	const char *problem = p->problem ? p->problem : "invalid input";
+	size_t off = p->problem_offset < l->len ? p->problem_offset : l->len;
+	unsigned line, col;
+
+	/* libyaml names the byte that cannot continue a character: go back to where it starts */
+	if (strcmp(problem, "invalid trailing UTF-8 octet") == 0 && off > 0)
+		do
+			off--;
+		while (off > 0 && (l->buf[off] & 0xc0) == 0x80);
+	offset_position(l, off, &line, &col);
+	if (strcmp(problem, "invalid leading UTF-8 octet") == 0 && off < l->len)
+		pt_diags_add(l->diags, l->file, line, col, "invalid UTF-8: byte 0x%02x cannot start a character",
+			     l->buf[off]);
+	else if ((strcmp(problem, "invalid trailing UTF-8 octet") == 0 ||
+		  strcmp(problem, "incomplete UTF-8 octet sequence") == 0) && off < l->len)
+		pt_diags_add(l->diags, l->file, line, col,
+			     "invalid UTF-8: byte 0x%02x starts a character that is cut short", l->buf[off]);
+	else if (strcmp(problem, "invalid length of a UTF-8 sequence") == 0 && off < l->len)
+		pt_diags_add(l->diags, l->file, line, col, "invalid UTF-8: byte 0x%02x starts an overlong form",
+			     l->buf[off]);
+	else if (strcmp(problem, "invalid Unicode character") == 0)
+		pt_diags_add(l->diags, l->file, line, col, "invalid UTF-8: U+%04X is not a Unicode character",
+			     (unsigned)p->problem_value);
+	else if (strcmp(problem, "control characters are not allowed") == 0 && p->problem_value == 0)
+		pt_diags_add(l->diags, l->file, line, col, "a NUL byte is not allowed in YAML");
+	else if (strcmp(problem, "control characters are not allowed") == 0)
+		pt_diags_add(l->diags, l->file, line, col, "character U+%04X is not allowed in YAML",
+			     (unsigned)p->problem_value);
+	else
+		pt_diags_add(l->diags, l->file, line, col, "%s", problem);
+}
+
 static void
 syntax_error(struct loader *l, const yaml_parser_t *p)
 {
@@ -95,6 +177,10 @@ syntax_error(struct loader *l, const yaml_parser_t *p)
 
 	if (p->error == YAML_MEMORY_ERROR) {
 		pt_diags_add(l->diags, l->file, 0, 0, "out of memory while reading YAML");
+		return;
+	}
+	if (p->error == YAML_READER_ERROR) {
+		reader_error(l, p);
 		return;
 	}
 	if (p->context)
@@ -160,7 +246,13 @@ load_events(struct loader *l, yaml_parser_t *p)
 			n = node_new(l, PT_YNODE_SCALAR, &ev.start_mark, ev.data.scalar.tag);
 			n->value = xstrndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
 			n->len = ev.data.scalar.length;
-			n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+			if (ev.data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+			    ev.data.scalar.style == YAML_FOLDED_SCALAR_STYLE)
+				n->style = PT_YSCALAR_BLOCK;
+			else if (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+				n->style = PT_YSCALAR_PLAIN;
+			else
+				n->style = PT_YSCALAR_QUOTED;
 			if (strlen(n->value) != n->len) {
 				pt_diags_add(l->diags, l->file, n->line, n->col,
 					     "a NUL character inside a value");
@@ -235,7 +327,9 @@ pt_ydoc_load(const char *file, const char *buf, size_t len, struct pt_ydoc *ret,
 		buf += 3;
 		len -= 3;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	l.buf = (const unsigned char *)buf;
+	l.len = len;
+	yaml_parser_set_input_string(&parser, l.buf, len);
 	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
 	r = load_events(&l, &parser);
 	yaml_parser_delete(&parser);
@@ -274,8 +368,8 @@ pt_ynode_is_null(const struct pt_ynode *n)
 	if (n->kind != PT_YNODE_SCALAR)
 		return false;
 	if (n->tag)
-		return strcmp(n->tag, "tag:yaml.org,2002:null") == 0;
-	if (!n->plain)
+		return pt_ynode_has_core_tag(n, "null");
+	if (n->style != PT_YSCALAR_PLAIN)
 		return false;
 	return n->len == 0 || strcmp(n->value, "~") == 0 || strcmp(n->value, "null") == 0 ||
 	       strcmp(n->value, "Null") == 0 || strcmp(n->value, "NULL") == 0;
@@ -295,4 +389,26 @@ pt_ynode_kind_name(const struct pt_ynode *n)
 		return "a list";
 	}
 	return "?";
+}
+
+bool
+pt_ynode_has_core_tag(const struct pt_ynode *n, const char *name)
+{
+	size_t plen = strlen(CORE_TAG_PREFIX);
+
+	return n->tag && strncmp(n->tag, CORE_TAG_PREFIX, plen) == 0 && strcmp(n->tag + plen, name) == 0;
+}
+
+char *
+pt_ynode_tag_text(const struct pt_ynode *n)
+{
+	size_t plen = strlen(CORE_TAG_PREFIX);
+
+	if (!n->tag)
+		return NULL;
+	if (strncmp(n->tag, CORE_TAG_PREFIX, plen) == 0)
+		return xasprintf("!!%s", n->tag + plen);
+	if (n->tag[0] == '!')   /* a local tag (!custom) or the non-specific one (!) */
+		return xstrdup(n->tag);
+	return xasprintf("!<%s>", n->tag);
 }

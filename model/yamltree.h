@@ -21,6 +21,13 @@ enum pt_ynode_kind {
 	PT_YNODE_SEQUENCE,
 };
 
+/* How a scalar was written: only a plain one is read by the schema (1, true, ~); the rest are strings. */
+enum pt_yscalar_style {
+	PT_YSCALAR_PLAIN,         /* 1, true, frigate_VM */
+	PT_YSCALAR_QUOTED,        /* "1" or '1' */
+	PT_YSCALAR_BLOCK,         /* | or > */
+};
+
 struct pt_ypair {
 	struct pt_ynode *key;
 	struct pt_ynode *value;
@@ -33,7 +40,7 @@ struct pt_ynode {
 	/* scalar */
 	char *value;              /* NUL-terminated */
 	size_t len;
-	bool plain;               /* unquoted: "~", "null" and "" read as null */
+	enum pt_yscalar_style style;   /* only a plain "~", "null" or "" reads as null */
 	/* mapping */
 	struct pt_ypair *pairs;
 	size_t n_pairs, cap_pairs;
@@ -63,5 +70,12 @@ void pt_ydoc_done(struct pt_ydoc *doc);
 bool pt_ynode_is_null(const struct pt_ynode *n);
 /* "a single value", "a mapping", "a list" or "empty", for messages. */
 const char *pt_ynode_kind_name(const struct pt_ynode *n);
+/* True when n carries the YAML core tag !!name (tag:yaml.org,2002:name), however it was spelled. */
+bool pt_ynode_has_core_tag(const struct pt_ynode *n, const char *name);
+/*
+ * The tag of n as a message shows it: "!!int" for a core tag, "!custom" for a local one,
+ * "!<uri>" for any other; NULL when n has none. The caller frees it.
+ */
+char *pt_ynode_tag_text(const struct pt_ynode *n);
 
 #endif

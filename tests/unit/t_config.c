@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -10,13 +11,13 @@
 #include "model/config.h"
 #include "model/xalloc.h"
 
-/* Parses text; on failure returns the diagnostics joined by newlines (caller frees). */
+/* Parses size bytes of text; on failure returns the diagnostics joined by newlines (caller frees). */
 static char *
-parse(const char *text, struct pt_config *cfg)
+parse_n(const char *text, size_t size, struct pt_config *cfg)
 {
 	struct pt_diags d = PT_DIAGS_INIT;
 	char *joined = NULL;
-	int r = pt_config_parse("t.yaml", text, strlen(text), cfg, &d);
+	int r = pt_config_parse("t.yaml", text, size, cfg, &d);
 
 	if (r < 0) {
 		size_t len = 0;
@@ -36,6 +37,12 @@ parse(const char *text, struct pt_config *cfg)
 	}
 	pt_diags_done(&d);
 	return joined;
+}
+
+static char *
+parse(const char *text, struct pt_config *cfg)
+{
+	return parse_n(text, strlen(text), cfg);
 }
 
 static void
@@ -185,6 +192,248 @@ test_alias_bound(void **state)
 		     "t.yaml:2:18: alias '*d' refers to a node that contains it");
 }
 
+/* One file the model must refuse: its bytes and the exact diagnostics, one per line. */
+struct refusal {
+	const char *name;
+	const char *text;
+	size_t len;          /* for text that holds a NUL; 0: strlen(text) */
+	const char *want;
+};
+
+/* Checks every case and prints each mismatch before failing, so one run shows them all. */
+static void
+expect_refusals(const struct refusal *cases, size_t n)
+{
+	size_t failures = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct refusal *c = &cases[i];
+		struct pt_config cfg;
+		char *got = parse_n(c->text, c->len ? c->len : strlen(c->text), &cfg);
+
+		if (!got) {
+			print_error("%s: accepted\n  want \"%s\"\n", c->name, c->want);
+			pt_config_done(&cfg);
+			failures++;
+		} else if (strcmp(got, c->want) != 0) {
+			print_error("%s:\n  got  \"%s\"\n  want \"%s\"\n", c->name, got, c->want);
+			failures++;
+		}
+		free(got);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* A device 'a' with an address; the next line is line 5. */
+#define DEV "version: 1\ndevices:\n  a:\n    address: 07:00.0\n"
+
+/* A quoted or block scalar is a string; a tag must be one the key takes. */
+static const struct refusal typed_refusals[] = {
+	{ .name = "double-quoted version", .text = "version: \"1\"\ndevices: {}\n",
+	  .want = "t.yaml:1:10: 'version' must be a number, not the quoted string '1'" },
+	{ .name = "single-quoted version", .text = "version: '1'\ndevices: {}\n",
+	  .want = "t.yaml:1:10: 'version' must be a number, not the quoted string '1'" },
+	{ .name = "literal block version", .text = "version: |\n  1\ndevices: {}\n",
+	  .want = "t.yaml:1:10: 'version' must be a number, not the block string '1\\n'" },
+	{ .name = "custom tag on version", .text = "version: !custom 1\ndevices: {}\n",
+	  .want = "t.yaml:1:10: unsupported tag '!custom' on 'version' (expected !!int or no tag)" },
+	{ .name = "!!str on version", .text = "version: !!str 1\ndevices: {}\n",
+	  .want = "t.yaml:1:10: unsupported tag '!!str' on 'version' (expected !!int or no tag)" },
+	{ .name = "non-specific tag", .text = "version: ! 1\ndevices: {}\n",
+	  .want = "t.yaml:1:10: unsupported tag '!' on 'version' (expected !!int or no tag)" },
+	{ .name = "verbatim tag", .text = "version: !<tag:example.com,2024:v> 1\ndevices: {}\n",
+	  .want = "t.yaml:1:10: unsupported tag '!<tag:example.com,2024:v>' on 'version' "
+		  "(expected !!int or no tag)" },
+	{ .name = "%TAG gives !! another meaning",
+	  .text = "%TAG !! tag:example.com,2024:\n---\nversion: !!int 1\ndevices: {}\n",
+	  .want = "t.yaml:3:10: unsupported tag '!<tag:example.com,2024:int>' on 'version' "
+		  "(expected !!int or no tag)" },
+	{ .name = "double-quoted force", .text = DEV "    vm: x\n    force: \"true\"\n",
+	  .want = "t.yaml:6:12: 'force' must be true or false, not the quoted string 'true'" },
+	{ .name = "single-quoted persistent", .text = DEV "    vm: x\n    persistent: 'false'\n",
+	  .want = "t.yaml:6:17: 'persistent' must be true or false, not the quoted string 'false'" },
+	{ .name = "folded whole_group", .text = DEV "    vm: x\n    whole_group: >\n      true\n",
+	  .want = "t.yaml:6:18: 'whole_group' must be true or false, not the block string 'true\\n'" },
+	{ .name = "!!str on force", .text = DEV "    vm: x\n    force: !!str true\n",
+	  .want = "t.yaml:6:12: unsupported tag '!!str' on 'force' (expected !!bool or no tag)" },
+	{ .name = "custom tag on persistent", .text = DEV "    vm: x\n    persistent: !custom true\n",
+	  .want = "t.yaml:6:17: unsupported tag '!custom' on 'persistent' (expected !!bool or no tag)" },
+	{ .name = "!!int on whole_group", .text = DEV "    vm: x\n    whole_group: !!int 1\n",
+	  .want = "t.yaml:6:18: unsupported tag '!!int' on 'whole_group' (expected !!bool or no tag)" },
+	{ .name = "!!int on vm", .text = DEV "    vm: !!int 123\n",
+	  .want = "t.yaml:5:9: unsupported tag '!!int' on 'vm' (expected !!str or no tag)" },
+	{ .name = "!!null on vm", .text = DEV "    vm: !!null\n",
+	  .want = "t.yaml:5:9: unsupported tag '!!null' on 'vm' (expected !!str or no tag)" },
+	{ .name = "custom tag on state", .text = DEV "    state: !local bound\n",
+	  .want = "t.yaml:5:12: unsupported tag '!local' on 'state' (expected !!str or no tag)" },
+	{ .name = "!!bool on on_stop", .text = DEV "    vm: x\n    on_stop: !!bool true\n",
+	  .want = "t.yaml:6:14: unsupported tag '!!bool' on 'on_stop' (expected !!str or no tag)" },
+	{ .name = "custom tag on address",
+	  .text = "version: 1\ndevices:\n  a:\n    address: !pci 07:00.0\n    vm: x\n",
+	  .want = "t.yaml:4:14: unsupported tag '!pci' on 'address' (expected !!str or no tag)" },
+	{ .name = "!!bool on an id",
+	  .text = "version: 1\ndevices:\n  a:\n    match: { vendor: !!bool true, device: 1 }\n    vm: x\n",
+	  .want = "t.yaml:4:22: unsupported tag '!!bool' on 'vendor' (expected !!int, !!str or no tag)" },
+	{ .name = "custom tag on an id",
+	  .text = "version: 1\ndevices:\n  a:\n    match: { vendor: 1, device: 2, class: !hex 0200 }\n    vm: x\n",
+	  .want = "t.yaml:4:43: unsupported tag '!hex' on 'class' (expected !!int, !!str or no tag)" },
+	{ .name = "!!map on match",
+	  .text = "version: 1\ndevices:\n  a:\n    match: !!map { vendor: 1, device: 2 }\n    vm: x\n",
+	  .want = "t.yaml:4:12: unsupported tag '!!map' on 'match' (expected no tag)" },
+	{ .name = "!!map on devices", .text = "version: 1\ndevices: !!map {}\n",
+	  .want = "t.yaml:2:10: unsupported tag '!!map' on 'devices' (expected no tag)" },
+	{ .name = "!!null on devices", .text = "version: 1\ndevices: !!null\n",
+	  .want = "t.yaml:2:10: unsupported tag '!!null' on 'devices' (expected no tag)" },
+	{ .name = "custom tag on an entry",
+	  .text = "version: 1\ndevices:\n  a: !dev\n    address: 07:00.0\n    vm: x\n",
+	  .want = "t.yaml:3:6: unsupported tag '!dev' on device 'a' (expected no tag)" },
+	{ .name = "custom tag on the document", .text = "--- !cfg\nversion: 1\ndevices: {}\n",
+	  .want = "t.yaml:1:5: unsupported tag '!cfg' on the document (expected no tag)" },
+	{ .name = "custom tag on a key", .text = DEV "    !k vm: x\n",
+	  .want = "t.yaml:5:5: unsupported tag '!k' on a key (expected !!str or no tag)" },
+	{ .name = "!!int on a device name",
+	  .text = "version: 1\ndevices:\n  !!int 1:\n    address: 07:00.0\n    vm: x\n",
+	  .want = "t.yaml:3:3: unsupported tag '!!int' on a device name (expected !!str or no tag)" },
+};
+
+static void
+test_scalars_keep_their_type(void **state)
+{
+	(void)state;
+	expect_refusals(typed_refusals, sizeof(typed_refusals) / sizeof(typed_refusals[0]));
+}
+
+/* A file the model must accept, and what its one device reads as (zero: the default). */
+struct acceptance {
+	const char *name;
+	const char *text;
+	const char *dev, *vm;       /* the device's name and vm */
+	unsigned fields;            /* match fields, then the ids */
+	uint16_t vendor, device;
+	enum pt_state state;
+	enum pt_on_stop on_stop;
+	bool persistent, force, whole_group;
+};
+
+static const struct acceptance typed_acceptances[] = {
+	{ .name = "plain number as vm", .text = DEV "    vm: 123\n", .dev = "a", .vm = "123" },
+	{ .name = "plain true as vm", .text = DEV "    vm: true\n", .dev = "a", .vm = "true" },
+	{ .name = "!!str on vm", .text = DEV "    vm: !!str 0x10\n", .dev = "a", .vm = "0x10" },
+	{ .name = "quoted key and value", .text = DEV "    \"vm\": '007'\n", .dev = "a", .vm = "007" },
+	{ .name = "!!str on a key", .text = DEV "    !!str vm: x\n", .dev = "a", .vm = "x" },
+	{ .name = "!!int on version",
+	  .text = "version: !!int 1\ndevices:\n  a: { address: 07:00.0, vm: x }\n", .dev = "a", .vm = "x" },
+	{ .name = "!!int on a quoted version",
+	  .text = "version: !!int \"1\"\ndevices:\n  a: { address: 07:00.0, vm: x }\n", .dev = "a", .vm = "x" },
+	{ .name = "!!bool on force", .text = DEV "    vm: x\n    force: !!bool true\n",
+	  .dev = "a", .vm = "x", .force = true },
+	{ .name = "!!bool on a quoted persistent", .text = DEV "    vm: x\n    persistent: !!bool \"true\"\n",
+	  .dev = "a", .vm = "x", .persistent = true },
+	{ .name = "core-schema spellings",
+	  .text = DEV "    vm: x\n    force: True\n    persistent: TRUE\n    whole_group: False\n",
+	  .dev = "a", .vm = "x", .force = true, .persistent = true },
+	{ .name = "!!str id is hex, !!int id decimal",
+	  .text = DEV "    match: { vendor: !!str 1ac1, device: !!int \"4347\" }\n    vm: x\n",
+	  .dev = "a", .vm = "x", .fields = PT_MATCH_VENDOR | PT_MATCH_DEVICE, .vendor = 0x1ac1,
+	  .device = 4347 },
+	{ .name = "plain number as device name",
+	  .text = "version: 1\ndevices:\n  123:\n    address: 07:00.0\n    vm: x\n", .dev = "123", .vm = "x" },
+	{ .name = "!!str on a device name",
+	  .text = "version: 1\ndevices:\n  !!str 0x1f:\n    address: 07:00.0\n    vm: x\n",
+	  .dev = "0x1f", .vm = "x" },
+	{ .name = "quoted state", .text = DEV "    state: \"bound\"\n", .dev = "a", .state = PT_STATE_BOUND },
+	{ .name = "!!str on on_stop and address",
+	  .text = "version: 1\ndevices:\n  a:\n    address: !!str 07:00.0\n    vm: x\n    on_stop: !!str release\n",
+	  .dev = "a", .vm = "x", .on_stop = PT_ON_STOP_RELEASE },
+};
+
+static void
+test_typed_forms_accepted(void **state)
+{
+	size_t failures = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(typed_acceptances) / sizeof(typed_acceptances[0]); i++) {
+		const struct acceptance *c = &typed_acceptances[i];
+		const struct pt_device *d;
+		struct pt_config cfg;
+		char *got = parse(c->text, &cfg);
+
+		if (got) {
+			print_error("%s: refused: %s\n", c->name, got);
+			free(got);
+			failures++;
+			continue;
+		}
+		assert_int_equal(cfg.n_devices, 1);
+		d = &cfg.devices[0];
+		if (strcmp(d->name, c->dev) != 0 || (d->vm == NULL) != (c->vm == NULL) ||
+		    (d->vm && strcmp(d->vm, c->vm) != 0) || d->match.fields != c->fields ||
+		    d->match.vendor != c->vendor || d->match.device != c->device || d->state != c->state ||
+		    d->on_stop != c->on_stop || d->persistent != c->persistent || d->force != c->force ||
+		    d->whole_group != c->whole_group) {
+			print_error("%s: read as device '%s', vm '%s', ids %04x:%04x, state %s, on_stop %s, "
+				    "persistent %d, force %d, whole_group %d\n", c->name, d->name,
+				    d->vm ? d->vm : "(none)", d->match.vendor, d->match.device,
+				    pt_state_name(d->state), pt_on_stop_name(d->on_stop), d->persistent,
+				    d->force, d->whole_group);
+			failures++;
+		}
+		pt_config_done(&cfg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+#define BYTES(s) .text = (s), .len = sizeof(s) - 1
+
+/* A byte that is not UTF-8, or a character YAML forbids, is reported where it is. */
+static const struct refusal byte_refusals[] = {
+	{ .name = "invalid leading byte", .text = DEV "    vm: x\xff\n",
+	  .want = "t.yaml:5:10: invalid UTF-8: byte 0xff cannot start a character" },
+	{ .name = "NUL byte", BYTES(DEV "    vm: x\0\n"),
+	  .want = "t.yaml:5:10: a NUL byte is not allowed in YAML" },
+	{ .name = "character cut short", .text = DEV "    vm: \"x\xc3(\"\n",
+	  .want = "t.yaml:5:11: invalid UTF-8: byte 0xc3 starts a character that is cut short" },
+	{ .name = "cut short by the end of the file", .text = DEV "    vm: x\n#\xe2\x82",
+	  .want = "t.yaml:6:2: invalid UTF-8: byte 0xe2 starts a character that is cut short" },
+	{ .name = "overlong form", .text = DEV "    vm: x\xc0\xaf\n",
+	  .want = "t.yaml:5:10: invalid UTF-8: byte 0xc0 starts an overlong form" },
+	{ .name = "surrogate", .text = DEV "    vm: x\xed\xa0\x80\n",
+	  .want = "t.yaml:5:10: invalid UTF-8: U+D800 is not a Unicode character" },
+	{ .name = "control character", .text = DEV "    vm: x\a\n",
+	  .want = "t.yaml:5:10: character U+0007 is not allowed in YAML" },
+	{ .name = "columns count characters, not bytes", .text = DEV "    vm: \xc3\xa9\xe2\x82\xac\xff\n",
+	  .want = "t.yaml:5:11: invalid UTF-8: byte 0xff cannot start a character" },
+	{ .name = "byte order mark and CRLF", .text = "\xef\xbb\xbfversion: 1\r\ndevices: {}\r\n\xff\r\n",
+	  .want = "t.yaml:3:1: invalid UTF-8: byte 0xff cannot start a character" },
+	{ .name = "CR, NEL and LS end lines as libyaml counts them",
+	  .text = "version: 1\rdevices: {}\r# \xc2\x85# \xe2\x80\xa8#\xff\n",
+	  .want = "t.yaml:5:2: invalid UTF-8: byte 0xff cannot start a character" },
+};
+
+static void
+test_bad_bytes_have_their_position(void **state)
+{
+	(void)state;
+	expect_refusals(byte_refusals, sizeof(byte_refusals) / sizeof(byte_refusals[0]));
+}
+
+static void
+test_bad_byte_far_in(void **state)
+{
+	/* Past libyaml's 16 KiB input buffer, so the offset spans more than one read. */
+	size_t cap = (size_t)64 * 1024, n;
+	char *text = xmalloc(cap);
+
+	(void)state;
+	n = (size_t)snprintf(text, cap, "version: 1\ndevices: {}\n");
+	for (int i = 3; i <= 3002; i++)
+		n += (size_t)snprintf(text + n, cap - n, "# line %d\n", i);
+	snprintf(text + n, cap - n, "#  \xff\n");
+	expect_error(text, "t.yaml:3003:4: invalid UTF-8: byte 0xff cannot start a character");
+	free(text);
+}
+
 static void
 test_diag_escapes_and_caps(void **state)
 {
@@ -223,6 +472,10 @@ main(void)
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_errors_are_collected_and_sorted),
 		cmocka_unit_test(test_alias_bound),
+		cmocka_unit_test(test_scalars_keep_their_type),
+		cmocka_unit_test(test_typed_forms_accepted),
+		cmocka_unit_test(test_bad_bytes_have_their_position),
+		cmocka_unit_test(test_bad_byte_far_in),
 		cmocka_unit_test(test_diag_escapes_and_caps),
 		cmocka_unit_test(test_names),
 	};
