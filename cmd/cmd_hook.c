@@ -12,17 +12,14 @@
 #include "cmd/render.h"
 #include "model/syserr.h"
 #include "model/xalloc.h"
-#include "reconcile/apply.h"
 #include "reconcile/child.h"
 #include "reconcile/config_file.h"
 #include "reconcile/domxml.h"
 #include "reconcile/fileio.h"
-#include "reconcile/lock.h"
-#include "reconcile/observe_sysfs.h"
-#include "reconcile/plan.h"
+#include "reconcile/reconcile.h"
 
 #define MAX_XML (16u << 20)
-#define HOOK_LOCK_TIMEOUT_MS 5000 /* then go on without it: the steps check before they act */
+#define HOOK_LOCK_TIMEOUT_MS 5000 /* then the worker takes over: a hook must not hold libvirtd up */
 #define WORKER_WAIT_RUNNING "120"
 
 enum hook_op { OP_OTHER, OP_PREPARE, OP_STARTED, OP_RECONNECT, OP_RELEASE };
@@ -54,17 +51,17 @@ read_stdin(char **ret, size_t *len)
 	return r;
 }
 
-/* Starts `passthrough apply --vm NAME --wait-running S ...` fully detached. 0 or a negative errno. */
+/* Starts `passthrough apply --vm NAME [--wait-running S] ...` fully detached. 0 or a negative errno. */
 static int
-spawn_worker(const struct pt_ctx *ctx, const char *vm)
+spawn_worker(const struct pt_ctx *ctx, const char *vm, bool wait_running)
 {
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	const char *argv[] = {
-		"passthrough", "apply", "--vm", vm, "--wait-running", WORKER_WAIT_RUNNING,
-		"-c", ctx->config_path, "--sysfs-root", ctx->host.sysfs_root,
+		"passthrough", "apply", "-c", ctx->config_path, "--sysfs-root", ctx->host.sysfs_root,
 		"--proc-root", ctx->host.proc_root, "--connect", ctx->host.libvirt_uri,
-		"--lock-file", ctx->lock_file, NULL,
+		"--lock-file", ctx->lock_file, "--vm", vm,
+		wait_running ? "--wait-running" : NULL, WORKER_WAIT_RUNNING, NULL,
 	};
 
 	if (n <= 0)
@@ -73,53 +70,32 @@ spawn_worker(const struct pt_ctx *ctx, const char *vm)
 	return pt_child_spawn_detached(self, argv);
 }
 
-/* prepare and release: the sysfs half of the plan for this VM, here and now. */
-static void
+/* prepare and release: the sysfs half of the plan for this VM, here and now; 0, or -EWOULDBLOCK
+ * when the lock stayed busy (then nothing was done). */
+static int
 run_sysfs_steps(const struct pt_ctx *ctx, const struct pt_config *cfg, struct pt_domain *dom, bool starting)
 {
 	struct pt_report rep = { ctx->verbose > 0, ctx->verbose > 0 };
-	struct pt_apply_opts opts = PT_APPLY_OPTS_DEFAULT;
-	struct pt_observed obs = { 0 };
-	struct pt_plan plan, sysfs_only;
-	char *err = NULL;
-	int lock;
+	struct pt_reconcile_opts o = pt_reconcile_opts_of(ctx);
+	struct pt_reconcile_result res;
+	int r = 0;
 
-	lock = pt_lock_take(ctx->lock_file, HOOK_LOCK_TIMEOUT_MS, &err);
-	if (lock < 0) {
-		pt_say(&rep, LOG_WARNING, "hook: %s; going on without it", err);
-		free(err);
-		err = NULL;
-	}
-	if (pt_observe_sysfs(&ctx->host, &obs, &err) < 0) {
-		pt_say(&rep, LOG_ERR, "hook: %s", err);
-		free(err);
-		if (lock >= 0)
-			close(lock);
-		return;
-	}
 	/* The one domain we know, from libvirt's own XML: about to run, or just stopped. */
 	dom->state = starting ? PT_DOMAIN_RUNNING : PT_DOMAIN_STOPPED;
-	obs.doms = dom;
-	obs.n_doms = 1;
-	obs.have_domains = true;
-	pt_plan_compute(cfg, &obs, dom->name, &plan);
-	for (size_t i = 0; i < plan.n_problems; i++)
-		pt_say(&rep, LOG_ERR, "hook: %s", plan.problems[i].message);
-	/* Attach and detach are the worker's: a hook must not call libvirt. */
-	sysfs_only = plan;
-	sysfs_only.steps = xcalloc(plan.n_steps + 1, sizeof(*plan.steps));
-	sysfs_only.n_steps = 0;
-	for (size_t i = 0; i < plan.n_steps; i++)
-		if (plan.steps[i].kind != PT_STEP_ATTACH && plan.steps[i].kind != PT_STEP_DETACH)
-			sysfs_only.steps[sysfs_only.n_steps++] = plan.steps[i];
-	pt_apply(&ctx->host, &sysfs_only, &opts, pt_report_step, &rep);
-	free(sysfs_only.steps);
-	pt_plan_done(&plan);
-	obs.doms = NULL;
-	obs.n_doms = 0;
-	pt_observed_done(&obs);
-	if (lock >= 0)
-		close(lock);
+	o.cfg = cfg;
+	o.hook_domain = dom;
+	o.only_vm = NULL;
+	o.lock_timeout_ms = HOOK_LOCK_TIMEOUT_MS;
+	o.report_data = &rep;
+	pt_reconcile(&ctx->host, &o, &res);
+	if (res.stage == PT_RECONCILE_LOCK) {
+		pt_say(&rep, LOG_WARNING, "hook: %s; a detached apply --vm takes over", res.error);
+		r = -EWOULDBLOCK;
+	} else {
+		pt_report_pass(&res, &rep);
+	}
+	pt_reconcile_result_done(&res);
+	return r;
 }
 
 static int
@@ -142,7 +118,7 @@ hook_run(struct pt_ctx *ctx, int argc, char **argv)
 	r = read_stdin(&xml, &len);
 	if (r == 0 && pt_domxml_read_domain(xml, len, &dom, &err) < 0)
 		r = -EINVAL;
-	if (r < 0) {
+	if (r != 0) {
 		/* by hand, or an XML we cannot read: the name libvirt passed is all we know */
 		if (r != -ENODATA || !isatty(STDIN_FILENO))
 			pt_say(&rep, LOG_WARNING, "hook for '%s' %s: cannot read the domain XML on stdin: %s; "
@@ -181,14 +157,18 @@ hook_run(struct pt_ctx *ctx, int argc, char **argv)
 
 		switch (op) {
 		case OP_PREPARE:
-			run_sysfs_steps(ctx, &cfg, &dom, true);
-			break;
 		case OP_RELEASE:
-			run_sysfs_steps(ctx, &cfg, &dom, false);
+			/* the lock busy: not without it; the worker takes it with its own patience */
+			if (run_sysfs_steps(ctx, &cfg, &dom, op == OP_PREPARE) == 0)
+				break;
+			r = spawn_worker(ctx, dom.name, op == OP_PREPARE);
+			if (r < 0)
+				pt_say(&rep, LOG_ERR, "hook for '%s' %s: cannot start the worker: %s", label,
+				       argv[1], strerror(-r));
 			break;
 		case OP_STARTED:
 		case OP_RECONNECT:
-			r = spawn_worker(ctx, dom.name);
+			r = spawn_worker(ctx, dom.name, true);
 			if (r < 0)
 				pt_say(&rep, LOG_ERR, "hook for '%s' %s: cannot start the worker: %s", label,
 				       argv[1], strerror(-r));

@@ -4,100 +4,14 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "cmd/json.h"
 #include "cmd/render.h"
-#include "model/xalloc.h"
-#include "reconcile/observe_sysfs.h"
-#include "reconcile/plan.h"
-
-static void
-print_text(const struct pt_plan *plan, const struct pt_observed *obs)
-{
-	const char *last_device = NULL;
-	struct pt_pciaddr last_addr = { 0, 0, 0, 0 };
-
-	for (size_t i = 0; i < plan->n_steps; i++) {
-		const struct pt_step *s = &plan->steps[i];
-		char *action = pt_render_step(s);
-
-		if (s->device && (!last_device || strcmp(last_device, s->device) != 0 ||
-				  pt_pciaddr_cmp(&last_addr, &s->addr) != 0)) {
-			const struct pt_pcidev *d = pt_observed_dev(obs, &s->addr);
-			char a[PT_PCIADDR_BUFSZ];
-			char *name = d ? pt_render_name(d) : xstrdup("?");
-
-			printf("%s%s %s: %s%s\n", i ? "\n" : "", s->device, pt_pciaddr_format(&s->addr, a), name,
-			       s->flags & PT_STEP_MEMBER ? " (member of its IOMMU group)" : "");
-			free(name);
-			last_device = s->device;
-			last_addr = s->addr;
-		}
-		printf("  %c %-42s  # %s\n", pt_step_symbol(s->kind), action, s->reason);
-		free(action);
-	}
-	for (size_t i = 0; i < plan->n_notes; i++)
-		printf("%snote: %s\n", i == 0 && plan->n_steps ? "\n" : "", plan->notes[i]);
-	if (plan->n_steps == 0 && plan->n_problems == 0)
-		printf("%sNothing to do: the host matches the file (%zu device%s).\n",
-		       plan->n_notes ? "\n" : "", plan->n_devices, plan->n_devices == 1 ? "" : "s");
-	else if (plan->n_steps)
-		printf("\nPlan: %zu step%s for %zu device%s.\n", plan->n_steps, plan->n_steps == 1 ? "" : "s",
-		       plan->n_devices, plan->n_devices == 1 ? "" : "s");
-	for (size_t i = 0; i < plan->n_problems; i++)
-		fprintf(stderr, "passthrough: %s\n", plan->problems[i].message);
-}
-
-static void
-print_json(const struct pt_plan *plan)
-{
-	printf("{\"steps\":[");
-	for (size_t i = 0; i < plan->n_steps; i++) {
-		const struct pt_step *s = &plan->steps[i];
-		char a[PT_PCIADDR_BUFSZ];
-
-		printf("%s{\"kind\":\"%s\",\"device\":", i ? "," : "", pt_step_kind_name(s->kind));
-		pt_json_string(stdout, s->device);
-		printf(",\"address\":");
-		pt_json_string(stdout, s->device ? pt_pciaddr_format(&s->addr, a) : NULL);
-		printf(",\"from\":");
-		pt_json_string(stdout, s->from);
-		printf(",\"to\":");
-		pt_json_string(stdout, s->to);
-		printf(",\"domain\":");
-		pt_json_string(stdout, s->domain);
-		printf(",\"live\":%s,\"config\":%s,\"group_member\":%s,\"reason\":",
-		       s->flags & PT_STEP_LIVE ? "true" : "false", s->flags & PT_STEP_CONFIG ? "true" : "false",
-		       s->flags & PT_STEP_MEMBER ? "true" : "false");
-		pt_json_string(stdout, s->reason);
-		printf("}");
-	}
-	printf("],\"notes\":[");
-	for (size_t i = 0; i < plan->n_notes; i++) {
-		printf("%s", i ? "," : "");
-		pt_json_string(stdout, plan->notes[i]);
-	}
-	printf("],\"problems\":[");
-	for (size_t i = 0; i < plan->n_problems; i++) {
-		const struct pt_problem *pr = &plan->problems[i];
-		char a[PT_PCIADDR_BUFSZ];
-
-		printf("%s{\"kind\":\"%s\",\"entry\":", i ? "," : "", pt_problem_kind_name(pr->kind));
-		pt_json_string(stdout, pr->entry ? pr->entry->name : NULL);
-		printf(",\"address\":");
-		pt_json_string(stdout, pr->has_addr ? pt_pciaddr_format(&pr->addr, a) : NULL);
-		printf(",\"message\":");
-		pt_json_string(stdout, pr->message);
-		printf("}");
-	}
-	printf("]}\n");
-}
+#include "reconcile/reconcile.h"
 
 static int
 plan_run(struct pt_ctx *ctx, int argc, char **argv)
 {
-	struct pt_config cfg;
-	struct pt_observed obs = { 0 };
-	struct pt_plan plan;
+	struct pt_reconcile_opts o = pt_reconcile_opts_of(ctx);
+	struct pt_reconcile_result res;
 	int r;
 
 	(void)argc;
@@ -106,23 +20,10 @@ plan_run(struct pt_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "passthrough: '--vm' needs libvirt, '--host-only' does without (see 'passthrough plan --help')\n");
 		return PT_EXIT_USAGE;
 	}
-	r = pt_load_and_observe(ctx, !ctx->host_only, &cfg, &obs);
-	if (r)
-		return r;
-	pt_plan_compute(&cfg, &obs, ctx->vm, &plan);
-	if (ctx->json)
-		print_json(&plan);
-	else if (!ctx->quiet)
-		print_text(&plan, &obs);
-	else
-		for (size_t i = 0; i < plan.n_problems; i++)
-			fprintf(stderr, "passthrough: %s\n", plan.problems[i].message);
-	r = plan.n_problems ? PT_EXIT_FAIL
-	    : ctx->detailed_exitcode && plan.n_steps ? PT_EXIT_CHANGES : PT_EXIT_OK;
-	pt_plan_done(&plan);
-	pt_observed_done(&obs);
-	pt_config_done(&cfg);
-	pt_pci_names_done();
+	o.dry_run = true;
+	r = pt_reconcile(&ctx->host, &o, &res);
+	r = pt_print_plan(ctx, &res, r);
+	pt_reconcile_result_done(&res);
 	return r;
 }
 

@@ -9,6 +9,8 @@
 #include "cmd/cmd.h"
 #include "cmd/render.h"
 #include "reconcile/events.h"
+#include "reconcile/observe_sysfs.h"
+#include "reconcile/reconcile.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -28,7 +30,10 @@ static void
 on_event(void *data, enum pt_event ev, const char *domain, const char *text)
 {
 	struct watch *w = data;
-	struct pt_ctx run = *w->ctx;
+	struct pt_reconcile_opts o = pt_reconcile_opts_of(w->ctx);
+	struct pt_reconcile_result res;
+	/* each pass: changes to syslog only (and stderr with -v), errors to stderr too */
+	struct pt_report pass = { w->ctx->verbose > 0, w->ctx->verbose > 0 };
 
 	switch (ev) {
 	case PT_EVENT_LOST:
@@ -37,18 +42,21 @@ on_event(void *data, enum pt_event ev, const char *domain, const char *text)
 	case PT_EVENT_CONNECTED:
 		/* anything may have happened while we were away: all of it */
 		pt_say(&w->rep, LOG_INFO, "watching libvirt at '%s'", w->ctx->host.libvirt_uri);
-		run.vm = NULL;
+		o.only_vm = NULL;
 		break;
 	case PT_EVENT_STARTED:
 	case PT_EVENT_STOPPED:
 		if (w->ctx->verbose)
 			pt_say(&w->rep, LOG_INFO, "'%s' %s", domain, ev == PT_EVENT_STARTED ? "started" : "stopped");
-		run.vm = domain;
+		o.only_vm = domain;
 		break;
 	}
-	/* apply says what it changed (syslog), and its errors; a VM the file does not name costs one observation */
-	pt_cmd_apply.run(&run, 0, NULL);
-	openlog("passthrough", LOG_PID, LOG_DAEMON); /* apply closed it */
+	/* what changed goes to syslog, errors to stderr too; a VM the file does not name costs one observation */
+	o.report_data = &pass;
+	pt_reconcile(&w->ctx->host, &o, &res);
+	pt_report_pass(&res, &pass);
+	pt_reconcile_result_done(&res);
+	pt_pci_names_done();
 }
 
 static int
@@ -67,8 +75,6 @@ watch_run(struct pt_ctx *ctx, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	if (!ctx->verbose)
-		ctx->quiet = true; /* each apply: changes to syslog only, errors to stderr too */
 	openlog("passthrough", LOG_PID, LOG_DAEMON);
 	r = pt_follow_events(&ctx->host, 2, &stop_requested, on_event, &w, &err);
 	if (r < 0) {

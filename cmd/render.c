@@ -2,13 +2,13 @@
 #include "cmd/render.h"
 
 #include <stdarg.h>
+#include <string.h>
 #include <stdlib.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include "cmd/json.h"
 #include "model/xalloc.h"
-#include "reconcile/config_file.h"
-#include "reconcile/observe_libvirt.h"
 #include "reconcile/observe_sysfs.h"
 
 void
@@ -22,27 +22,189 @@ pt_print_diags(const struct pt_diags *d)
 	}
 }
 
+/* A pass that stopped before planning: its one reason, on stderr. */
+static void
+print_failure(const struct pt_reconcile_result *res)
+{
+	if (res->stage == PT_RECONCILE_CONFIG)
+		pt_print_diags(&res->diags);
+	else if (res->error)
+		fprintf(stderr, "passthrough: %s\n", res->error);
+}
+
+static void
+print_text(const struct pt_plan *plan, const struct pt_observed *obs)
+{
+	const char *last_device = NULL;
+	struct pt_pciaddr last_addr = { 0, 0, 0, 0 };
+
+	for (size_t i = 0; i < plan->n_steps; i++) {
+		const struct pt_step *s = &plan->steps[i];
+		char *action = pt_render_step(s);
+
+		if (s->device && (!last_device || strcmp(last_device, s->device) != 0 ||
+				  pt_pciaddr_cmp(&last_addr, &s->addr) != 0)) {
+			const struct pt_pcidev *d = pt_observed_dev(obs, &s->addr);
+			char a[PT_PCIADDR_BUFSZ];
+			char *name = d ? pt_render_name(d) : xstrdup("?");
+
+			printf("%s%s %s: %s%s\n", i ? "\n" : "", s->device, pt_pciaddr_format(&s->addr, a), name,
+			       s->flags & PT_STEP_MEMBER ? " (member of its IOMMU group)" : "");
+			free(name);
+			last_device = s->device;
+			last_addr = s->addr;
+		}
+		printf("  %c %-42s  # %s\n", pt_step_symbol(s->kind), action, s->reason);
+		free(action);
+	}
+	for (size_t i = 0; i < plan->n_notes; i++)
+		printf("%snote: %s\n", i == 0 && plan->n_steps ? "\n" : "", plan->notes[i]);
+	if (plan->n_steps == 0 && plan->n_problems == 0)
+		printf("%sNothing to do: the host matches the file (%zu device%s).\n",
+		       plan->n_notes ? "\n" : "", plan->n_devices, plan->n_devices == 1 ? "" : "s");
+	else if (plan->n_steps)
+		printf("\nPlan: %zu step%s for %zu device%s.\n", plan->n_steps, plan->n_steps == 1 ? "" : "s",
+		       plan->n_devices, plan->n_devices == 1 ? "" : "s");
+	for (size_t i = 0; i < plan->n_problems; i++)
+		fprintf(stderr, "passthrough: %s\n", plan->problems[i].message);
+}
+
+static void
+print_json(const struct pt_plan *plan)
+{
+	printf("{\"steps\":[");
+	for (size_t i = 0; i < plan->n_steps; i++) {
+		const struct pt_step *s = &plan->steps[i];
+		char a[PT_PCIADDR_BUFSZ];
+
+		printf("%s{\"kind\":\"%s\",\"device\":", i ? "," : "", pt_step_kind_name(s->kind));
+		pt_json_string(stdout, s->device);
+		printf(",\"address\":");
+		pt_json_string(stdout, s->device ? pt_pciaddr_format(&s->addr, a) : NULL);
+		printf(",\"from\":");
+		pt_json_string(stdout, s->from);
+		printf(",\"to\":");
+		pt_json_string(stdout, s->to);
+		printf(",\"domain\":");
+		pt_json_string(stdout, s->domain);
+		printf(",\"live\":%s,\"config\":%s,\"group_member\":%s,\"reason\":",
+		       s->flags & PT_STEP_LIVE ? "true" : "false", s->flags & PT_STEP_CONFIG ? "true" : "false",
+		       s->flags & PT_STEP_MEMBER ? "true" : "false");
+		pt_json_string(stdout, s->reason);
+		printf("}");
+	}
+	printf("],\"notes\":[");
+	for (size_t i = 0; i < plan->n_notes; i++) {
+		printf("%s", i ? "," : "");
+		pt_json_string(stdout, plan->notes[i]);
+	}
+	printf("],\"problems\":[");
+	for (size_t i = 0; i < plan->n_problems; i++) {
+		const struct pt_problem *pr = &plan->problems[i];
+		char a[PT_PCIADDR_BUFSZ];
+
+		printf("%s{\"kind\":\"%s\",\"entry\":", i ? "," : "", pt_problem_kind_name(pr->kind));
+		pt_json_string(stdout, pr->entry ? pr->entry->name : NULL);
+		printf(",\"address\":");
+		pt_json_string(stdout, pr->has_addr ? pt_pciaddr_format(&pr->addr, a) : NULL);
+		printf(",\"message\":");
+		pt_json_string(stdout, pr->message);
+		printf("}");
+	}
+	printf("]}\n");
+}
+
+int
+pt_print_plan(const struct pt_ctx *ctx, const struct pt_reconcile_result *res, int r)
+{
+	if (res->stage != PT_RECONCILE_DONE) {
+		print_failure(res);
+		pt_pci_names_done();
+		return PT_EXIT_FAIL;
+	}
+	if (ctx->json)
+		print_json(&res->plan);
+	else if (!ctx->quiet)
+		print_text(&res->plan, &res->obs);
+	else
+		for (size_t i = 0; i < res->plan.n_problems; i++)
+			fprintf(stderr, "passthrough: %s\n", res->plan.problems[i].message);
+	pt_pci_names_done();
+	return r < 0 ? PT_EXIT_FAIL : ctx->detailed_exitcode && res->plan.n_steps ? PT_EXIT_CHANGES : PT_EXIT_OK;
+}
+
+void
+pt_report_pass(const struct pt_reconcile_result *res, const struct pt_report *rep)
+{
+	const struct pt_report errors_only = { false, false };
+
+	if (res->wait_error)
+		pt_say(rep, LOG_ERR, "%s; applying anyway", res->wait_error);
+	switch (res->stage) {
+	case PT_RECONCILE_LOCK:
+	case PT_RECONCILE_OBSERVE:
+		pt_say(&errors_only, LOG_ERR, "%s", res->error);
+		return;
+	case PT_RECONCILE_CONFIG:
+		for (size_t i = 0; i < res->diags.n; i++) {
+			char *line = pt_diag_format(&res->diags.v[i]);
+
+			pt_say(&errors_only, LOG_ERR, "%s", line);
+			free(line);
+		}
+		return;
+	case PT_RECONCILE_DONE:
+		break;
+	}
+	for (size_t i = 0; i < res->plan.n_problems; i++)
+		pt_say(&errors_only, LOG_ERR, "%s", res->plan.problems[i].message);
+	if (res->error)
+		pt_say(&errors_only, LOG_ERR, "%s", res->error);
+	/* after a failed step the plan is expected to be unfinished: the failure said so */
+	for (size_t i = 0; res->replanned && !res->failed && i < res->after.n_steps; i++) {
+		const struct pt_step *s = &res->after.steps[i];
+		char *action = pt_render_step(s);
+		char a[PT_PCIADDR_BUFSZ];
+
+		pt_say(&errors_only, LOG_ERR, "'%s' %s: still to do after applying: %s (%s)",
+		       s->device ? s->device : "host", pt_pciaddr_format(&s->addr, a), action, s->reason);
+		free(action);
+	}
+}
+
+struct pt_reconcile_opts
+pt_reconcile_opts_of(const struct pt_ctx *ctx)
+{
+	return (struct pt_reconcile_opts){
+		.config_path = ctx->config_path,
+		.only_vm = ctx->vm,
+		.host_only = ctx->host_only,
+		.dry_run = ctx->dry_run,
+		.wait_running_ms = ctx->wait_running_s * 1000,
+		.lock_file = ctx->lock_file,
+		.lock_timeout_ms = ctx->lock_timeout_s * 1000,
+		.apply = PT_APPLY_OPTS_DEFAULT,
+		.report = pt_report_step,
+	};
+}
+
 int
 pt_load_and_observe(const struct pt_ctx *ctx, bool with_libvirt, struct pt_config *cfg,
 		    struct pt_observed *obs)
 {
-	struct pt_diags diags = PT_DIAGS_INIT;
-	char *err = NULL;
+	struct pt_reconcile_result res;
 
-	if (pt_config_file_load(ctx->config_path, geteuid(), cfg, &diags) < 0) {
-		pt_print_diags(&diags);
-		pt_diags_done(&diags);
+	if (pt_reconcile_observe(&ctx->host, ctx->config_path, with_libvirt, &res) < 0) {
+		print_failure(&res);
+		pt_reconcile_result_done(&res);
 		return PT_EXIT_FAIL;
 	}
-	pt_diags_done(&diags);
-	if (pt_observe_sysfs(&ctx->host, obs, &err) < 0 ||
-	    (with_libvirt && pt_observe_libvirt(&ctx->host, cfg, obs, &err) < 0)) {
-		fprintf(stderr, "passthrough: %s\n", err);
-		free(err);
-		pt_config_done(cfg);
-		pt_observed_done(obs);
-		return PT_EXIT_FAIL;
-	}
+	/* the caller owns them now */
+	*cfg = res.cfg;
+	*obs = res.obs;
+	memset(&res.cfg, 0, sizeof(res.cfg));
+	memset(&res.obs, 0, sizeof(res.obs));
+	pt_reconcile_result_done(&res);
 	return PT_EXIT_OK;
 }
 

@@ -12,6 +12,7 @@
 #include "reconcile/apply.h"
 #include "reconcile/install.h"
 #include "reconcile/plan.h"
+#include "reconcile/reconcile.h"
 
 /* Prints each diagnostic as one line on stderr. */
 void pt_print_diags(const struct pt_diags *d);
@@ -23,6 +24,13 @@ void pt_print_diags(const struct pt_diags *d);
  */
 int pt_load_and_observe(const struct pt_ctx *ctx, bool with_libvirt, struct pt_config *cfg,
 			struct pt_observed *obs);
+
+/* The reconcile options that ctx's command line says (report: pt_report_step; set report_data). */
+struct pt_reconcile_opts pt_reconcile_opts_of(const struct pt_ctx *ctx);
+
+/* Prints a dry pass as plan does (text or --json; problems on stderr) and returns plan's exit
+ * status; r is what pt_reconcile() returned. */
+int pt_print_plan(const struct pt_ctx *ctx, const struct pt_reconcile_result *res, int r);
 
 /* "Intel Corporation 82574L Gigabit Network Connection", or "unknown device"; caller frees. */
 char *pt_render_name(const struct pt_pcidev *d);
@@ -38,6 +46,10 @@ struct pt_report {
 
 /* One line to syslog, and to stderr when rep->to_stderr or it is an error. */
 void pt_say(const struct pt_report *rep, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* How apply, watch and the hook report a pass: the problems, a failure to lock or observe,
+ * and what is still to do after applying, one line each (syslog; stderr for errors). */
+void pt_report_pass(const struct pt_reconcile_result *res, const struct pt_report *rep);
 
 /* A pt_step_report_fn for pt_apply(): data is a struct pt_report. */
 void pt_report_step(void *data, const struct pt_step *s, enum pt_step_outcome o, const char *msg);

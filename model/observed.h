@@ -59,6 +59,8 @@ struct pt_observed {
 	bool iommu;                    /* the kernel has IOMMU groups */
 	bool vfio_pci_loaded;          /* bus/pci/drivers/vfio-pci exists */
 	bool have_domains;             /* libvirt was asked; false when the caller did not */
+	bool domains_from_hook;        /* doms is the one domain of a libvirt hook's XML: libvirt
+					* must not be called, so no attach or detach is planned */
 	struct pt_domain *doms;        /* sorted by name */
 	size_t n_doms;
 };

@@ -54,7 +54,7 @@ pt_config_file_read(const char *path, uid_t euid, char **ret_buf, size_t *ret_le
 		goto out;
 	}
 	/* Read to EOF with a bound: the size may change under us. */
-	r = pt_read_fd(fd, PT_CONFIG_MAX_BYTES, ret_buf, ret_len);
+	r = pt_read_fd(fd, (size_t)PT_CONFIG_MAX_BYTES, ret_buf, ret_len);
 	if (r == -EFBIG)
 		pt_diags_add(diags, NULL, 0, 0, "'%s' is larger than %d bytes", path, PT_CONFIG_MAX_BYTES);
 	else if (r < 0)

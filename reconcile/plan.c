@@ -450,8 +450,8 @@ plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *
 	const struct pt_pcidev *d = w->dev;
 	struct pt_step *s;
 
-	/* 1. Off every domain it should not be in. */
-	for (size_t i = 0; obs->have_domains && i < obs->n_doms; i++) {
+	/* 1. Off every domain it should not be in (not from the hook: detach calls libvirt). */
+	for (size_t i = 0; obs->have_domains && !obs->domains_from_hook && i < obs->n_doms; i++) {
 		const struct pt_domain *dom = &obs->doms[i];
 		unsigned flags = 0;
 
@@ -487,8 +487,8 @@ plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *
 		}
 	}
 	plan_bind(p, e->name, d, 0, need_vfio);
-	/* 3. Into its domain. */
-	if (w->dom) {
+	/* 3. Into its domain (not from the hook: attach calls libvirt; its worker does it). */
+	if (w->dom && !obs->domains_from_hook) {
 		unsigned flags = 0;
 
 		if (w->live && !pt_domain_has_hostdev(w->dom, &d->addr, false))

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,14 +39,10 @@ pt_sysfs_close(struct pt_sysfs *s)
 static const char *
 dev_rel(char rel[96], const char *bdf, const char *name)
 {
-	size_t a = strlen(bdf), b = strlen(name);
+	int n = snprintf(rel, 96, "%.40s/%.40s", bdf, name);
 
-	if (a + b + 2 > 96)
-		return "";   /* not a name this file asks for: openat fails */
-	memcpy(rel, bdf, a);
-	rel[a] = '/';
-	memcpy(rel + a + 1, name, b + 1);
-	return rel;
+	/* longer names are none this file asks for: openat fails on "" */
+	return n > 0 && strlen(bdf) <= 40 && strlen(name) <= 40 ? rel : "";
 }
 
 int

@@ -290,7 +290,7 @@ other_xml="<domain type='kvm'><name>homeassistant</name><uuid>0b6a3c2e-1d4f-4e5a
 hook() {
 	printf '%s' "$1" | PATH="$tmp/bin:$PATH" "$BIN" hook "$2" "$3" - - -c "$tmp/hooked.yaml" \
 		--sysfs-root "$mnt" --proc-root tests/fixtures/proc/default --connect test:///nonexistent \
-		--lock-file "$tmp/lock" >"$tmp/out" 2>"$tmp/err"
+		--lock-file "$tmp/lock" ${HOOK_V:+-v} >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	out=$(cat "$tmp/out") err=$(cat "$tmp/err")
 }
@@ -305,6 +305,21 @@ is "hook prepare: bound to vfio-pci before QEMU starts" "vfio-pci vfio-pci" "$(d
 lacks "hook prepare: no libvirt call (it would deadlock)" "libvirt|connect" "$err"
 hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f release
 is "hook release with on_stop: release: back on e1000e" "0 e1000e (null)" "$rc $(driver $stand_in) $(override $stand_in)"
+HOOK_V=1 hook "<domain><name>x" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
+has "hook with XML it cannot read: says so (-v: stderr too)" "cannot read the domain XML on stdin: .*going by the name alone" "$err"
+is "hook with XML it cannot read: the file names the title, not seen: nothing done" "0 e1000e" "$rc $(driver $stand_in)"
+(exec 9>"$tmp/lock" && flock 9 && exec sleep 30) &
+holder=$!   # the sleep itself holds the lock
+sleep 0.3
+fake_log_mark=$(fake_log | wc -l)
+HOOK_V=1 hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
+is "hook prepare with the lock busy 5 s: exit 0, no write without the lock" "0 e1000e $fake_log_mark" \
+	"$rc $(driver $stand_in) $(fake_log | wc -l)"
+has "hook prepare with the lock busy: the worker takes over" "a detached apply --vm takes over" "$err"
+kill $holder
+wait $holder 2>/dev/null
+# the worker it started (libvirt unreachable here: it changes nothing) must be gone before the next case
+for i in $(seq 100); do pgrep -f "apply -c $tmp/hooked.yaml" >/dev/null || break; sleep 0.1; done
 ctl fail $stand_in unbind EBUSY
 hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
 is "hook prepare with EBUSY: still exit 0 (never fails a VM start)" 0 "$rc"

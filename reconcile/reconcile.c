@@ -1,0 +1,150 @@
+/* reconcile.c: one reconcile pass (lock, read the file, observe, plan, apply, observe again), the entry point of apply, plan, the hook and watch. */
+#include "reconcile/reconcile.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model/xalloc.h"
+#include "reconcile/config_file.h"
+#include "reconcile/lock.h"
+#include "reconcile/observe_libvirt.h"
+#include "reconcile/observe_sysfs.h"
+
+/* The hook's one domain, copied into obs (whose pt_observed_done() frees it). */
+static void
+observe_hook_domain(const struct pt_domain *d, struct pt_observed *obs)
+{
+	struct pt_domain *c = xcalloc(1, sizeof(*c));
+
+	c->name = xstrdup(d->name);
+	c->uuid = xstrdup(d->uuid ? d->uuid : "");
+	c->title = d->title ? xstrdup(d->title) : NULL;
+	c->state = d->state;
+	if (d->n_config) {
+		c->config = xcalloc(d->n_config, sizeof(*c->config));
+		memcpy(c->config, d->config, d->n_config * sizeof(*c->config));
+	}
+	c->n_config = d->n_config;
+	c->have_config = d->have_config;
+	obs->doms = c;
+	obs->n_doms = 1;
+	obs->have_domains = true;
+	obs->domains_from_hook = true;
+}
+
+/* Observes sysfs, then libvirt or the hook's domain as o says; 0 or -1 with *err set. */
+static int
+observe(const struct pt_host *h, const struct pt_reconcile_opts *o, const struct pt_config *cfg,
+	struct pt_observed *obs, char **err)
+{
+	if (pt_observe_sysfs(h, obs, err) < 0)
+		return -1;
+	if (o->hook_domain) {
+		for (size_t i = 0; i < obs->n_doms; i++)
+			pt_domain_done(&obs->doms[i]);
+		free(obs->doms);
+		obs->doms = NULL;
+		observe_hook_domain(o->hook_domain, obs);
+		return 0;
+	}
+	if (!o->host_only && pt_observe_libvirt(h, cfg, obs, err) < 0)
+		return -1;
+	return 0;
+}
+
+int
+pt_reconcile_observe(const struct pt_host *h, const char *config_path, bool with_libvirt,
+		     struct pt_reconcile_result *ret)
+{
+	struct pt_reconcile_opts o = { .config_path = config_path, .host_only = !with_libvirt };
+
+	memset(ret, 0, sizeof(*ret));
+	ret->diags = (struct pt_diags)PT_DIAGS_INIT;
+	if (pt_config_file_load(config_path, geteuid(), &ret->cfg, &ret->diags) < 0) {
+		ret->stage = PT_RECONCILE_CONFIG;
+		return -1;
+	}
+	if (observe(h, &o, &ret->cfg, &ret->obs, &ret->error) < 0) {
+		ret->stage = PT_RECONCILE_OBSERVE;
+		return -1;
+	}
+	return 0;
+}
+
+int
+pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct pt_reconcile_result *ret)
+{
+	const struct pt_config *cfg;
+	int lock = -1, r = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->diags = (struct pt_diags)PT_DIAGS_INIT;
+	if (o->wait_running_ms && o->only_vm && !o->dry_run && !o->hook_domain &&
+	    pt_wait_domain_running(h, o->only_vm, o->wait_running_ms, &ret->wait_error) == 0) {
+		free(ret->wait_error);
+		ret->wait_error = NULL;
+	}
+	if (!o->dry_run) {
+		lock = pt_lock_take(o->lock_file, o->lock_timeout_ms, &ret->error);
+		if (lock < 0) {
+			ret->stage = PT_RECONCILE_LOCK;
+			return -1;
+		}
+	}
+	if (!o->cfg && pt_config_file_load(o->config_path, geteuid(), &ret->cfg, &ret->diags) < 0) {
+		ret->stage = PT_RECONCILE_CONFIG;
+		r = -1;
+		goto out;
+	}
+	cfg = o->cfg ? o->cfg : &ret->cfg;
+	if (observe(h, o, cfg, &ret->obs, &ret->error) < 0) {
+		ret->stage = PT_RECONCILE_OBSERVE;
+		r = -1;
+		goto out;
+	}
+	pt_plan_compute(cfg, &ret->obs, o->hook_domain ? o->hook_domain->name : o->only_vm, &ret->plan);
+	ret->stage = PT_RECONCILE_DONE;
+	if (o->dry_run || !ret->plan.n_steps) {
+		/* a no-op (what the timer runs all day) changed nothing: nothing to look at twice */
+		r = ret->plan.n_problems ? -1 : 0;
+		goto out;
+	}
+	ret->failed = pt_apply(h, &ret->plan, &o->apply, o->report, o->report_data);
+	/* Observe again: the pass succeeded only if nothing is left to do. */
+	{
+		struct pt_observed again = { 0 };
+		char *err = NULL;
+
+		if (observe(h, o, cfg, &again, &err) < 0) {
+			ret->error = xasprintf("after applying: %s", err);
+			free(err);
+			pt_observed_done(&again);
+			r = -1;
+			goto out;
+		}
+		pt_plan_compute(cfg, &again, o->hook_domain ? o->hook_domain->name : o->only_vm, &ret->after);
+		ret->replanned = true;
+		pt_observed_done(&again);
+	}
+	r = ret->failed || ret->plan.n_problems || ret->after.n_steps ? -1 : 0;
+out:
+	if (lock >= 0)
+		close(lock);
+	return r;
+}
+
+void
+pt_reconcile_result_done(struct pt_reconcile_result *r)
+{
+	if (!r)
+		return;
+	free(r->error);
+	free(r->wait_error);
+	pt_diags_done(&r->diags);
+	pt_config_done(&r->cfg);
+	pt_observed_done(&r->obs);
+	pt_plan_done(&r->plan);
+	pt_plan_done(&r->after);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,68 @@
+/* reconcile.h: one reconcile pass (lock, read the file, observe, plan, apply, observe again), the entry point of apply, plan, the hook and watch. */
+#ifndef PT_RECONCILE_H
+#define PT_RECONCILE_H
+
+#include <stdbool.h>
+
+#include "model/config.h"
+#include "model/diag.h"
+#include "model/observed.h"
+#include "reconcile/apply.h"
+#include "reconcile/host.h"
+#include "reconcile/plan.h"
+
+struct pt_reconcile_opts {
+	const char *config_path;      /* passthrough.yaml */
+	const struct pt_config *cfg;  /* the file, read already (borrowed), or NULL: read config_path */
+	const char *only_vm;          /* only what this VM owns (name, UUID or title), or NULL */
+	bool host_only;               /* sysfs only, libvirt never asked (boot) */
+	bool dry_run;                 /* observe and plan only: no lock, no change */
+	unsigned wait_running_ms;     /* first wait up to this long until only_vm runs (the hook's worker) */
+	const char *lock_file;
+	unsigned lock_timeout_ms;
+	/* The libvirt hook: the one domain it knows, from libvirt's own XML (borrowed; state
+	 * set by the caller). libvirt is never called; attach and detach are left out. */
+	const struct pt_domain *hook_domain;
+	struct pt_apply_opts apply;
+	pt_step_report_fn report;     /* each step's outcome (apply only); may be NULL */
+	void *report_data;
+};
+
+/* Where a pass stopped. */
+enum pt_reconcile_stage {
+	PT_RECONCILE_DONE,            /* it ran to the end (problems and failures may still be there) */
+	PT_RECONCILE_LOCK,            /* the lock could not be taken: nothing read, nothing changed */
+	PT_RECONCILE_CONFIG,          /* the file is unreadable or invalid: diags say why */
+	PT_RECONCILE_OBSERVE,         /* the host could not be observed: error says why */
+};
+
+struct pt_reconcile_result {
+	enum pt_reconcile_stage stage;
+	char *error;                  /* PT_RECONCILE_LOCK, _OBSERVE; or after applying: one line */
+	char *wait_error;             /* wait_running_ms ran out or libvirt could not say (the pass goes on) */
+	struct pt_diags diags;        /* PT_RECONCILE_CONFIG */
+	struct pt_config cfg;         /* read (valid from PT_RECONCILE_OBSERVE on; empty when o->cfg) */
+	struct pt_observed obs;       /* as observed first */
+	struct pt_plan plan;          /* the plan made from it (DONE) */
+	unsigned failed;              /* steps that failed */
+	bool replanned;               /* steps ran, the host was observed again and `after` planned */
+	struct pt_plan after;         /* what is still to do after applying (replanned) */
+};
+
+/*
+ * Runs one pass with o. Never prints: the caller reports from *ret (free it with
+ * pt_reconcile_result_done()). Returns 0 when the host matches the file at the end (for a
+ * dry run: when there is no problem), else -1 (*ret says what).
+ */
+int pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct pt_reconcile_result *ret);
+void pt_reconcile_result_done(struct pt_reconcile_result *r);
+
+/*
+ * Reads the file and observes the host (libvirt too when with_libvirt): the first half of a
+ * pass, for the commands that only look (status, devices, doctor). 0, or -1 with ret->stage
+ * and ret->diags or ret->error set.
+ */
+int pt_reconcile_observe(const struct pt_host *h, const char *config_path, bool with_libvirt,
+			 struct pt_reconcile_result *ret);
+
+#endif
