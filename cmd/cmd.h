@@ -3,6 +3,7 @@
 #define PT_CMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "reconcile/host.h"
 
@@ -12,48 +13,78 @@
 #define PT_EXIT_CHANGES 2           /* plan --detailed-exitcode: changes pending; doctor: a warning */
 #define PT_EXIT_USAGE 64            /* EX_USAGE */
 
-/* Options; a command lists the ones it takes besides the global ones. */
-enum pt_opt {
-	PT_OPT_DETAILED_EXITCODE = 1 << 0,
-	PT_OPT_VM = 1 << 1,
-	PT_OPT_DRY_RUN = 1 << 2,
-	PT_OPT_DSM = 1 << 3,
-	PT_OPT_SYSTEMD = 1 << 4,
-	PT_OPT_ROOT = 1 << 5,
-	PT_OPT_LOCK_FILE = 1 << 6,
-	PT_OPT_LOCK_TIMEOUT = 1 << 7,
-	PT_OPT_WAIT_RUNNING = 1 << 8,
-	PT_OPT_HOST_ONLY = 1 << 9,
-	PT_OPT_REPAIR = 1 << 10,
+#define PT_OPT_GIVEN_MAX 32
+
+enum pt_opt_type {
+	PT_OPT_FLAG,       /* --name */
+	PT_OPT_COUNT,      /* -v -v: how often */
+	PT_OPT_STRING,     /* --name VALUE */
+	PT_OPT_SECONDS,    /* --name S: a whole number of seconds, 0 to max */
+};
+
+/*
+ * One option, declared once where it belongs: a command's own in the command's file (read
+ * with pt_opt_*()), the shared ones in cmd/options.c (their value also lands in a pt_ctx
+ * field). A command lists the ones it takes in its table entry; main.c parses, checks and
+ * prints help from these alone.
+ */
+struct pt_option {
+	const char *name;            /* long name, without the dashes */
+	char short_name;             /* or 0 */
+	enum pt_opt_type type;
+	const char *arg;             /* what help calls its value: "NAME", "S"; NULL for flags */
+	unsigned max;                /* PT_OPT_SECONDS: the largest value */
+	const char *def;             /* the default as typed (help shows it), or NULL */
+	const char *help;            /* one line: what it does */
+	bool in_ctx;                 /* the value also goes into the pt_ctx field at offset */
+	size_t offset;
+};
+#define PT_CTX_FIELD(f) .in_ctx = true, .offset = offsetof(struct pt_ctx, f)
+
+/* Global options, and the shared command options (cmd/options.c). */
+extern const struct pt_option pt_opt_config, pt_opt_sysfs_root, pt_opt_proc_root, pt_opt_connect,
+	pt_opt_json, pt_opt_verbose, pt_opt_quiet, pt_opt_help, pt_opt_version;
+extern const struct pt_option pt_opt_vm, pt_opt_dry_run, pt_opt_root, pt_opt_lock_file,
+	pt_opt_lock_timeout, pt_opt_host_only;
+/* NULL-terminated, in the order help shows them. */
+extern const struct pt_option *const pt_global_options[];
+
+struct pt_opt_given {
+	const struct pt_option *opt;
+	const char *value;           /* PT_OPT_STRING */
+	unsigned number;             /* PT_OPT_SECONDS, PT_OPT_COUNT */
 };
 
 struct pt_ctx {
 	const char *config_path;
-	bool config_given;             /* -c was given (else config_path is the built-in default) */
 	struct pt_host host;
 	bool json;
 	bool quiet;
 	int verbose;
-	/* command options */
-	bool detailed_exitcode;
+	/* shared command options */
 	bool dry_run;
-	bool dsm, systemd;
 	const char *vm;
 	const char *root;
 	const char *lock_file;
-	bool lock_given;               /* --lock-file was given */
 	unsigned lock_timeout_s;
-	unsigned wait_running_s;       /* apply: wait this long for the --vm domain to run */
 	bool host_only;                /* plan, apply: sysfs only, never libvirt (boot) */
-	bool repair;                   /* install: only where installed already (the timer) */
+	/* every option given on the command line, for pt_opt_*() */
+	struct pt_opt_given given[PT_OPT_GIVEN_MAX];
+	size_t n_given;
 };
+
+/* Whether opt was given; its value, or its default when it was not. */
+bool pt_opt_given(const struct pt_ctx *ctx, const struct pt_option *opt);
+bool pt_opt_flag(const struct pt_ctx *ctx, const struct pt_option *opt);
+const char *pt_opt_string(const struct pt_ctx *ctx, const struct pt_option *opt);
+unsigned pt_opt_seconds(const struct pt_ctx *ctx, const struct pt_option *opt);
 
 struct pt_cmd {
 	const char *name;
 	const char *summary;   /* one line for the command list */
 	const char *usage;     /* arguments after "passthrough NAME" */
 	const char *help;      /* what it does, exit statuses; printed by --help */
-	unsigned options;      /* PT_OPT_* it accepts */
+	const struct pt_option *const *options; /* those it takes besides the global ones; NULL-terminated */
 	int min_args, max_args;
 	/* Returns an exit status. argv holds only the positional arguments. */
 	int (*run)(struct pt_ctx *ctx, int argc, char **argv);

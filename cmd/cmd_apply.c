@@ -10,6 +10,11 @@
 #include "reconcile/observe_sysfs.h"
 #include "reconcile/reconcile.h"
 
+static const struct pt_option opt_wait_running = {
+	.name = "wait-running", .type = PT_OPT_SECONDS, .arg = "S", .max = 3600,
+	.help = "first wait up to S seconds until the --vm domain runs",
+};
+
 static int
 apply_run(struct pt_ctx *ctx, int argc, char **argv)
 {
@@ -26,14 +31,15 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "passthrough: '--vm' needs libvirt, '--host-only' does without (see 'passthrough apply --help')\n");
 		return PT_EXIT_USAGE;
 	}
-	if (ctx->wait_running_s && !ctx->vm) {
+	o.wait_running_ms = pt_opt_seconds(ctx, &opt_wait_running) * 1000;
+	if (o.wait_running_ms && !ctx->vm) {
 		fprintf(stderr, "passthrough: '--wait-running' needs '--vm' (see 'passthrough apply --help')\n");
 		return PT_EXIT_USAGE;
 	}
 	if (ctx->dry_run) {
 		/* what plan prints */
 		r = pt_reconcile(&ctx->host, &o, &res);
-		r = pt_print_plan(ctx, &res, r);
+		r = pt_print_plan(ctx, &res, r, false);
 		pt_reconcile_result_done(&res);
 		return r;
 	}
@@ -68,7 +74,8 @@ const struct pt_cmd pt_cmd_apply = {
 	"\n"
 	"Exit status: 0 the host matches the file, 1 something failed or is left to do\n"
 	"(one line each on stderr), 64 usage error.\n",
-	.options = PT_OPT_VM | PT_OPT_DRY_RUN | PT_OPT_LOCK_FILE | PT_OPT_LOCK_TIMEOUT | PT_OPT_WAIT_RUNNING | PT_OPT_HOST_ONLY,
+	.options = (const struct pt_option *const[]){ &pt_opt_vm, &opt_wait_running, &pt_opt_host_only, &pt_opt_dry_run,
+						      &pt_opt_lock_file, &pt_opt_lock_timeout, NULL },
 	.min_args = 0,
 	.max_args = 0,
 	.run = apply_run,

@@ -168,7 +168,7 @@ const struct pt_cmd pt_cmd_devices = {
 	"\n"
 	"Exit status: 0 success, 1 the devices cannot be read or the file is invalid,\n"
 	"64 usage error.\n",
-	.options = 0,
+	.options = NULL,
 	.min_args = 0,
 	.max_args = 0,
 	.run = devices_run,

@@ -235,7 +235,7 @@ const struct pt_cmd pt_cmd_doctor = {
 	"Changes nothing. --root DIR: where install wrote (as for install).\n"
 	"\n"
 	"Exit status: 0 all PASS, 2 the worst is a WARN, 1 something FAILs, 64 usage error.\n",
-	.options = PT_OPT_ROOT,
+	.options = (const struct pt_option *const[]){ &pt_opt_root, NULL },
 	.min_args = 0,
 	.max_args = 0,
 	.run = doctor_run,

@@ -201,7 +201,7 @@ const struct pt_cmd pt_cmd_hook = {
 	"never returned to libvirt.\n"
 	"\n"
 	"Exit status: always 0, so that our trouble never stops a VM; 64 on a usage error.\n",
-	.options = PT_OPT_LOCK_FILE,
+	.options = (const struct pt_option *const[]){ &pt_opt_lock_file, NULL },
 	.min_args = 2,
 	.max_args = 4,
 	.run = hook_run,

@@ -10,11 +10,24 @@
 #include "reconcile/install.h"
 #include "reconcile/lock.h"
 
+static const struct pt_option opt_dsm = {
+	.name = "dsm", .type = PT_OPT_FLAG, .help = "Synology DSM 7 layout (writes only under /usr/local)",
+};
+static const struct pt_option opt_systemd = {
+	.name = "systemd", .type = PT_OPT_FLAG, .help = "systemd host layout",
+};
+static const struct pt_option opt_repair = {
+	.name = "repair", .type = PT_OPT_FLAG,
+	.help = "only where it is installed already: put back what changed (the timer)",
+};
+
 static int
 install_run(struct pt_ctx *ctx, int argc, char **argv)
 {
 	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root ? ctx->root : "/", "/proc/self/exe",
-				       ctx->config_given ? ctx->config_path : NULL, ctx->lock_given ? ctx->lock_file : NULL };
+				       pt_opt_given(ctx, &pt_opt_config) ? ctx->config_path : NULL,
+				       pt_opt_given(ctx, &pt_opt_lock_file) ? ctx->lock_file : NULL };
+	bool dsm = pt_opt_flag(ctx, &opt_dsm), systemd = pt_opt_flag(ctx, &opt_systemd);
 	struct pt_install_result res = { 0 };
 	char *err = NULL;
 	bool installed;
@@ -22,7 +35,7 @@ install_run(struct pt_ctx *ctx, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	if (ctx->dsm && ctx->systemd) {
+	if (dsm && systemd) {
 		fprintf(stderr, "passthrough: '--dsm' and '--systemd' do not go together (see 'passthrough install --help')\n");
 		return PT_EXIT_USAGE;
 	}
@@ -45,11 +58,11 @@ install_run(struct pt_ctx *ctx, int argc, char **argv)
 			return pt_install_finish(ctx, &res, lock, err, -1, NULL);
 	}
 	installed = pt_installed_layout(t.root, &t.layout) == 0;
-	t.layout = ctx->dsm ? PT_LAYOUT_DSM
-		   : ctx->systemd ? PT_LAYOUT_SYSTEMD
+	t.layout = dsm ? PT_LAYOUT_DSM
+		   : systemd ? PT_LAYOUT_SYSTEMD
 		   : installed ? t.layout
 		   : pt_root_is_dsm(t.root) ? PT_LAYOUT_DSM : PT_LAYOUT_SYSTEMD;
-	if (ctx->repair && !installed) /* uninstalled: the timer or the DSM lines must not put it back */
+	if (pt_opt_flag(ctx, &opt_repair) && !installed) /* uninstalled: the timer or the DSM lines must not put it back */
 		return pt_install_finish(ctx, &res, 0, NULL, lock, NULL);
 	r = pt_install(&t, ctx->dry_run, &res, &err);
 	if (r == 0 && !ctx->dry_run && strcmp(t.root, "/") == 0) {
@@ -94,8 +107,8 @@ const struct pt_cmd pt_cmd_install = {
 	"\n"
 	"Exit status: 0 done (or nothing to change), 1 failed (what it changed until then is\n"
 	"recorded), 64 usage error.\n",
-	.options = PT_OPT_DSM | PT_OPT_SYSTEMD | PT_OPT_ROOT | PT_OPT_DRY_RUN | PT_OPT_REPAIR | PT_OPT_LOCK_FILE |
-		   PT_OPT_LOCK_TIMEOUT,
+	.options = (const struct pt_option *const[]){ &opt_dsm, &opt_systemd, &pt_opt_root, &pt_opt_dry_run,
+						      &opt_repair, &pt_opt_lock_file, &pt_opt_lock_timeout, NULL },
 	.min_args = 0,
 	.max_args = 0,
 	.run = install_run,

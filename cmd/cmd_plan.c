@@ -7,6 +7,11 @@
 #include "cmd/render.h"
 #include "reconcile/reconcile.h"
 
+static const struct pt_option opt_detailed_exitcode = {
+	.name = "detailed-exitcode", .type = PT_OPT_FLAG,
+	.help = "exit 0 when nothing to do, 2 when changes are pending, 1 on error",
+};
+
 static int
 plan_run(struct pt_ctx *ctx, int argc, char **argv)
 {
@@ -22,7 +27,7 @@ plan_run(struct pt_ctx *ctx, int argc, char **argv)
 	}
 	o.dry_run = true;
 	r = pt_reconcile(&ctx->host, &o, &res);
-	r = pt_print_plan(ctx, &res, r);
+	r = pt_print_plan(ctx, &res, r, pt_opt_flag(ctx, &opt_detailed_exitcode));
 	pt_reconcile_result_done(&res);
 	return r;
 }
@@ -43,7 +48,7 @@ const struct pt_cmd pt_cmd_plan = {
 	"\n"
 	"Exit status: 0 success (with --detailed-exitcode: nothing to do), 1 a problem,\n"
 	"2 changes pending (--detailed-exitcode only), 64 usage error.\n",
-	.options = PT_OPT_DETAILED_EXITCODE | PT_OPT_VM | PT_OPT_HOST_ONLY,
+	.options = (const struct pt_option *const[]){ &opt_detailed_exitcode, &pt_opt_vm, &pt_opt_host_only, NULL },
 	.min_args = 0,
 	.max_args = 0,
 	.run = plan_run,

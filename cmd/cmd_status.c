@@ -149,7 +149,7 @@ const struct pt_cmd pt_cmd_status = {
 	"\n"
 	"Exit status: 0 every device converged, 1 some device is not (or an error),\n"
 	"64 usage error.\n",
-	.options = 0,
+	.options = NULL,
 	.min_args = 0,
 	.max_args = 0,
 	.run = status_run,

@@ -65,7 +65,8 @@ const struct pt_cmd pt_cmd_uninstall = {
 	"--root DIR: the tree install wrote into. --dry-run: only say.\n"
 	"\n"
 	"Exit status: 0 done, 1 failed or nothing installed, 64 usage error.\n",
-	.options = PT_OPT_ROOT | PT_OPT_DRY_RUN | PT_OPT_LOCK_FILE | PT_OPT_LOCK_TIMEOUT,
+	.options = (const struct pt_option *const[]){ &pt_opt_root, &pt_opt_dry_run, &pt_opt_lock_file,
+						      &pt_opt_lock_timeout, NULL },
 	.min_args = 0,
 	.max_args = 0,
 	.run = uninstall_run,

@@ -136,7 +136,7 @@ const struct pt_cmd pt_cmd_validate = {
 	"writable by group or others, at most 1 MiB, and owned by root when run as root.\n"
 	"\n"
 	"Exit status: 0 valid, 1 invalid or unreadable, 64 usage error.\n",
-	.options = 0,
+	.options = NULL,
 	.min_args = 0,
 	.max_args = 0,
 	.run = validate_run,

@@ -99,7 +99,7 @@ const struct pt_cmd pt_cmd_watch = {
 	"or SIGINT. passthrough-watch.service (installed, not enabled) runs it.\n"
 	"\n"
 	"Exit status: 0 stopped by a signal, 1 libvirt cannot be loaded or its event loop failed.\n",
-	.options = PT_OPT_LOCK_FILE | PT_OPT_LOCK_TIMEOUT,
+	.options = (const struct pt_option *const[]){ &pt_opt_lock_file, &pt_opt_lock_timeout, NULL },
 	.min_args = 0,
 	.max_args = 0,
 	.run = watch_run,

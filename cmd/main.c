@@ -14,18 +14,6 @@
 #ifndef PT_VERSION
 #define PT_VERSION "unknown"
 #endif
-#ifndef PT_CONFIG_FILE
-#define PT_CONFIG_FILE "/etc/passthrough.yaml"
-#endif
-#ifndef PT_SYSFS_ROOT
-#define PT_SYSFS_ROOT "/sys"
-#endif
-#ifndef PT_PROC_ROOT
-#define PT_PROC_ROOT "/proc"
-#endif
-#ifndef PT_LIBVIRT_URI
-#define PT_LIBVIRT_URI "qemu:///system"
-#endif
 
 static const struct pt_cmd *const commands[] = {
 	&pt_cmd_validate,
@@ -41,79 +29,31 @@ static const struct pt_cmd *const commands[] = {
 	NULL,
 };
 
-enum {
-	O_SYSFS_ROOT = 256,
-	O_PROC_ROOT,
-	O_CONNECT,
-	O_JSON,
-	O_VERSION,
-	O_DETAILED_EXITCODE,
-	O_VM,
-	O_DRY_RUN,
-	O_DSM,
-	O_SYSTEMD,
-	O_ROOT,
-	O_LOCK_FILE,
-	O_LOCK_TIMEOUT,
-	O_WAIT_RUNNING,
-	O_HOST_ONLY,
-	O_REPAIR,
-};
+/* "  -c, --config FILE      configuration file (default: /etc/passthrough.yaml)" */
+static void
+print_option(FILE *f, const struct pt_option *o)
+{
+	char left[64];
+	int n;
 
-static const struct option long_options[] = {
-	{ "config", required_argument, NULL, 'c' },
-	{ "sysfs-root", required_argument, NULL, O_SYSFS_ROOT },
-	{ "proc-root", required_argument, NULL, O_PROC_ROOT },
-	{ "connect", required_argument, NULL, O_CONNECT },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, O_VERSION },
-	{ "detailed-exitcode", no_argument, NULL, O_DETAILED_EXITCODE },
-	{ "vm", required_argument, NULL, O_VM },
-	{ "dry-run", no_argument, NULL, O_DRY_RUN },
-	{ "dsm", no_argument, NULL, O_DSM },
-	{ "systemd", no_argument, NULL, O_SYSTEMD },
-	{ "root", required_argument, NULL, O_ROOT },
-	{ "lock-file", required_argument, NULL, O_LOCK_FILE },
-	{ "lock-timeout", required_argument, NULL, O_LOCK_TIMEOUT },
-	{ "wait-running", required_argument, NULL, O_WAIT_RUNNING },
-	{ "host-only", no_argument, NULL, O_HOST_ONLY },
-	{ "repair", no_argument, NULL, O_REPAIR },
-	{ NULL, 0, NULL, 0 },
-};
+	if (o->short_name)
+		n = snprintf(left, sizeof(left), "  -%c, --%s%s%s", o->short_name, o->name, o->arg ? " " : "",
+			     o->arg ? o->arg : "");
+	else
+		n = snprintf(left, sizeof(left), "      --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+	fprintf(f, "%s%*s%s", left, n < 23 ? 25 - n : 2, "", o->help);
+	if (o->def)
+		fprintf(f, " (default: %s)", o->def);
+	fputc('\n', f);
+}
 
-/* The command options with their help lines, in the order help shows them. */
-static const struct {
-	unsigned bit;
-	const char *name;
-	const char *text;
-} command_options[] = {
-	{ PT_OPT_DETAILED_EXITCODE, "detailed-exitcode", "      --detailed-exitcode  exit 0 when nothing to do, 2 when changes are pending, 1 on error" },
-	{ PT_OPT_VM, "vm", "      --vm NAME          only what the VM NAME (name, UUID or title) owns" },
-	{ PT_OPT_DRY_RUN, "dry-run", "      --dry-run          show what would change, change nothing" },
-	{ PT_OPT_DSM, "dsm", "      --dsm              Synology DSM 7 layout (writes only under /usr/local)" },
-	{ PT_OPT_SYSTEMD, "systemd", "      --systemd          systemd host layout" },
-	{ PT_OPT_ROOT, "root", "      --root DIR         the tree install writes to (default: /)" },
-	{ PT_OPT_LOCK_FILE, "lock-file", "      --lock-file FILE   the lock every run takes (default: " PT_LOCK_FILE ")" },
-	{ PT_OPT_LOCK_TIMEOUT, "lock-timeout", "      --lock-timeout S   wait at most S seconds for the lock (default: 60)" },
-	{ PT_OPT_WAIT_RUNNING, "wait-running", "      --wait-running S   first wait up to S seconds until the --vm domain runs" },
-	{ PT_OPT_REPAIR, "repair", "      --repair           only where it is installed already: put back what changed (the timer)" },
-	{ PT_OPT_HOST_ONLY, "host-only", "      --host-only        sysfs only, never libvirt: binds to vfio-pci, releases nothing (boot)" },
-};
-
-static const char global_options_help[] =
-	"Global options:\n"
-	"  -c, --config FILE      configuration file (default: " PT_CONFIG_FILE ")\n"
-	"      --sysfs-root DIR   sysfs to read and write (default: " PT_SYSFS_ROOT ")\n"
-	"      --proc-root DIR    procfs to read (default: " PT_PROC_ROOT ")\n"
-	"      --connect URI      libvirt connection (default: " PT_LIBVIRT_URI ")\n"
-	"      --json             machine-readable output on stdout\n"
-	"  -v, --verbose          say more\n"
-	"  -q, --quiet            print only errors\n"
-	"  -h, --help             show help (for a command: passthrough COMMAND --help)\n"
-	"      --version          show the version, the libvirt library loaded, the daemon's version\n";
+static void
+print_global_options(FILE *f)
+{
+	fputs("Global options:\n", f);
+	for (size_t i = 0; pt_global_options[i]; i++)
+		print_option(f, pt_global_options[i]);
+}
 
 static void
 print_main_help(FILE *f)
@@ -127,7 +67,7 @@ print_main_help(FILE *f)
 	for (size_t i = 0; commands[i]; i++)
 		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
 	fputs("\n", f);
-	fputs(global_options_help, f);
+	print_global_options(f);
 	fputs("\nExit status: 0 success, 1 failure, 2 changes pending (plan --detailed-exitcode)\n"
 	      "or a warning (doctor), 64 usage error.\n"
 	      "See passthrough(8) and passthrough.yaml(5).\n", f);
@@ -137,14 +77,13 @@ static void
 print_cmd_help(FILE *f, const struct pt_cmd *cmd)
 {
 	fprintf(f, "usage: passthrough %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->help);
-	if (cmd->options) {
+	if (cmd->options && cmd->options[0]) {
 		fputs("Options:\n", f);
-		for (size_t i = 0; i < sizeof(command_options) / sizeof(command_options[0]); i++)
-			if (cmd->options & command_options[i].bit)
-				fprintf(f, "%s\n", command_options[i].text);
+		for (size_t i = 0; cmd->options[i]; i++)
+			print_option(f, cmd->options[i]);
 		fputs("\n", f);
 	}
-	fputs(global_options_help, f);
+	print_global_options(f);
 }
 
 static const struct pt_cmd *
@@ -173,122 +112,134 @@ usage_error(const struct pt_cmd *cmd, const char *fmt, ...)
 	return PT_EXIT_USAGE;
 }
 
-struct parsed {
-	unsigned given;        /* PT_OPT_* bits seen */
-	bool help, version;
-};
+/* Every option any command takes, each once: the global ones first. */
+static const struct pt_option *all[64];
+static struct option long_options[64];
+static size_t n_all;
 
-static unsigned
-opt_bit(int c)
+static void
+add_option(const struct pt_option *o)
 {
-	switch (c) {
-	case O_DETAILED_EXITCODE: return PT_OPT_DETAILED_EXITCODE;
-	case O_VM: return PT_OPT_VM;
-	case O_DRY_RUN: return PT_OPT_DRY_RUN;
-	case O_DSM: return PT_OPT_DSM;
-	case O_SYSTEMD: return PT_OPT_SYSTEMD;
-	case O_ROOT: return PT_OPT_ROOT;
-	case O_LOCK_FILE: return PT_OPT_LOCK_FILE;
-	case O_LOCK_TIMEOUT: return PT_OPT_LOCK_TIMEOUT;
-	case O_WAIT_RUNNING: return PT_OPT_WAIT_RUNNING;
-	case O_HOST_ONLY: return PT_OPT_HOST_ONLY;
-	case O_REPAIR: return PT_OPT_REPAIR;
-	default: return 0;
-	}
+	for (size_t i = 0; i < n_all; i++)
+		if (all[i] == o)
+			return;
+	if (n_all + 1 >= sizeof(all) / sizeof(all[0]))
+		abort();   /* a table that outgrew this is a build mistake */
+	all[n_all] = o;
+	long_options[n_all] = (struct option){ o->name, o->type == PT_OPT_STRING || o->type == PT_OPT_SECONDS
+					       ? required_argument : no_argument, NULL, 256 + (int)n_all };
+	n_all++;
 }
 
-/* A whole number of seconds, 0 to max; 0 or -EINVAL. */
-static int
-parse_seconds(const char *s, unsigned long max, unsigned *ret)
+static void
+collect_options(void)
 {
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
+	for (size_t i = 0; pt_global_options[i]; i++)
+		add_option(pt_global_options[i]);
+	for (size_t c = 0; commands[c]; c++)
+		for (size_t i = 0; commands[c]->options && commands[c]->options[i]; i++)
+			add_option(commands[c]->options[i]);
+}
 
-	if (!s[0] || *end || s[0] == '-' || v > max)
-		return -EINVAL;
-	*ret = (unsigned)v;
+static bool
+is_global(const struct pt_option *o)
+{
+	for (size_t i = 0; pt_global_options[i]; i++)
+		if (pt_global_options[i] == o)
+			return true;
+	return false;
+}
+
+static bool
+takes(const struct pt_cmd *cmd, const struct pt_option *o)
+{
+	for (size_t i = 0; cmd->options && cmd->options[i]; i++)
+		if (cmd->options[i] == o)
+			return true;
+	return false;
+}
+
+/* Records one option and its value (into ctx->given, and its ctx field); 0 or a usage error. */
+static int
+take_option(struct pt_ctx *ctx, const struct pt_cmd *cmd, const struct pt_option *o, const char *value)
+{
+	struct pt_opt_given *g = NULL;
+	void *field = o->in_ctx ? (char *)ctx + o->offset : NULL;
+
+	for (size_t i = 0; i < ctx->n_given; i++)
+		if (ctx->given[i].opt == o)
+			g = &ctx->given[i];
+	if (!g) {
+		if (ctx->n_given == PT_OPT_GIVEN_MAX)
+			return usage_error(cmd, "too many options");
+		g = &ctx->given[ctx->n_given++];
+		g->opt = o;
+	}
+	switch (o->type) {
+	case PT_OPT_FLAG:
+		if (field)
+			*(bool *)field = true;
+		break;
+	case PT_OPT_COUNT:
+		g->number++;
+		if (field)
+			*(int *)field = (int)g->number;
+		break;
+	case PT_OPT_STRING:
+		g->value = value;
+		if (field)
+			*(const char **)field = value;
+		break;
+	case PT_OPT_SECONDS: {
+		char *end;
+		unsigned long v = strtoul(value, &end, 10);
+
+		if (!value[0] || *end || value[0] == '-' || v > o->max)
+			return usage_error(cmd, "'--%s' takes seconds, 0 to %u, not '%s'", o->name, o->max, value);
+		g->number = (unsigned)v;
+		if (field)
+			*(unsigned *)field = (unsigned)v;
+		break;
+	}
+	}
 	return 0;
 }
 
 /* Parses options from argv[optind...]; stops at the first non-option when `stop`. */
 static int
-parse_options(struct pt_ctx *ctx, struct parsed *ps, const struct pt_cmd *cmd, int argc,
-	      char **argv, bool stop)
+parse_options(struct pt_ctx *ctx, const struct pt_cmd *cmd, int argc, char **argv, bool stop)
 {
+	char shorts[32];
+	size_t n = 0;
 	int c;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, stop ? "+:c:vqh" : ":c:vqh", long_options, NULL)) != -1) {
-		const char *bad = argv[optind - 1];
+	if (stop)
+		shorts[n++] = '+';
+	shorts[n++] = ':';
+	for (size_t i = 0; pt_global_options[i] && n + 3 < sizeof(shorts); i++) {
+		const struct pt_option *o = pt_global_options[i];
 
-		switch (c) {
-		case 'c':
-			ctx->config_path = optarg;
-			ctx->config_given = true;
-			break;
-		case O_SYSFS_ROOT:
-			ctx->host.sysfs_root = optarg;
-			break;
-		case O_PROC_ROOT:
-			ctx->host.proc_root = optarg;
-			break;
-		case O_CONNECT:
-			ctx->host.libvirt_uri = optarg;
-			break;
-		case O_JSON:
-			ctx->json = true;
-			break;
-		case 'v':
-			ctx->verbose++;
-			break;
-		case 'q':
-			ctx->quiet = true;
-			break;
-		case 'h':
-			ps->help = true;
-			break;
-		case O_VERSION:
-			ps->version = true;
-			break;
-		case O_DETAILED_EXITCODE:
-			ctx->detailed_exitcode = true;
-			break;
-		case O_VM:
-			ctx->vm = optarg;
-			break;
-		case O_DRY_RUN:
-			ctx->dry_run = true;
-			break;
-		case O_DSM:
-			ctx->dsm = true;
-			break;
-		case O_SYSTEMD:
-			ctx->systemd = true;
-			break;
-		case O_ROOT:
-			ctx->root = optarg;
-			break;
-		case O_LOCK_FILE:
-			ctx->lock_file = optarg;
-			ctx->lock_given = true;
-			break;
-		case O_LOCK_TIMEOUT:
-			if (parse_seconds(optarg, 86400, &ctx->lock_timeout_s) < 0)
-				return usage_error(cmd, "'--lock-timeout' takes seconds, 0 to 86400, not '%s'", optarg);
-			break;
-		case O_HOST_ONLY:
-			ctx->host_only = true;
-			break;
-		case O_REPAIR:
-			ctx->repair = true;
-			break;
-		case O_WAIT_RUNNING:
-			if (parse_seconds(optarg, 3600, &ctx->wait_running_s) < 0)
-				return usage_error(cmd, "'--wait-running' takes seconds, 0 to 3600, not '%s'", optarg);
-			break;
-		case ':':
+		if (!o->short_name)
+			continue;
+		shorts[n++] = o->short_name;
+		if (o->type == PT_OPT_STRING)
+			shorts[n++] = ':';
+	}
+	shorts[n] = '\0';
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shorts, long_options, NULL)) != -1) {
+		const char *bad = argv[optind - 1];
+		const struct pt_option *o = NULL;
+		int r;
+
+		if (c >= 256 && (size_t)(c - 256) < n_all)
+			o = all[c - 256];
+		for (size_t i = 0; !o && c > 0 && c < 256 && pt_global_options[i]; i++)
+			if (pt_global_options[i]->short_name == c)
+				o = pt_global_options[i];
+		if (c == ':')
 			return usage_error(cmd, "option '%s' needs a value", bad);
-		default:
+		if (!o) {
 			if (optopt && optopt < 256) {
 				char s[3] = { '-', (char)optopt, '\0' };
 
@@ -296,7 +247,9 @@ parse_options(struct pt_ctx *ctx, struct parsed *ps, const struct pt_cmd *cmd, i
 			}
 			return usage_error(cmd, "unknown option '%s'", bad);
 		}
-		ps->given |= opt_bit(c);
+		r = take_option(ctx, cmd, o, optarg);
+		if (r)
+			return r;
 	}
 	return 0;
 }
@@ -331,24 +284,30 @@ print_version(const struct pt_ctx *ctx)
 int
 main(int argc, char **argv)
 {
-	struct pt_ctx ctx = {
-		.config_path = PT_CONFIG_FILE,
-		.host = { PT_SYSFS_ROOT, PT_PROC_ROOT, PT_LIBVIRT_URI },
-		.lock_file = PT_LOCK_FILE,
-		.lock_timeout_s = 60,
-	};
-	struct parsed ps = { 0, false, false };
+	struct pt_ctx ctx = { 0 };
 	const struct pt_cmd *cmd;
 	int r, nargs;
 	char **args;
 
-	r = parse_options(&ctx, &ps, NULL, argc, argv, true);
+	collect_options();
+	/* the defaults, written once in the option tables */
+	for (size_t i = 0; i < n_all; i++) {
+		const struct pt_option *o = all[i];
+
+		if (!o->in_ctx || !o->def)
+			continue;
+		if (o->type == PT_OPT_STRING)
+			*(const char **)((char *)&ctx + o->offset) = o->def;
+		else if (o->type == PT_OPT_SECONDS)
+			*(unsigned *)((char *)&ctx + o->offset) = (unsigned)strtoul(o->def, NULL, 10);
+	}
+	r = parse_options(&ctx, NULL, argc, argv, true);
 	if (r)
 		return r;
-	if (ps.version)
+	if (pt_opt_flag(&ctx, &pt_opt_version))
 		return print_version(&ctx);
 	if (optind >= argc) {
-		if (ps.help) {
+		if (pt_opt_flag(&ctx, &pt_opt_help)) {
 			print_main_help(stdout);
 			return PT_EXIT_OK;
 		}
@@ -374,20 +333,20 @@ main(int argc, char **argv)
 	args = argv + optind;
 	nargs = argc - optind;
 	optind = 0;   /* makes glibc's getopt start over */
-	r = parse_options(&ctx, &ps, cmd, nargs, args, false);
+	r = parse_options(&ctx, cmd, nargs, args, false);
 	if (r)
 		return r;
-	if (ps.help) {
+	if (pt_opt_flag(&ctx, &pt_opt_help)) {
 		print_cmd_help(stdout, cmd);
 		return PT_EXIT_OK;
 	}
-	if (ps.version)
+	if (pt_opt_flag(&ctx, &pt_opt_version))
 		return print_version(&ctx);
-	for (size_t i = 0; i < sizeof(command_options) / sizeof(command_options[0]); i++) {
-		if ((ps.given & command_options[i].bit) && !(cmd->options & command_options[i].bit)) {
-			return usage_error(cmd, "option '--%s' does not apply to '%s'",
-					   command_options[i].name, cmd->name);
-		}
+	for (size_t i = 0; i < ctx.n_given; i++) {
+		const struct pt_option *o = ctx.given[i].opt;
+
+		if (!is_global(o) && !takes(cmd, o))
+			return usage_error(cmd, "option '--%s' does not apply to '%s'", o->name, cmd->name);
 	}
 	if (ctx.quiet && ctx.verbose)
 		return usage_error(cmd, "'--quiet' and '--verbose' do not go together");

@@ -115,7 +115,7 @@ print_json(const struct pt_plan *plan)
 }
 
 int
-pt_print_plan(const struct pt_ctx *ctx, const struct pt_reconcile_result *res, int r)
+pt_print_plan(const struct pt_ctx *ctx, const struct pt_reconcile_result *res, int r, bool detailed_exitcode)
 {
 	if (res->stage != PT_RECONCILE_DONE) {
 		print_failure(res);
@@ -130,7 +130,7 @@ pt_print_plan(const struct pt_ctx *ctx, const struct pt_reconcile_result *res, i
 		for (size_t i = 0; i < res->plan.n_problems; i++)
 			fprintf(stderr, "passthrough: %s\n", res->plan.problems[i].message);
 	pt_pci_names_done();
-	return r < 0 ? PT_EXIT_FAIL : ctx->detailed_exitcode && res->plan.n_steps ? PT_EXIT_CHANGES : PT_EXIT_OK;
+	return r < 0 ? PT_EXIT_FAIL : detailed_exitcode && res->plan.n_steps ? PT_EXIT_CHANGES : PT_EXIT_OK;
 }
 
 void
@@ -180,7 +180,6 @@ pt_reconcile_opts_of(const struct pt_ctx *ctx)
 		.only_vm = ctx->vm,
 		.host_only = ctx->host_only,
 		.dry_run = ctx->dry_run,
-		.wait_running_ms = ctx->wait_running_s * 1000,
 		.lock_file = ctx->lock_file,
 		.lock_timeout_ms = ctx->lock_timeout_s * 1000,
 		.apply = PT_APPLY_OPTS_DEFAULT,

@@ -29,8 +29,8 @@ int pt_load_and_observe(const struct pt_ctx *ctx, bool with_libvirt, struct pt_c
 struct pt_reconcile_opts pt_reconcile_opts_of(const struct pt_ctx *ctx);
 
 /* Prints a dry pass as plan does (text or --json; problems on stderr) and returns plan's exit
- * status; r is what pt_reconcile() returned. */
-int pt_print_plan(const struct pt_ctx *ctx, const struct pt_reconcile_result *res, int r);
+ * status (with detailed_exitcode: 2 for changes pending); r is what pt_reconcile() returned. */
+int pt_print_plan(const struct pt_ctx *ctx, const struct pt_reconcile_result *res, int r, bool detailed_exitcode);
 
 /* "Intel Corporation 82574L Gigabit Network Connection", or "unknown device"; caller frees. */
 char *pt_render_name(const struct pt_pcidev *d);
