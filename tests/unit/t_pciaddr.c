@@ -34,16 +34,16 @@ test_parse_rejects(void **state)
 		const char *in;
 		const char *why;
 	} bad[] = {
-		{ "0000:07:00.8", "function must be 0-7" },
-		{ "0000:07:20.0", "slot (device) must be 00-1f" },
-		{ "zz:00.0", NULL },
-		{ "7:0.0", NULL },
-		{ "0000:07:00.0 ", NULL },
-		{ "0000-07:00.0", NULL },
-		{ "00000:07:00.0", NULL },
-		{ "", NULL },
-		{ "0000:07:00:0", NULL },
-		{ "+000:07:00.0", NULL },
+		{ .in = "0000:07:00.8", .why = "function must be 0-7" },
+		{ .in = "0000:07:20.0", .why = "slot (device) must be 00-1f" },
+		{ .in = "zz:00.0" },
+		{ .in = "7:0.0" },
+		{ .in = "0000:07:00.0 " },
+		{ .in = "0000-07:00.0" },
+		{ .in = "00000:07:00.0" },
+		{ .in = "" },
+		{ .in = "0000:07:00:0" },
+		{ .in = "+000:07:00.0" },
 	};
 	struct pt_pciaddr a = { 9, 9, 9, 9 };
 
