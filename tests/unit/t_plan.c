@@ -166,6 +166,19 @@ mutate_class_not_bridge(struct pt_observed *obs)
 	d->class_code = 0x068000;
 }
 
+/*
+ * 01:00.0 joins group 4, its root port's (00:05.0, a bridge on pcieport): a port without ACS
+ * shares its group with the device behind it, as a GPU's often does.
+ */
+static void
+mutate_bridge_shares_group(struct pt_observed *obs)
+{
+	struct pt_pciaddr a = { 0, 1, 0, 0 };
+	struct pt_pcidev *d = (struct pt_pcidev *)pt_observed_dev(obs, &a);
+
+	d->iommu_group = 4;
+}
+
 /* 00:04.0 held by pci-stub through an override. */
 static void
 mutate_pci_stub(struct pt_observed *obs)
@@ -330,6 +343,22 @@ static const struct plan_case cases[] = {
 	  .want = "set_override nic 0000:01:00.0 (none) -> vfio-pci\n"
 	          "unbind nic 0000:01:00.0 e1000e -> (none)\n"
 	          "probe nic 0000:01:00.0 (none) -> vfio-pci\n" },
+	{ .name = "a bridge in the group does not make it unviable",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 01:00.0, state: bound }\n",
+	  .mutate = mutate_bridge_shares_group,
+	  .want = "set_override nic 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind nic 0000:01:00.0 e1000e -> (none)\n"
+	          "probe nic 0000:01:00.0 (none) -> vfio-pci\n" },
+	{ .name = "whole_group leaves a bridge in the group on its driver",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 01:00.0, vm: frigate_VM, whole_group: true }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .mutate = mutate_bridge_shares_group,
+	  .want = "set_override nic 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind nic 0000:01:00.0 e1000e -> (none)\n"
+	          "probe nic 0000:01:00.0 (none) -> vfio-pci\n"
+	          "attach nic 0000:01:00.0 (none) -> frigate_VM [live]\n" },
 	{ .name = "host-critical by class: refused",
 	  .fixture = "default",
 	  .yaml = "  smbus: { address: 00:1f.3, state: bound }\n",
