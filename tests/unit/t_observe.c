@@ -350,6 +350,33 @@ test_libvirt_test_driver(void **state)
 	free(uri);
 }
 
+/* PCI domain 10000 (behind VMD) in sysfs, next to the same bus, slot and function in 0000. */
+static void
+test_vmd_domain(void **state)
+{
+	struct pt_observed obs;
+	const struct pt_pcidev *d;
+
+	(void)state;
+	observe("tests/fixtures/sysfs/vmd", "tests/fixtures/proc/vmd", &obs);
+	assert_int_equal(obs.n_devs, 8);
+	/* sorted by the whole domain: 0000 first */
+	assert_int_equal(obs.devs[3].addr.domain, 0);
+	assert_int_equal(obs.devs[3].addr.bus, 0xe1);
+	assert_int_equal(obs.devs[4].addr.domain, 0x10000);
+	d = dev(&obs, "10000:e2:00.0");
+	assert_non_null(d);
+	assert_string_equal(d->driver, "nvme");
+	assert_int_equal(d->iommu_group, 7);
+	assert_int_equal(d->vendor, 0x8086);
+	d = dev(&obs, "10000:e1:00.0");
+	assert_int_equal(d->iommu_group, 5);
+	assert_string_equal(d->driver_override, "vfio-pci");
+	assert_int_equal(dev(&obs, "0000:e1:00.0")->iommu_group, 3);
+	assert_true(pt_pcidev_is_bridge(dev(&obs, "10000:e0:06.0")));
+	pt_observed_done(&obs);
+}
+
 static void
 test_libvirt_persistent_reads_definition(void **state)
 {
@@ -398,6 +425,7 @@ main(void)
 		cmocka_unit_test(test_broken_trees),
 		cmocka_unit_test(test_domxml),
 		cmocka_unit_test(test_libvirt_test_driver),
+		cmocka_unit_test(test_vmd_domain),
 		cmocka_unit_test(test_libvirt_persistent_reads_definition),
 		cmocka_unit_test(test_libvirt_unreachable),
 	};
