@@ -195,7 +195,7 @@ hook_run(struct pt_ctx *ctx, int argc, char **argv)
 	if (op == OP_OTHER)
 		return PT_EXIT_OK;
 	xml = read_stdin(&len);
-	if (!xml || pt_domxml_read_domain(xml, len, &dom, &err) < 0) {
+	if (!xml || pt_domxml_read_domain(xml, len, &dom, NULL, &err) < 0) {
 		/* by hand, or an XML we cannot read: the name libvirt passed is all we know */
 		free(err);
 		memset(&dom, 0, sizeof(dom));

@@ -43,6 +43,8 @@ pt_load_and_observe(const struct pt_ctx *ctx, bool with_libvirt, struct pt_confi
 		pt_observed_done(obs);
 		return PT_EXIT_FAIL;
 	}
+	for (size_t i = 0; i < obs->n_warnings; i++)
+		fprintf(stderr, "passthrough: warning: %s\n", obs->warnings[i]);
 	return PT_EXIT_OK;
 }
 

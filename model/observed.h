@@ -61,6 +61,9 @@ struct pt_observed {
 	bool have_domains;             /* libvirt was asked; false when the caller did not */
 	struct pt_domain *doms;        /* sorted by name */
 	size_t n_doms;
+	char **warnings;               /* what the domain XMLs had that could not be read (a device
+	                                  left out), one line each; set with doms */
+	size_t n_warnings;
 };
 
 /* The device at addr, or NULL; owned by obs. */

@@ -10,15 +10,21 @@
 
 #include "model/config.h"
 #include "model/xalloc.h"
+#include "reconcile/domxml.h"
 #include "reconcile/observe_sysfs.h"
 #include "reconcile/plan.h"
 
 #define FRIGATE "5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f"
+/* The live <devices> of nvr on the vmd tree: the SSD behind the VMD, as libvirt writes it. */
+#define NVR_HOLDS_VMD_SSD "<hostdev mode='subsystem' type='pci' managed='no'><source>" \
+			  "<address domain='0x10000' bus='0xe1' slot='0x00' function='0x0'/>" \
+			  "</source></hostdev>"
 
 struct dom_spec {
 	const char *name, *uuid, *title;
 	bool running;
 	const char *live[3];     /* hostdev addresses in the live XML */
+	const char *live_xml;    /* or its <devices>, read as the observer reads libvirt's XML */
 	bool have_config;
 	const char *config[3];
 };
@@ -48,6 +54,26 @@ add_addrs(const char *const *src, struct pt_hostdev **v, size_t *n)
 	}
 }
 
+/* The devices of s->live_xml into d->live, its warnings into obs, as pt_observe_libvirt does. */
+static void
+read_live_xml(const struct dom_spec *s, struct pt_domain *d, struct pt_observed *obs)
+{
+	char *xml = xasprintf("<domain><name>%s</name><devices>%s</devices></domain>", s->name, s->live_xml);
+	struct pt_diags w = PT_DIAGS_INIT;
+	char *title = NULL, *err = NULL;
+
+	if (pt_domxml_parse(xml, strlen(xml), &title, &d->live, &d->n_live, &w, &err) < 0)
+		fail_msg("domain '%s': %s", s->name, err);
+	for (size_t i = 0; i < w.n; i++) {
+		obs->warnings = realloc(obs->warnings, (obs->n_warnings + 1) * sizeof(*obs->warnings));
+		assert_non_null(obs->warnings);
+		obs->warnings[obs->n_warnings++] = xstrdup(w.v[i].msg);
+	}
+	pt_diags_done(&w);
+	free(title);
+	free(xml);
+}
+
 static void
 observe(const struct plan_case *c, struct pt_observed *obs)
 {
@@ -75,6 +101,8 @@ observe(const struct plan_case *c, struct pt_observed *obs)
 		d->title = s->title ? xstrdup(s->title) : NULL;
 		d->state = s->running ? PT_DOMAIN_RUNNING : PT_DOMAIN_STOPPED;
 		add_addrs(s->live, &d->live, &d->n_live);
+		if (s->live_xml)
+			read_live_xml(s, d, obs);
 		d->have_config = s->have_config;
 		add_addrs(s->config, &d->config, &d->n_config);
 	}
@@ -83,11 +111,19 @@ observe(const struct plan_case *c, struct pt_observed *obs)
 		c->mutate(obs);
 }
 
-/* One line per step ("kind device address from -> to [live,config,member]"), error, note. */
+/* One line per warning of the observation, step ("kind device address from -> to
+ * [live,config,member]"), error, note. */
 static char *
-render(const struct pt_plan *p)
+render(const struct pt_observed *obs, const struct pt_plan *p)
 {
 	char *s = xstrdup("");
+
+	for (size_t i = 0; i < obs->n_warnings; i++) {
+		char *t = xasprintf("%swarning: %s\n", s, obs->warnings[i]);
+
+		free(s);
+		s = t;
+	}
 
 	for (size_t i = 0; i < p->n_steps; i++) {
 		const struct pt_step *st = &p->steps[i];
@@ -533,6 +569,33 @@ static const struct plan_case cases[] = {
 	  .doms = { { .name = "ha", .running = true } },
 	  .want = "error: 'a': no domain has the name, UUID or title 'nowhere' (domains: 'ha')\n"
 	          "error: 'b': selects 0000:00:04.0, which 'a' selects too\n" },
+	{ .name = "PCI domain 10000 (behind VMD): planned like any other",
+	  .fixture = "vmd",
+	  .yaml = "  ssd2: { address: \"10000:e2:00.0\", vm: nvr }\n",
+	  .doms = { { .name = "nvr", .running = true } },
+	  .want = "set_override ssd2 10000:e2:00.0 (none) -> vfio-pci\n"
+	          "unbind ssd2 10000:e2:00.0 nvme -> (none)\n"
+	          "probe ssd2 10000:e2:00.0 (none) -> vfio-pci\n"
+	          "attach ssd2 10000:e2:00.0 (none) -> nvr [live]\n" },
+	{ .name = "PCI domain 10000: held by its VM (domain='0x10000'), converged",
+	  .fixture = "vmd",
+	  .yaml = "  ssd: { address: \"10000:e1:00.0\", vm: nvr }\n",
+	  .doms = { { .name = "nvr", .running = true, .live_xml = NVR_HOLDS_VMD_SSD } },
+	  .want = "" },
+	{ .name = "PCI domain 10000 is not domain 0000: the same bus, slot and function elsewhere",
+	  .fixture = "vmd",
+	  .yaml = "  ssd: { address: \"0000:e1:00.0\", vm: nvr }\n",
+	  .doms = { { .name = "nvr", .running = true, .live_xml = NVR_HOLDS_VMD_SSD } },
+	  .want = "attach ssd 0000:e1:00.0 (none) -> nvr [live]\n" },
+	{ .name = "a hostdev whose address cannot be read: left out, said, never domain 0000",
+	  .fixture = "vmd",
+	  .yaml = "  ssd: { address: \"0000:e1:00.0\", vm: nvr }\n",
+	  .doms = { { .name = "nvr", .running = true,
+		      .live_xml = "<hostdev mode='subsystem' type='pci' managed='no'><source>"
+				  "<address domain='0x100000000' bus='0xe1' slot='0x00' function='0x0'/>"
+				  "</source></hostdev>" } },
+	  .want = "warning: domain 'nvr': <hostdev> left out: address attribute domain='0x100000000' is out of range (at most 0xffffffff)\n"
+	          "attach ssd 0000:e1:00.0 (none) -> nvr [live]\n" },
 };
 
 static void
@@ -550,13 +613,13 @@ run_case(void **state)
 		fail_msg("case '%s': bad YAML: %s", c->name, d.v[0].msg);
 	observe(c, &obs);
 	pt_plan_compute(&cfg, &obs, c->only_vm, &plan);
-	got = render(&plan);
+	got = render(&obs, &plan);
 	if (strcmp(got, c->want) != 0)
 		print_error("case '%s'\n--- want\n%s--- got\n%s", c->name, c->want, got);
 	assert_string_equal(got, c->want);
 	/* deterministic, and its inputs are left as they were: a second run sees the same */
 	pt_plan_compute(&cfg, &obs, c->only_vm, &again);
-	got_again = render(&again);
+	got_again = render(&obs, &again);
 	assert_string_equal(got, got_again);
 	free(got);
 	free(got_again);
