@@ -116,7 +116,7 @@ hook_run(struct pt_ctx *ctx, int argc, char **argv)
 		return PT_EXIT_OK;
 	openlog("passthrough", LOG_PID, LOG_DAEMON);
 	r = read_stdin(&xml, &len);
-	if (r == 0 && pt_domxml_read_domain(xml, len, &dom, &err) < 0)
+	if (r == 0 && pt_domxml_read_domain(xml, len, &dom, NULL, &err) < 0)
 		r = -EINVAL;
 	if (r != 0) {
 		/* by hand, or an XML we cannot read: the name libvirt passed is all we know */

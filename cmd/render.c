@@ -22,6 +22,14 @@ pt_print_diags(const struct pt_diags *d)
 	}
 }
 
+/* What observation could not read but went on without (a hostdev it left out), on stderr. */
+static void
+print_warnings(const struct pt_observed *obs)
+{
+	for (size_t i = 0; i < obs->n_warnings; i++)
+		fprintf(stderr, "passthrough: warning: %s\n", obs->warnings[i]);
+}
+
 /* A pass that stopped before planning: its one reason, on stderr. */
 static void
 print_failure(const struct pt_reconcile_result *res)
@@ -122,6 +130,7 @@ pt_print_plan(const struct pt_ctx *ctx, const struct pt_reconcile_result *res, i
 		pt_pci_names_done();
 		return PT_EXIT_FAIL;
 	}
+	print_warnings(&res->obs);
 	if (ctx->json)
 		print_json(&res->plan);
 	else if (!ctx->quiet)
@@ -156,6 +165,8 @@ pt_report_pass(const struct pt_reconcile_result *res, const struct pt_report *re
 	case PT_RECONCILE_DONE:
 		break;
 	}
+	for (size_t i = 0; i < res->obs.n_warnings; i++)
+		pt_say(rep, LOG_WARNING, "warning: %s", res->obs.warnings[i]);
 	for (size_t i = 0; i < res->plan.n_problems; i++)
 		pt_say(&errors_only, LOG_ERR, "%s", res->plan.problems[i].message);
 	if (res->error)
@@ -198,6 +209,7 @@ pt_load_and_observe(const struct pt_ctx *ctx, bool with_libvirt, struct pt_confi
 		pt_reconcile_result_done(&res);
 		return PT_EXIT_FAIL;
 	}
+	print_warnings(&res.obs);
 	/* the caller owns them now */
 	*cfg = res.cfg;
 	*obs = res.obs;

@@ -99,8 +99,11 @@ pt_observed_done(struct pt_observed *obs)
 		pt_pcidev_done(&obs->devs[i]);
 	for (size_t i = 0; i < obs->n_doms; i++)
 		pt_domain_done(&obs->doms[i]);
+	for (size_t i = 0; i < obs->n_warnings; i++)
+		free(obs->warnings[i]);
 	free(obs->devs);
 	free(obs->doms);
+	free(obs->warnings);
 	memset(obs, 0, sizeof(*obs));
 }
 

@@ -63,6 +63,9 @@ struct pt_observed {
 					* must not be called, so no attach or detach is planned */
 	struct pt_domain *doms;        /* sorted by name */
 	size_t n_doms;
+	char **warnings;               /* what the domain XMLs had that could not be read (a device
+	                                  left out), one line each; set with doms */
+	size_t n_warnings;
 };
 
 /* How a file's `vm` names a domain; the one rule, used everywhere a domain is looked up. */

@@ -1,9 +1,13 @@
-/* pciaddr.c: PCI addresses ("0000:07:00.0"): parse, format and compare; pure. */
+/* pciaddr.c: PCI addresses ("0000:07:00.0", "10000:e1:00.0"): parse, format and compare; pure. */
 #include "model/pciaddr.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Domains are 32 bits, the kernel's int, read into an unsigned. */
+_Static_assert(sizeof(unsigned) >= 4, "unsigned holds a 32-bit PCI domain");
 
 static int
 hexval(char c)
@@ -35,23 +39,31 @@ hexfield(const char **s, int n, unsigned *ret)
 	return 0;
 }
 
-int
-pt_pciaddr_parse(const char *s, struct pt_pciaddr *ret, const char **reterr_why)
+/* "BB:SS.F", after the domain and its colon. */
+#define PT_BSF_LEN 7
+
+static int
+parse(const char *s, bool need_domain, struct pt_pciaddr *ret, const char **reterr_why)
 {
 	static const char *const form = "expected DDDD:BB:SS.F or BB:SS.F in hex, e.g. 0000:07:00.0";
 	struct pt_pciaddr a = { 0, 0, 0, 0 };
-	const char *p = s;
-	size_t len = strlen(s);
+	const char *p = s, *colon = strchr(s, ':');
+	size_t len = strlen(s), dlen = colon ? (size_t)(colon - s) : 0;
 
-	if (len != 12 && len != 7) {
-		*reterr_why = form;
-		return -EINVAL;
-	}
-	if (len == 12) {
-		if (hexfield(&p, 4, &a.domain) < 0 || *p++ != ':') {
+	if (len == PT_BSF_LEN && !need_domain) {
+		/* the short form: domain 0000 */
+	} else if (colon && len == dlen + 1 + PT_BSF_LEN) {
+		if (dlen < 4 || dlen > 8) {
+			*reterr_why = "the domain must have 4 to 8 hex digits";
+			return -EINVAL;
+		}
+		if (hexfield(&p, (int)dlen, &a.domain) < 0 || *p++ != ':') {
 			*reterr_why = form;
 			return -EINVAL;
 		}
+	} else {
+		*reterr_why = form;
+		return -EINVAL;
 	}
 	if (hexfield(&p, 2, &a.bus) < 0 || *p++ != ':' ||
 	    hexfield(&p, 2, &a.slot) < 0 || *p++ != '.' ||
@@ -71,11 +83,23 @@ pt_pciaddr_parse(const char *s, struct pt_pciaddr *ret, const char **reterr_why)
 	return 0;
 }
 
+int
+pt_pciaddr_parse(const char *s, struct pt_pciaddr *ret, const char **reterr_why)
+{
+	return parse(s, false, ret, reterr_why);
+}
+
+int
+pt_pciaddr_parse_full(const char *s, struct pt_pciaddr *ret, const char **reterr_why)
+{
+	return parse(s, true, ret, reterr_why);
+}
+
 char *
 pt_pciaddr_format(const struct pt_pciaddr *a, char buf[PT_PCIADDR_BUFSZ])
 {
 	snprintf(buf, PT_PCIADDR_BUFSZ, "%04x:%02x:%02x.%x",
-		 a->domain & 0xffff, a->bus & 0xff, a->slot & 0x1f, a->func & 7);
+		 a->domain, a->bus & 0xff, a->slot & 0x1f, a->func & 7);
 	return buf;
 }
 

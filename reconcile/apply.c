@@ -150,7 +150,7 @@ domain_has(struct run *r, virDomainPtr dom, const struct pt_pciaddr *addr, bool 
 	}
 	memset(&d, 0, sizeof(d));
 	if (pt_domxml_parse(xml, strlen(xml), &d.title, config ? &d.config : &d.live,
-			    config ? &d.n_config : &d.n_live, &err) < 0) {
+			    config ? &d.n_config : &d.n_live, NULL, &err) < 0) {
 		fail(r, "domain '%s': %s", pt_virt.virDomainGetName(dom), err);
 		free(err);
 		free(xml);

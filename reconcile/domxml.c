@@ -26,33 +26,86 @@ attr_is(xmlNode *n, const char *attr, const char *want)
 	return eq;
 }
 
-/* libvirt writes "0x0000"; decimal is allowed too. */
-static bool
-attr_num(xmlNode *n, const char *attr, unsigned max, unsigned *ret)
+/*
+ * One number of a PCI <address> as libvirt reads it (strtoul base 0: "0x" hex, a leading 0
+ * octal, else decimal; libvirt writes "0x0000"), but strictly: nothing before or after the
+ * digits, no sign. An absent attribute is 0, as in libvirt. Returns 0, -EINVAL when the
+ * value is not a number, -ERANGE when it is above max; *ret is only written on success.
+ */
+static int
+attr_num(xmlNode *n, const char *attr, unsigned long max, unsigned *ret, char **reterr_value)
 {
 	xmlChar *v = xmlGetProp(n, (const xmlChar *)attr);
+	const char *s = (const char *)v;
 	char *end;
-	unsigned long x;
+	unsigned long x = 0;
+	int r = 0;
 
-	if (!v)
-		return false;
-	errno = 0;
-	x = strtoul((const char *)v, &end, 0);
-	if (errno || end == (char *)v || *end || x > max) {
-		xmlFree(v);
+	if (!v) {
+		*ret = 0;
+		return 0;
+	}
+	if (!isdigit((unsigned char)s[0])) {
+		r = -EINVAL;
+	} else {
+		errno = 0;
+		x = strtoul(s, &end, 0);
+		if (*end)
+			r = -EINVAL;
+		else if (errno == ERANGE || x > max)
+			r = -ERANGE;
+	}
+	if (r < 0)
+		*reterr_value = xstrdup(s);
+	else
+		*ret = (unsigned)x;
+	xmlFree(v);
+	return r;
+}
+
+/* Reads the four numbers of a host PCI <address>; a warning naming the attribute when one is bad. */
+static bool
+read_address(xmlNode *a, const char *domain, const char *what, struct pt_pciaddr *addr,
+	     struct pt_diags *warnings)
+{
+	const struct {
+		const char *name;
+		unsigned long max;
+		unsigned *to;
+	} field[] = {
+		{ .name = "domain", .max = 0xffffffffUL, .to = &addr->domain },
+		{ .name = "bus", .max = 0xff, .to = &addr->bus },
+		{ .name = "slot", .max = 0x1f, .to = &addr->slot },
+		{ .name = "function", .max = 7, .to = &addr->func },
+	};
+
+	for (size_t i = 0; i < sizeof(field) / sizeof(field[0]); i++) {
+		char *value = NULL;
+		int r = attr_num(a, field[i].name, field[i].max, field[i].to, &value);
+
+		if (r == 0)
+			continue;
+		if (r == -ERANGE)
+			pt_diags_add(warnings, NULL, 0, 0, "domain '%s': %s left out: address attribute "
+				     "%s='%s' is out of range (at most 0x%lx)", domain, what, field[i].name,
+				     value, field[i].max);
+		else
+			pt_diags_add(warnings, NULL, 0, 0, "domain '%s': %s left out: address attribute "
+				     "%s='%s' is not a number", domain, what, field[i].name, value);
+		free(value);
 		return false;
 	}
-	xmlFree(v);
-	*ret = (unsigned)x;
 	return true;
 }
 
 /*
  * A PCI device given to the domain: <hostdev mode='subsystem' type='pci'> or, for network
- * functions, <interface type='hostdev'>; both hold <source><address .../></source>.
+ * functions, <interface type='hostdev'>; both hold <source><address .../></source>. One whose
+ * address cannot be read is left out, with a warning: never read as another address.
  */
 static void
-read_pci_source(xmlNode *el, bool is_interface, struct pt_hostdev **v, size_t *n, size_t *cap)
+read_pci_source(xmlNode *el, bool is_interface, const char *domain, struct pt_hostdev **v, size_t *n,
+		size_t *cap, struct pt_diags *warnings)
 {
 	struct pt_hostdev h;
 
@@ -67,10 +120,8 @@ read_pci_source(xmlNode *el, bool is_interface, struct pt_hostdev **v, size_t *n
 		for (xmlNode *a = src->children; a; a = a->next) {
 			if (!is(a, "address") || (is_interface && !attr_is(a, "type", "pci")))
 				continue;
-			if (!attr_num(a, "domain", 0xffff, &h.addr.domain))
-				h.addr.domain = 0;
-			if (attr_num(a, "bus", 0xff, &h.addr.bus) && attr_num(a, "slot", 0x1f, &h.addr.slot) &&
-			    attr_num(a, "function", 7, &h.addr.func)) {
+			if (read_address(a, domain, is_interface ? "<interface type='hostdev'>" : "<hostdev>",
+					 &h.addr, warnings)) {
 				xgrow(v, cap, *n + 1, sizeof(**v));
 				(*v)[(*n)++] = h;
 			}
@@ -90,14 +141,24 @@ text_of(xmlNode *c)
 	return s;
 }
 
+/* Moves the lines of from to the end of to (NULL: not wanted) and empties from. */
+static void
+move_warnings(struct pt_diags *to, struct pt_diags *from)
+{
+	for (size_t i = 0; to && i < from->n; i++)
+		pt_diags_add(to, NULL, 0, 0, "%s", from->v[i].msg);
+	pt_diags_done(from);
+}
+
 /* Parses a domain; ret_name and ret_uuid may be NULL when not wanted. */
 static int
 parse(const char *xml, size_t len, char **ret_name, char **ret_uuid, char **ret_title,
-      struct pt_hostdev **ret_hostdevs, size_t *ret_n, char **reterr)
+      struct pt_hostdev **ret_hostdevs, size_t *ret_n, struct pt_diags *warnings, char **reterr)
 {
 	xmlDoc *doc;
 	xmlNode *root;
 	struct pt_hostdev *v = NULL;
+	struct pt_diags w = PT_DIAGS_INIT;
 	size_t n = 0, cap = 0;
 	char *title = NULL, *name = NULL, *uuid = NULL;
 
@@ -121,51 +182,61 @@ parse(const char *xml, size_t len, char **ret_name, char **ret_uuid, char **ret_
 		*reterr = xstrdup("invalid domain XML: the root element is not <domain>");
 		return -EINVAL;
 	}
+	/* the name first: the warnings about its devices say which domain they are in */
 	for (xmlNode *c = root->children; c; c = c->next) {
 		if (is(c, "title") && !title) {
 			title = text_of(c);
-		} else if (is(c, "name") && !name && ret_name) {
+		} else if (is(c, "name") && !name) {
 			name = text_of(c);
 		} else if (is(c, "uuid") && !uuid && ret_uuid) {
 			uuid = text_of(c);
 			for (char *u = uuid; u && *u; u++)
 				*u = (char)tolower((unsigned char)*u);
-		} else if (is(c, "devices")) {
-			for (xmlNode *d = c->children; d; d = d->next)
-				if (is(d, "hostdev") || is(d, "interface"))
-					read_pci_source(d, is(d, "interface"), &v, &n, &cap);
 		}
+	}
+	for (xmlNode *c = root->children; c; c = c->next) {
+		if (!is(c, "devices"))
+			continue;
+		for (xmlNode *d = c->children; d; d = d->next)
+			if (is(d, "hostdev") || is(d, "interface"))
+				read_pci_source(d, is(d, "interface"), name ? name : "?", &v, &n, &cap, &w);
 	}
 	xmlFreeDoc(doc);
 	if (ret_name && !name) {
 		free(title);
 		free(uuid);
 		free(v);
+		pt_diags_done(&w);
 		*reterr = xstrdup("invalid domain XML: no <name>");
 		return -EINVAL;
 	}
 	if (ret_name)
 		*ret_name = name;
+	else
+		free(name);
 	if (ret_uuid)
 		*ret_uuid = uuid ? uuid : xstrdup("");
 	*ret_title = title;
 	*ret_hostdevs = v;
 	*ret_n = n;
+	move_warnings(warnings, &w);
 	return 0;
 }
 
 int
 pt_domxml_parse(const char *xml, size_t len, char **ret_title, struct pt_hostdev **ret_hostdevs,
-		size_t *ret_n, char **reterr)
+		size_t *ret_n, struct pt_diags *warnings, char **reterr)
 {
-	return parse(xml, len, NULL, NULL, ret_title, ret_hostdevs, ret_n, reterr);
+	return parse(xml, len, NULL, NULL, ret_title, ret_hostdevs, ret_n, warnings, reterr);
 }
 
 int
-pt_domxml_read_domain(const char *xml, size_t len, struct pt_domain *dom, char **reterr)
+pt_domxml_read_domain(const char *xml, size_t len, struct pt_domain *dom, struct pt_diags *warnings,
+		      char **reterr)
 {
 	memset(dom, 0, sizeof(*dom));
-	if (parse(xml, len, &dom->name, &dom->uuid, &dom->title, &dom->config, &dom->n_config, reterr) < 0)
+	if (parse(xml, len, &dom->name, &dom->uuid, &dom->title, &dom->config, &dom->n_config, warnings,
+		  reterr) < 0)
 		return -EINVAL;
 	dom->have_config = true;
 	dom->state = PT_DOMAIN_STOPPED;
@@ -177,6 +248,6 @@ pt_domxml_hostdev(const struct pt_pciaddr *a)
 {
 	return xasprintf("<hostdev mode='subsystem' type='pci' managed='no'><source>"
 			 "<address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>"
-			 "</source></hostdev>", a->domain & 0xffff, a->bus & 0xff, a->slot & 0x1f,
+			 "</source></hostdev>", a->domain, a->bus & 0xff, a->slot & 0x1f,
 			 a->func & 7);
 }

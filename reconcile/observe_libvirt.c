@@ -45,7 +45,8 @@ wants_config(const struct pt_config *cfg, const struct pt_domain *dom)
 }
 
 static int
-observe_domain(virDomainPtr vd, const struct pt_config *cfg, struct pt_domain *dom, char **reterr)
+observe_domain(virDomainPtr vd, const struct pt_config *cfg, struct pt_domain *dom, struct pt_diags *warnings,
+	       char **reterr)
 {
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	const char *name;
@@ -71,9 +72,10 @@ observe_domain(virDomainPtr vd, const struct pt_config *cfg, struct pt_domain *d
 	}
 	/* For a stopped domain the "live" XML is the persistent one. */
 	if (active)
-		r = pt_domxml_parse(xml, strlen(xml), &dom->title, &dom->live, &dom->n_live, reterr);
+		r = pt_domxml_parse(xml, strlen(xml), &dom->title, &dom->live, &dom->n_live, warnings, reterr);
 	else
-		r = pt_domxml_parse(xml, strlen(xml), &dom->title, &dom->config, &dom->n_config, reterr);
+		r = pt_domxml_parse(xml, strlen(xml), &dom->title, &dom->config, &dom->n_config, warnings,
+				    reterr);
 	free(xml);
 	if (r < 0)
 		return r;
@@ -87,7 +89,7 @@ observe_domain(virDomainPtr vd, const struct pt_config *cfg, struct pt_domain *d
 					    pt_virt.virGetLastErrorMessage());
 			return -EIO;
 		}
-		r = pt_domxml_parse(xml, strlen(xml), &title, &dom->config, &dom->n_config, reterr);
+		r = pt_domxml_parse(xml, strlen(xml), &title, &dom->config, &dom->n_config, warnings, reterr);
 		free(title);
 		free(xml);
 		if (r < 0)
@@ -97,6 +99,29 @@ observe_domain(virDomainPtr vd, const struct pt_config *cfg, struct pt_domain *d
 	return 0;
 }
 
+/* Replaces the warnings of obs with the lines of w, each once (a running domain's live and
+ * persistent XML may hold the same device), and leaves w empty. */
+static void
+set_warnings(struct pt_observed *obs, struct pt_diags *w)
+{
+	for (size_t i = 0; i < obs->n_warnings; i++)
+		free(obs->warnings[i]);
+	free(obs->warnings);
+	obs->warnings = w->n ? xcalloc(w->n, sizeof(*obs->warnings)) : NULL;
+	obs->n_warnings = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < obs->n_warnings && !seen; j++)
+			seen = strcmp(obs->warnings[j], w->v[i].msg) == 0;
+		if (seen)
+			continue;
+		obs->warnings[obs->n_warnings++] = w->v[i].msg;
+		w->v[i].msg = NULL;
+	}
+	pt_diags_done(w);
+}
+
 int
 pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, struct pt_observed *obs,
 		   char **reterr)
@@ -104,6 +129,7 @@ pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, struct 
 	virConnectPtr conn;
 	virDomainPtr *vds = NULL;
 	struct pt_domain *doms;
+	struct pt_diags warnings = PT_DIAGS_INIT;
 	int n, r = 0;
 
 	if ((r = pt_virt_load(reterr)) < 0)
@@ -130,7 +156,7 @@ pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, struct 
 	}
 	doms = xcalloc((size_t)n, sizeof(*doms));
 	for (int i = 0; i < n && r == 0; i++)
-		r = observe_domain(vds[i], cfg, &doms[i], reterr);
+		r = observe_domain(vds[i], cfg, &doms[i], &warnings, reterr);
 	for (int i = 0; i < n; i++)
 		pt_virt.virDomainFree(vds[i]);
 	free(vds);
@@ -139,6 +165,7 @@ pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, struct 
 		for (int i = 0; i < n; i++)
 			pt_domain_done(&doms[i]);
 		free(doms);
+		pt_diags_done(&warnings);
 		return r;
 	}
 	for (size_t i = 0; i < obs->n_doms; i++)
@@ -146,6 +173,7 @@ pt_observe_libvirt(const struct pt_host *h, const struct pt_config *cfg, struct 
 	free(obs->doms);
 	obs->doms = doms;
 	obs->n_doms = (size_t)n;
+	set_warnings(obs, &warnings);
 	obs->have_domains = true;
 	pt_observed_sort(obs);
 	return 0;

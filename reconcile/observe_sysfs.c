@@ -333,7 +333,7 @@ owner_of(const struct pt_observed *obs, const char *link)
 	for (tok = strtok_r(target, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
 		const char *why;
 
-		if (strlen(tok) == 12 && pt_pciaddr_parse(tok, &addr, &why) == 0) {
+		if (pt_pciaddr_parse_full(tok, &addr, &why) == 0) {
 			found = addr;
 			any = true;
 		}
@@ -499,7 +499,7 @@ pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr
 
 		if (e->d_name[0] == '.')
 			continue;
-		if (strlen(e->d_name) != 12 || pt_pciaddr_parse(e->d_name, &a, &why) < 0) {
+		if (pt_pciaddr_parse_full(e->d_name, &a, &why) < 0) {
 			*reterr = xasprintf("cannot read PCI devices: unexpected entry '%s' in '%s'", e->d_name, path);
 			r = -EIO;
 			break;

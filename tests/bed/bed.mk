@@ -3,7 +3,7 @@
 #   make e2e        every scenario except the on-purpose-broken and look-around ones
 #   make bed-check  e2e when the bed can run here (root, QEMU, /boot/vmlinuz-*, busybox-static,
 #                   libvirt), else one line saying what is missing and that it skips
-#   make fixtures   re-record tests/fixtures/{sysfs,proc}/{default,e1000e-vfio}, regenerate ds1621-coral
+#   make fixtures   re-record tests/fixtures/{sysfs,proc}/{default,e1000e-vfio}, regenerate ds1621-coral, vmd
 #   make demo       boot the bed and show the main job on examples/test-bed.yaml
 #   make bed-clean  remove build/bed/ (cached initramfs images, per-scenario work folders)
 #

@@ -67,7 +67,7 @@ enum op { OP_OVERRIDE, OP_UNBIND, OP_BIND, OP_PROBE, N_OPS };
 static const char *const op_names[N_OPS] = { "override", "unbind", "bind", "probe" };
 
 struct dev {
-	char bdf[16];
+	char bdf[17];                /* up to "ffffffff:ff:1f.7": PCI domains are 32 bits */
 	char dir[PATH_MAX];          /* device folder, relative to the backing root */
 	unsigned vendor, device;
 	char drv[NAME_SZ];           /* bound driver, "" when none */

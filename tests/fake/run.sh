@@ -253,6 +253,21 @@ is "vanish: the next run fails clearly" 1 "$rc"
 has "vanish: ... naming the missing device" "tpu-standin.*$stand_in" "$err"
 is "vanish: ... in one line" 1 "$(printf '%s\n' "$err" | grep -c .)"
 
+echo "# PCI domain 10000 (behind VMD): bound by its five-digit name, nothing else written"
+vmd_ssd=10000:e2:00.0
+config vmd "version: 1
+devices:
+  ssd2: { address: \"$vmd_ssd\", state: bound }"
+start_fake vmd
+apply vmd
+is "domain 10000: exit status" 0 "$rc"
+is "domain 10000: on vfio-pci, override set" "vfio-pci vfio-pci" "$(driver $vmd_ssd) $(override $vmd_ssd)"
+is "domain 10000: the writes, in order, each naming $vmd_ssd" "driver_override $vmd_ssd vfio-pci = 0
+unbind nvme $vmd_ssd = 0
+probe $vmd_ssd = 0" "$(fake_log)"
+apply vmd
+is "domain 10000: the next run is quiet and writes nothing" "0  3" "$rc $out$err $(fake_log | wc -l | tr -d ' ')"
+
 echo "# the tool never uses new_id or remove_id"
 start_fake default
 apply two

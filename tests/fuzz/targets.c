@@ -26,18 +26,20 @@ int
 pt_fuzz_domxml(const uint8_t *data, size_t size)
 {
 	struct pt_hostdev *devs = NULL;
+	struct pt_diags warnings = PT_DIAGS_INIT;
 	struct pt_domain dom;
 	char *title = NULL, *err = NULL;
 	size_t n = 0;
 
-	if (pt_domxml_read_domain((const char *)data, size, &dom, &err) == 0)
+	if (pt_domxml_read_domain((const char *)data, size, &dom, &warnings, &err) == 0)
 		pt_domain_done(&dom);
 	free(err);
 	err = NULL;
-	if (pt_domxml_parse((const char *)data, size, &title, &devs, &n, &err) == 0) {
+	if (pt_domxml_parse((const char *)data, size, &title, &devs, &n, &warnings, &err) == 0) {
 		free(title);
 		free(devs);
 	}
 	free(err);
+	pt_diags_done(&warnings);
 	return 0;
 }

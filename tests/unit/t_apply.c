@@ -242,6 +242,30 @@ test_attach_detach(void **state)
 	free(uri);
 }
 
+/* PCI domain 10000: held when the live XML says domain='0x10000', never for 0000 at the same bus, slot and function. */
+static void
+test_attach_domain_10000(void **state)
+{
+	struct pt_step s[2];
+	struct outcome out;
+	char *uri = fixture_libvirt_uri("vmd.xml");
+
+	(void)state;
+	s[0] = step(PT_STEP_ATTACH, "ssd", "10000:e1:00.0", NULL, "nvr");
+	s[0].domain = (char *)"nvr";
+	s[0].flags = PT_STEP_LIVE;
+	s[1] = step(PT_STEP_ATTACH, "other", "0000:e1:00.0", NULL, "nvr");
+	s[1].domain = (char *)"nvr";
+	s[1].flags = PT_STEP_LIVE;
+	run("vmd", s, 2, "modprobe", uri, &out);
+	assert_int_equal(out.o[0], PT_STEP_HELD);
+	/* not held: it tries (and the test driver cannot hot-plug) */
+	assert_int_equal(out.o[1], PT_STEP_FAILED);
+	assert_non_null(strstr(out.msg[1], "cannot attach 0000:e1:00.0 to domain 'nvr': "));
+	outcome_done(&out);
+	free(uri);
+}
+
 static void
 test_lock(void **state)
 {
@@ -292,6 +316,7 @@ main(void)
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_load_vfio),
 		cmocka_unit_test(test_attach_detach),
+		cmocka_unit_test(test_attach_domain_10000),
 		cmocka_unit_test(test_lock),
 	};
 

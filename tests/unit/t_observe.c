@@ -316,24 +316,28 @@ test_domxml(void **state)
 		"</devices></domain>";
 	char *title = NULL, *err = NULL, *h;
 	struct pt_hostdev *v = NULL;
+	struct pt_diags w = PT_DIAGS_INIT;
 	size_t n = 0;
 	struct pt_pciaddr a = { 0, 7, 0, 1 };
 
 	(void)state;
-	assert_int_equal(pt_domxml_parse(xml, strlen(xml), &title, &v, &n, &err), 0);
+	assert_int_equal(pt_domxml_parse(xml, strlen(xml), &title, &v, &n, &w, &err), 0);
 	assert_string_equal(title, "Frigate VM");
-	/* the usb one and the out-of-range one are not PCI devices we use; the VF interface is */
+	/* the usb one is no PCI device, the out-of-range one is left out and said; the VF interface is read */
 	assert_int_equal(n, 2);
+	assert_int_equal(w.n, 1);
+	assert_string_equal(w.v[0].msg, "domain 'x': <hostdev> left out: address attribute bus='0x100' is out of range (at most 0xff)");
+	pt_diags_done(&w);
 	assert_int_equal(pt_pciaddr_cmp(&v[0].addr, &a), 0);
 	assert_true(v[0].managed);
 	assert_int_equal(v[1].addr.slot, 0x10);
 	assert_int_equal(v[1].addr.func, 2);
 	free(title);
 	free(v);
-	assert_int_equal(pt_domxml_parse("<domain>", 8, &title, &v, &n, &err), -EINVAL);
+	assert_int_equal(pt_domxml_parse("<domain>", 8, &title, &v, &n, NULL, &err), -EINVAL);
 	assert_non_null(strstr(err, "invalid domain XML"));
 	free(err);
-	assert_int_equal(pt_domxml_parse("<node/>", 7, &title, &v, &n, &err), -EINVAL);
+	assert_int_equal(pt_domxml_parse("<node/>", 7, &title, &v, &n, NULL, &err), -EINVAL);
 	assert_string_equal(err, "invalid domain XML: the root element is not <domain>");
 	free(err);
 	h = pt_domxml_hostdev(&a);
@@ -381,6 +385,49 @@ test_libvirt_test_driver(void **state)
 	assert_int_equal(obs.doms[1].state, PT_DOMAIN_STOPPED);
 	assert_true(obs.doms[1].have_config);   /* a stopped domain's XML is its definition */
 	assert_false(obs.doms[0].have_config);
+	pt_observed_done(&obs);
+	free(uri);
+}
+
+/* PCI domain 10000 (behind VMD) in sysfs and in libvirt's XML, next to the same bus, slot and function in 0000. */
+static void
+test_vmd_domain(void **state)
+{
+	char *uri = fixture_libvirt_uri("vmd.xml");
+	struct pt_host h = { NULL, NULL, uri };
+	struct pt_observed obs;
+	const struct pt_pcidev *d;
+	struct pt_pciaddr a;
+	const char *why;
+	char *err = NULL;
+
+	(void)state;
+	observe("tests/fixtures/sysfs/vmd", "tests/fixtures/proc/vmd", &obs);
+	assert_int_equal(obs.n_devs, 8);
+	/* sorted by the whole domain: 0000 first */
+	assert_int_equal(obs.devs[3].addr.domain, 0);
+	assert_int_equal(obs.devs[3].addr.bus, 0xe1);
+	assert_int_equal(obs.devs[4].addr.domain, 0x10000);
+	d = dev(&obs, "10000:e2:00.0");
+	assert_non_null(d);
+	assert_string_equal(d->driver, "nvme");
+	assert_int_equal(d->iommu_group, 7);
+	assert_int_equal(d->vendor, 0x8086);
+	d = dev(&obs, "10000:e1:00.0");
+	assert_int_equal(d->iommu_group, 5);
+	assert_string_equal(d->driver_override, "vfio-pci");
+	assert_int_equal(dev(&obs, "0000:e1:00.0")->iommu_group, 3);
+	assert_true(pt_pcidev_is_bridge(dev(&obs, "10000:e0:06.0")));
+	if (pt_observe_libvirt(&h, NULL, &obs, &err) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(obs.n_doms, 1);
+	assert_int_equal(obs.n_warnings, 0);
+	assert_int_equal(obs.doms[0].n_live, 1);
+	assert_int_equal(obs.doms[0].live[0].addr.domain, 0x10000);
+	assert_int_equal(pt_pciaddr_parse("10000:e1:00.0", &a, &why), 0);
+	assert_true(pt_domain_has_hostdev(&obs.doms[0], &a, false));
+	assert_int_equal(pt_pciaddr_parse("0000:e1:00.0", &a, &why), 0);
+	assert_false(pt_domain_has_hostdev(&obs.doms[0], &a, false));
 	pt_observed_done(&obs);
 	free(uri);
 }
@@ -433,6 +480,7 @@ main(void)
 		cmocka_unit_test(test_broken_trees),
 		cmocka_unit_test(test_domxml),
 		cmocka_unit_test(test_libvirt_test_driver),
+		cmocka_unit_test(test_vmd_domain),
 		cmocka_unit_test(test_libvirt_persistent_reads_definition),
 		cmocka_unit_test(test_libvirt_unreachable),
 	};

@@ -10,15 +10,21 @@
 
 #include "model/config.h"
 #include "model/xalloc.h"
+#include "reconcile/domxml.h"
 #include "reconcile/observe_sysfs.h"
 #include "reconcile/plan.h"
 
 #define FRIGATE "5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f"
+/* The live <devices> of nvr on the vmd tree: the SSD behind the VMD, as libvirt writes it. */
+#define NVR_HOLDS_VMD_SSD "<hostdev mode='subsystem' type='pci' managed='no'><source>" \
+			  "<address domain='0x10000' bus='0xe1' slot='0x00' function='0x0'/>" \
+			  "</source></hostdev>"
 
 struct dom_spec {
 	const char *name, *uuid, *title;
 	bool running;
 	const char *live[3];     /* hostdev addresses in the live XML */
+	const char *live_xml;    /* or its <devices>, read as the observer reads libvirt's XML */
 	bool have_config;
 	const char *config[3];
 };
@@ -48,6 +54,26 @@ add_addrs(const char *const *src, struct pt_hostdev **v, size_t *n)
 	}
 }
 
+/* The devices of s->live_xml into d->live, its warnings into obs, as pt_observe_libvirt does. */
+static void
+read_live_xml(const struct dom_spec *s, struct pt_domain *d, struct pt_observed *obs)
+{
+	char *xml = xasprintf("<domain><name>%s</name><devices>%s</devices></domain>", s->name, s->live_xml);
+	struct pt_diags w = PT_DIAGS_INIT;
+	char *title = NULL, *err = NULL;
+
+	if (pt_domxml_parse(xml, strlen(xml), &title, &d->live, &d->n_live, &w, &err) < 0)
+		fail_msg("domain '%s': %s", s->name, err);
+	for (size_t i = 0; i < w.n; i++) {
+		obs->warnings = realloc(obs->warnings, (obs->n_warnings + 1) * sizeof(*obs->warnings));
+		assert_non_null(obs->warnings);
+		obs->warnings[obs->n_warnings++] = xstrdup(w.v[i].msg);
+	}
+	pt_diags_done(&w);
+	free(title);
+	free(xml);
+}
+
 static void
 observe(const struct plan_case *c, struct pt_observed *obs)
 {
@@ -75,6 +101,8 @@ observe(const struct plan_case *c, struct pt_observed *obs)
 		d->title = s->title ? xstrdup(s->title) : NULL;
 		d->state = s->running ? PT_DOMAIN_RUNNING : PT_DOMAIN_STOPPED;
 		add_addrs(s->live, &d->live, &d->n_live);
+		if (s->live_xml)
+			read_live_xml(s, d, obs);
 		d->have_config = s->have_config;
 		add_addrs(s->config, &d->config, &d->n_config);
 	}
@@ -83,11 +111,19 @@ observe(const struct plan_case *c, struct pt_observed *obs)
 		c->mutate(obs);
 }
 
-/* One line per step ("kind device address from -> to [live,config,member]"), error, note. */
+/* One line per warning of the observation, step ("kind device address from -> to
+ * [live,config,member]"), error, note. */
 static char *
-render(const struct pt_plan *p)
+render(const struct pt_observed *obs, const struct pt_plan *p)
 {
 	char *s = xstrdup("");
+
+	for (size_t i = 0; i < obs->n_warnings; i++) {
+		char *t = xasprintf("%swarning: %s\n", s, obs->warnings[i]);
+
+		free(s);
+		s = t;
+	}
 
 	for (size_t i = 0; i < p->n_steps; i++) {
 		const struct pt_step *st = &p->steps[i];
@@ -166,6 +202,19 @@ mutate_class_not_bridge(struct pt_observed *obs)
 	d->class_code = 0x068000;
 }
 
+/*
+ * 01:00.0 joins group 4, its root port's (00:05.0, a bridge on pcieport): a port without ACS
+ * shares its group with the device behind it, as a GPU's often does.
+ */
+static void
+mutate_bridge_shares_group(struct pt_observed *obs)
+{
+	struct pt_pciaddr a = { 0, 1, 0, 0 };
+	struct pt_pcidev *d = (struct pt_pcidev *)pt_observed_dev(obs, &a);
+
+	d->iommu_group = 4;
+}
+
 /* 00:04.0 held by pci-stub through an override. */
 static void
 mutate_pci_stub(struct pt_observed *obs)
@@ -178,295 +227,375 @@ mutate_pci_stub(struct pt_observed *obs)
 }
 
 static const struct plan_case cases[] = {
-	{ "attach from the host driver", "default",
-	  "  tpu: { address: 00:02.0, match: { vendor: 8086, device: 10d3 }, vm: frigate_VM }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { NULL }, false, { NULL } } }, false, NULL, NULL,
-	  "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
-	  "unbind tpu 0000:00:02.0 e1000e -> (none)\n"
-	  "probe tpu 0000:00:02.0 (none) -> vfio-pci\n"
-	  "attach tpu 0000:00:02.0 (none) -> frigate_VM [live]\n" },
-	{ "converged: nothing to do", "e1000e-vfio",
-	  "  tpu: { address: 00:02.0, vm: frigate_VM }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { "0000:00:02.0" }, false, { NULL } } }, false, NULL, NULL,
-	  "" },
-	{ "by UUID and by name too", "e1000e-vfio",
-	  "  tpu: { address: 00:02.0, vm: 5F0C7A52-8D1E-4C9B-9A57-1B2F3C4D5E6F }\n"
-	  "  nic: { address: 00:03.0, vm: ha }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { "0000:00:02.0" }, false, { NULL } },
-	    { "ha", NULL, NULL, true, { NULL }, false, { NULL } } }, false, NULL, NULL,
-	  "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
-	  "unbind nic 0000:00:03.0 e1000 -> (none)\n"
-	  "probe nic 0000:00:03.0 (none) -> vfio-pci\n"
-	  "attach nic 0000:00:03.0 (none) -> ha [live]\n" },
-	{ "domain not running: bind now, attach later", "default",
-	  "  tpu: { address: 00:02.0, vm: frigate_VM }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", false, { NULL }, true, { NULL } } }, false, NULL, NULL,
-	  "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
-	  "unbind tpu 0000:00:02.0 e1000e -> (none)\n"
-	  "probe tpu 0000:00:02.0 (none) -> vfio-pci\n"
-	  "note: 'tpu': frigate_VM is not running: the attach waits until it starts\n" },
-	{ "domain not running, on_stop release: back to the host", "e1000e-vfio",
-	  "  tpu: { address: 00:02.0, vm: frigate_VM, on_stop: release }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", false, { NULL }, true, { NULL } } }, false, NULL, NULL,
-	  "unbind tpu 0000:00:02.0 vfio-pci -> (none)\n"
-	  "clear_override tpu 0000:00:02.0 vfio-pci -> (none)\n"
-	  "probe tpu 0000:00:02.0 (none) -> (none)\n"
-	  "note: 'tpu': frigate_VM is not running and on_stop is release: the device stays with the host until it starts\n" },
-	{ "declared for another VM: detach first, then attach", "e1000e-vfio",
-	  "  tpu: { address: 00:02.0, vm: frigate_VM }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { NULL }, false, { NULL } },
-	    { "ha", NULL, "Home Assistant", true, { "0000:00:02.0" }, false, { NULL } } }, false, NULL, NULL,
-	  "detach tpu 0000:00:02.0 Home Assistant -> (none) [live]\n"
-	  "attach tpu 0000:00:02.0 (none) -> frigate_VM [live]\n" },
-	{ "bound: detached from every VM", "e1000e-vfio",
-	  "  tpu: { address: 00:02.0, state: bound }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { "0000:00:02.0" }, false, { NULL } } }, false, NULL, NULL,
-	  "detach tpu 0000:00:02.0 frigate_VM -> (none) [live]\n" },
-	{ "released: detached, unbound, override cleared, reprobed", "e1000e-vfio",
-	  "  tpu: { address: 00:02.0, state: released }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { "0000:00:02.0" }, false, { NULL } },
-	    { "old", NULL, NULL, false, { NULL }, true, { "0000:00:02.0" } } }, false, NULL, NULL,
-	  "detach tpu 0000:00:02.0 frigate_VM -> (none) [live]\n"
-	  "detach tpu 0000:00:02.0 old -> (none) [config]\n"
-	  "unbind tpu 0000:00:02.0 vfio-pci -> (none)\n"
-	  "clear_override tpu 0000:00:02.0 vfio-pci -> (none)\n"
-	  "probe tpu 0000:00:02.0 (none) -> (none)\n" },
-	{ "released and already on the host driver: nothing to do", "default",
-	  "  tpu: { address: 00:02.0, state: released }\n",
-	  { { NULL } }, false, NULL, NULL, "" },
-	{ "persistent: added to the definition too", "e1000e-vfio",
-	  "  tpu: { address: 00:02.0, vm: frigate_VM, persistent: true }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { "0000:00:02.0" }, true, { NULL } } }, false, NULL, NULL,
-	  "attach tpu 0000:00:02.0 (none) -> frigate_VM [config]\n" },
-	{ "persistent, not yet live: one attach, live and config", "e1000e-vfio",
-	  "  tpu: { address: 00:02.0, vm: frigate_VM, persistent: true }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { NULL }, true, { NULL } } }, false, NULL, NULL,
-	  "attach tpu 0000:00:02.0 (none) -> frigate_VM [live,config]\n" },
-	{ "match selecting two devices", "default",
-	  "  tpu: { match: { vendor: 8086, device: 10d3 }, vm: frigate_VM }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { NULL }, false, { NULL } } }, false, NULL, NULL,
-	  "error: 'tpu': 2 PCI devices match 8086:10d3: 0000:00:02.0, 0000:01:00.0; add 'address' to pick one\n" },
-	{ "match selecting nothing", "default",
-	  "  coral: { match: { vendor: 0x1ac1, device: 0x089a }, vm: frigate_VM }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { NULL }, false, { NULL } } }, false, NULL, NULL,
-	  "error: 'coral': no PCI device matches 1ac1:089a (see 'passthrough devices')\n" },
-	{ "match by id and subsystem", "default",
-	  "  tpu: { match: { vendor: 8086, device: 10d3, subsystem_vendor: 8086, class: 0x0200 }, state: bound }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "error: 'tpu': 2 PCI devices match 8086:10d3 subsystem_vendor 8086 class 0200: 0000:00:02.0, 0000:01:00.0; add 'address' to pick one\n" },
-	{ "address and match disagree: hardware changed", "default",
-	  "  nic: { address: 00:03.0, match: { vendor: 8086, device: 10d3 }, state: bound }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "error: 'nic': hardware changed? 0000:00:03.0 is 8086:100e (subsystem 1af4:1100, class 0200), not 8086:10d3 as 'match' says\n" },
-	{ "nothing at the address", "default",
-	  "  gone: { address: 00:09.0, state: bound }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "error: 'gone': no PCI device at 0000:00:09.0\n" },
-	{ "two entries on one device", "default",
-	  "  a: { address: 00:04.0, state: bound }\n"
-	  "  b: { match: { vendor: 1234, device: 11e8 }, state: bound }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "set_override a 0000:00:04.0 (none) -> vfio-pci\n"
-	  "probe a 0000:00:04.0 (none) -> vfio-pci\n"
-	  "error: 'b': selects 0000:00:04.0, which 'a' selects too\n" },
-	{ "IOMMU group not viable: undeclared members on host drivers", "default",
-	  "  nic: { address: 00:06.0, state: bound }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "error: 'nic' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.1 (8086:100f) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n"
-	  "error: 'nic' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.2 (8086:100e) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n" },
-	{ "IOMMU group with every member declared", "default",
-	  "  nic: { address: 00:06.0, state: bound }\n"
-	  "  p1: { address: 00:06.1, state: bound }\n"
-	  "  p2: { address: 00:06.2, state: bound }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "set_override nic 0000:00:06.0 (none) -> vfio-pci\n"
-	  "unbind nic 0000:00:06.0 e1000 -> (none)\n"
-	  "probe nic 0000:00:06.0 (none) -> vfio-pci\n"
-	  "set_override p1 0000:00:06.1 (none) -> vfio-pci\n"
-	  "unbind p1 0000:00:06.1 e1000 -> (none)\n"
-	  "probe p1 0000:00:06.1 (none) -> vfio-pci\n"
-	  "set_override p2 0000:00:06.2 (none) -> vfio-pci\n"
-	  "unbind p2 0000:00:06.2 e1000 -> (none)\n"
-	  "probe p2 0000:00:06.2 (none) -> vfio-pci\n" },
-	{ "IOMMU group member declared released", "default",
-	  "  nic: { address: 00:06.0, state: bound, whole_group: true }\n"
-	  "  p1: { address: 00:06.1, state: released }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "error: 'nic' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.1 ('p1') shares it and is declared released; declare it bound or attached\n" },
-	{ "whole_group takes the undeclared members first", "default",
-	  "  nic: { address: 00:06.0, vm: frigate_VM, whole_group: true }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { NULL }, false, { NULL } } }, false, NULL, NULL,
-	  "set_override nic 0000:00:06.1 (none) -> vfio-pci [member]\n"
-	  "unbind nic 0000:00:06.1 e1000 -> (none) [member]\n"
-	  "probe nic 0000:00:06.1 (none) -> vfio-pci [member]\n"
-	  "set_override nic 0000:00:06.2 (none) -> vfio-pci [member]\n"
-	  "unbind nic 0000:00:06.2 e1000 -> (none) [member]\n"
-	  "probe nic 0000:00:06.2 (none) -> vfio-pci [member]\n"
-	  "set_override nic 0000:00:06.0 (none) -> vfio-pci\n"
-	  "unbind nic 0000:00:06.0 e1000 -> (none)\n"
-	  "probe nic 0000:00:06.0 (none) -> vfio-pci\n"
-	  "attach nic 0000:00:06.0 (none) -> frigate_VM [live]\n" },
-	{ "bridges are never passed through", "default",
-	  "  rp: { address: 00:05.0, state: bound }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "error: 'rp' 0000:00:05.0: a PCI bridge cannot be passed through\n" },
-	{ "a device behind a bridge has its own group", "default",
-	  "  nic: { address: 01:00.0, state: bound }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "set_override nic 0000:01:00.0 (none) -> vfio-pci\n"
-	  "unbind nic 0000:01:00.0 e1000e -> (none)\n"
-	  "probe nic 0000:01:00.0 (none) -> vfio-pci\n" },
-	{ "host-critical by class: refused", "default",
-	  "  smbus: { address: 00:1f.3, state: bound }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "error: 'smbus' 0000:00:1f.3: in use by the host: it is an SMBus controller; stop using it there, or set force: true\n" },
-	{ "host-critical with force, members driverless", "default",
-	  "  smbus: { address: 00:1f.3, state: bound, force: true }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "set_override smbus 0000:00:1f.3 (none) -> vfio-pci\n"
-	  "probe smbus 0000:00:1f.3 (none) -> vfio-pci\n" },
-	{ "host-critical network interface: refused", "default",
-	  "  nic: { address: 00:03.0, state: bound }\n",
-	  { { NULL } }, false, mutate_nic_in_use, NULL,
-	  "error: 'nic' 0000:00:03.0: in use by the host: network interface 'ens3' has an address; stop using it there, or set force: true\n" },
-	{ "vfio-pci not loaded: loaded first", "default",
-	  "  nic: { address: 00:03.0, state: bound }\n",
-	  { { NULL } }, false, mutate_vfio_unloaded, NULL,
-	  "load_vfio - - (none) -> vfio-pci\n"
-	  "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
-	  "unbind nic 0000:00:03.0 e1000 -> (none)\n"
-	  "probe nic 0000:00:03.0 (none) -> vfio-pci\n" },
-	{ "no IOMMU", "default",
-	  "  nic: { address: 00:03.0, state: bound }\n",
-	  { { NULL } }, false, mutate_no_iommu, NULL,
-	  "error: 'nic' 0000:00:03.0: no IOMMU group; is the IOMMU on? (boot with intel_iommu=on or amd_iommu=on, and enable VT-d/AMD-Vi in the firmware)\n" },
-	{ "unknown VM", "default",
-	  "  tpu: { address: 00:02.0, vm: frigate }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { NULL }, false, { NULL } },
-	    { "ha", NULL, NULL, false, { NULL }, true, { NULL } } }, false, NULL, NULL,
-	  "error: 'tpu': no domain has the name, UUID or title 'frigate' (domains: 'frigate_VM', 'ha')\n" },
-	{ "two VMs answer to one name", "default",
-	  "  tpu: { address: 00:02.0, vm: frigate }\n",
-	  { { "frigate", NULL, NULL, true, { NULL }, false, { NULL } },
-	    { "other", NULL, "frigate", true, { NULL }, false, { NULL } } }, false, NULL, NULL,
-	  "error: 'tpu': vm 'frigate' matches two domains: 'frigate' (by name) and 'other' (by title); name it by UUID\n" },
-	{ "without libvirt only the host side is planned", "default",
-	  "  tpu: { address: 00:02.0, vm: frigate_VM }\n",
-	  { { NULL } }, true, NULL, NULL,
-	  "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
-	  "unbind tpu 0000:00:02.0 e1000e -> (none)\n"
-	  "probe tpu 0000:00:02.0 (none) -> vfio-pci\n"
-	  "note: 'tpu': libvirt was not consulted: only the host side is planned\n" },
-	{ "without libvirt nothing goes back to the host", "e1000e-vfio",
-	  "  tpu: { address: 00:02.0, vm: frigate_VM, on_stop: release }\n"
-	  "  nic: { address: 00:03.0, state: released }\n"
-	  "  edu: { address: 00:04.0, state: bound }\n",
-	  { { NULL } }, true, NULL, NULL,
-	  "set_override edu 0000:00:04.0 (none) -> vfio-pci\n"
-	  "probe edu 0000:00:04.0 (none) -> vfio-pci\n"
-	  "note: 'tpu': libvirt was not consulted: left as it is (on_stop is release: bound when its VM starts)\n"
-	  "note: 'nic': libvirt was not consulted: left as it is (a running VM may hold it)\n" },
-	{ "--vm: only what that VM owns", "default",
-	  "  tpu: { address: 00:02.0, vm: frigate_VM }\n"
-	  "  nic: { address: 00:03.0, vm: ha }\n"
-	  "  edu: { address: 00:04.0, state: bound }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { NULL }, false, { NULL } },
-	    { "ha", NULL, NULL, true, { NULL }, false, { NULL } } }, false, NULL, "ha",
-	  "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
-	  "unbind nic 0000:00:03.0 e1000 -> (none)\n"
-	  "probe nic 0000:00:03.0 (none) -> vfio-pci\n"
-	  "attach nic 0000:00:03.0 (none) -> ha [live]\n" },
-	{ "DS1621+: the Coral on its own group, the 10G NIC in use", "ds1621-coral",
-	  "  coral: { match: { vendor: 0x1ac1, device: 0x089a }, vm: frigate_VM }\n"
-	  "  nic10g: { address: 07:00.0, match: { vendor: 8086, device: 10fb }, vm: frigate_VM }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { NULL }, false, { NULL } } }, false, NULL, NULL,
-	  "set_override coral 0000:01:00.0 (none) -> vfio-pci\n"
-	  "probe coral 0000:01:00.0 (none) -> vfio-pci\n"
-	  "attach coral 0000:01:00.0 (none) -> frigate_VM [live]\n"
-	  "error: 'nic10g' 0000:07:00.0: in use by the host: network interface 'eth0' has an address; stop using it there, or set force: true\n" },
-	{ "a group member that cannot move fails its group-mates too", "ds1621-coral",
-	  "  port2: { address: 07:00.1, state: bound }\n"
-	  "  nic10g: { address: 07:00.0, vm: frigate_VM }\n",
-	  { { FRIGATE, FRIGATE, "frigate_VM", true, { NULL }, false, { NULL } } }, false, NULL, NULL,
-	  "error: 'nic10g' 0000:07:00.0: in use by the host: network interface 'eth0' has an address; stop using it there, or set force: true\n"
-	  "error: 'port2' 0000:07:00.1: IOMMU group 5 would not be viable: 0000:07:00.0 ('nic10g') shares it and cannot move (see its own error)\n" },
-	{ "a group-mate declared later is checked against the final outcome", "default",
-	  "  a: { address: 00:06.0, state: bound }\n"
-	  "  b: { address: 00:06.1, state: bound }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "error: 'a' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.2 (8086:100e) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n"
-	  "error: 'b' 0000:00:06.1: IOMMU group 5 would not be viable: 0000:00:06.0 ('a') shares it and cannot move (see its own error)\n"
-	  "error: 'b' 0000:00:06.1: IOMMU group 5 would not be viable: 0000:00:06.2 (8086:100e) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n" },
-	{ "DS1621+: the controller of the root disks is refused", "ds1621-coral",
-	  "  sata: { address: 08:00.0, state: bound }\n",
-	  { { NULL } }, false, NULL, NULL,
-	  "error: 'sata' 0000:08:00.0: in use by the host: /dev/sda1 is part of md0 (software RAID); stop using it there, or set force: true\n" },
-	{ "release refused while a group-mate stays on vfio-pci in a VM", "default",
-	  "  a: { address: 00:06.0, vm: vm1 }\n"
-	  "  r: { address: 00:06.1, state: released }\n",
-	  { { "vm1", NULL, NULL, true, { "0000:00:06.0" }, false, { NULL } } }, false, mutate_group5_on_vfio, NULL,
-	  "error: 'a' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.1 ('r') shares it and is declared released; declare it bound or attached\n"
-	  "error: 'r' 0000:00:06.1: cannot go back to the host while 0000:00:06.0 ('a') shares IOMMU group 5 on vfio-pci; release them together\n"
-	  "error: 'r' 0000:00:06.1: cannot go back to the host while 0000:00:06.2 shares IOMMU group 5 on vfio-pci; release them together\n" },
-	{ "a whole group released together", "default",
-	  "  a: { address: 00:06.0, state: released }\n"
-	  "  b: { address: 00:06.1, state: released }\n"
-	  "  c: { address: 00:06.2, state: released }\n",
-	  { { NULL } }, false, mutate_group5_on_vfio, NULL,
-	  "unbind a 0000:00:06.0 vfio-pci -> (none)\n"
-	  "clear_override a 0000:00:06.0 vfio-pci -> (none)\n"
-	  "probe a 0000:00:06.0 (none) -> (none)\n"
-	  "unbind b 0000:00:06.1 vfio-pci -> (none)\n"
-	  "clear_override b 0000:00:06.1 vfio-pci -> (none)\n"
-	  "probe b 0000:00:06.1 (none) -> (none)\n"
-	  "unbind c 0000:00:06.2 vfio-pci -> (none)\n"
-	  "clear_override c 0000:00:06.2 vfio-pci -> (none)\n"
-	  "probe c 0000:00:06.2 (none) -> (none)\n" },
-	{ "--vm still sees the group-mates of other entries", "default",
-	  "  a: { address: 00:06.0, vm: ha, whole_group: true }\n"
-	  "  r: { address: 00:06.1, state: released }\n",
-	  { { "ha", NULL, NULL, true, { NULL }, false, { NULL } } }, false, NULL, "ha",
-	  "error: 'a' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.1 ('r') shares it and is declared released; declare it bound or attached\n" },
-	{ "one group cannot go to two VMs", "default",
-	  "  a: { address: 00:06.0, vm: ha }\n"
-	  "  b: { address: 00:06.1, vm: zz }\n"
-	  "  c: { address: 00:06.2, state: bound }\n",
-	  { { "ha", NULL, NULL, true, { NULL }, false, { NULL } },
-	    { "zz", NULL, NULL, true, { NULL }, false, { NULL } } }, false, NULL, NULL,
-	  "error: 'a' 0000:00:06.0: IOMMU group 5 also holds 0000:00:06.1 ('b'), which goes to zz; a group can go to one VM only\n"
-	  "error: 'b' 0000:00:06.1: IOMMU group 5 would not be viable: 0000:00:06.0 ('a') shares it and cannot move (see its own error)\n"
-	  "error: 'c' 0000:00:06.2: IOMMU group 5 would not be viable: 0000:00:06.0 ('a') shares it and cannot move (see its own error)\n"
-	  "error: 'c' 0000:00:06.2: IOMMU group 5 would not be viable: 0000:00:06.1 ('b') shares it and cannot move (see its own error)\n" },
-	{ "an undeclared group-mate attached to another VM", "default",
-	  "  a: { address: 00:06.0, vm: ha, whole_group: true }\n",
-	  { { "ha", NULL, NULL, true, { NULL }, false, { NULL } },
-	    { "zz", NULL, NULL, true, { "0000:00:06.1" }, false, { NULL } } }, false, mutate_group5_on_vfio, NULL,
-	  "error: 'a' 0000:00:06.0: IOMMU group 5 also holds 0000:00:06.1, which is attached to zz; a group can go to one VM only\n" },
-	{ "a bridge's class with a normal header is no bridge", "default",
-	  "  a: { address: 00:06.0, state: bound }\n"
-	  "  b: { address: 00:06.1, state: bound }\n",
-	  { { NULL } }, false, mutate_class_not_bridge, NULL,
-	  "error: 'a' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.2 (8086:100e) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n"
-	  "error: 'b' 0000:00:06.1: IOMMU group 5 would not be viable: 0000:00:06.0 ('a') shares it and cannot move (see its own error)\n"
-	  "error: 'b' 0000:00:06.1: IOMMU group 5 would not be viable: 0000:00:06.2 (8086:100e) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n" },
-	{ "released from pci-stub too", "default",
-	  "  edu: { address: 00:04.0, state: released }\n",
-	  { { NULL } }, false, mutate_pci_stub, NULL,
-	  "unbind edu 0000:00:04.0 pci-stub -> (none)\n"
-	  "clear_override edu 0000:00:04.0 pci-stub -> (none)\n"
-	  "probe edu 0000:00:04.0 (none) -> (none)\n" },
-	{ "a group-mate going home while its VM is stopped", "default",
-	  "  a: { address: 00:06.0, state: bound, whole_group: true }\n"
-	  "  b: { address: 00:06.1, vm: ha, on_stop: release }\n",
-	  { { "ha", NULL, NULL, false, { NULL }, true, { NULL } } }, false, NULL, NULL,
-	  "error: 'a' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.1 ('b') shares it and goes back to the host while ha is stopped (on_stop: release)\n"
-	  "note: 'b': ha is not running and on_stop is release: the device stays with the host until it starts\n" },
-	{ "two entries on one device, the first failing on its VM", "default",
-	  "  a: { address: 00:04.0, vm: nowhere }\n"
-	  "  b: { match: { vendor: 1234, device: 11e8 }, state: bound }\n",
-	  { { "ha", NULL, NULL, true, { NULL }, false, { NULL } } }, false, NULL, NULL,
-	  "error: 'a': no domain has the name, UUID or title 'nowhere' (domains: 'ha')\n"
-	  "error: 'b': selects 0000:00:04.0, which 'a' selects too\n" },
+	{ .name = "attach from the host driver",
+	  .fixture = "default",
+	  .yaml = "  tpu: { address: 00:02.0, match: { vendor: 8086, device: 10d3 }, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind tpu 0000:00:02.0 e1000e -> (none)\n"
+	          "probe tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	          "attach tpu 0000:00:02.0 (none) -> frigate_VM [live]\n" },
+	{ .name = "converged: nothing to do",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .live = { "0000:00:02.0" } } },
+	  .want = "" },
+	{ .name = "by UUID and by name too",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: 5F0C7A52-8D1E-4C9B-9A57-1B2F3C4D5E6F }\n"
+	          "  nic: { address: 00:03.0, vm: ha }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .live = { "0000:00:02.0" } },
+		    { .name = "ha", .running = true } },
+	  .want = "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
+	          "unbind nic 0000:00:03.0 e1000 -> (none)\n"
+	          "probe nic 0000:00:03.0 (none) -> vfio-pci\n"
+	          "attach nic 0000:00:03.0 (none) -> ha [live]\n" },
+	{ .name = "domain not running: bind now, attach later",
+	  .fixture = "default",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .have_config = true } },
+	  .want = "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind tpu 0000:00:02.0 e1000e -> (none)\n"
+	          "probe tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	          "note: 'tpu': frigate_VM is not running: the attach waits until it starts\n" },
+	{ .name = "domain not running, on_stop release: back to the host",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, on_stop: release }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .have_config = true } },
+	  .want = "unbind tpu 0000:00:02.0 vfio-pci -> (none)\n"
+	          "clear_override tpu 0000:00:02.0 vfio-pci -> (none)\n"
+	          "probe tpu 0000:00:02.0 (none) -> (none)\n"
+	          "note: 'tpu': frigate_VM is not running and on_stop is release: the device stays with the host until it starts\n" },
+	{ .name = "declared for another VM: detach first, then attach",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true },
+		    { .name = "ha", .title = "Home Assistant", .running = true, .live = { "0000:00:02.0" } } },
+	  .want = "detach tpu 0000:00:02.0 Home Assistant -> (none) [live]\n"
+	          "attach tpu 0000:00:02.0 (none) -> frigate_VM [live]\n" },
+	{ .name = "bound: detached from every VM",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, state: bound }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .live = { "0000:00:02.0" } } },
+	  .want = "detach tpu 0000:00:02.0 frigate_VM -> (none) [live]\n" },
+	{ .name = "released: detached, unbound, override cleared, reprobed",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, state: released }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .live = { "0000:00:02.0" } },
+		    { .name = "old", .have_config = true, .config = { "0000:00:02.0" } } },
+	  .want = "detach tpu 0000:00:02.0 frigate_VM -> (none) [live]\n"
+	          "detach tpu 0000:00:02.0 old -> (none) [config]\n"
+	          "unbind tpu 0000:00:02.0 vfio-pci -> (none)\n"
+	          "clear_override tpu 0000:00:02.0 vfio-pci -> (none)\n"
+	          "probe tpu 0000:00:02.0 (none) -> (none)\n" },
+	{ .name = "released and already on the host driver: nothing to do",
+	  .fixture = "default",
+	  .yaml = "  tpu: { address: 00:02.0, state: released }\n",
+	  .want = "" },
+	{ .name = "persistent: added to the definition too",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, persistent: true }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .live = { "0000:00:02.0" }, .have_config = true } },
+	  .want = "attach tpu 0000:00:02.0 (none) -> frigate_VM [config]\n" },
+	{ .name = "persistent, not yet live: one attach, live and config",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, persistent: true }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .have_config = true } },
+	  .want = "attach tpu 0000:00:02.0 (none) -> frigate_VM [live,config]\n" },
+	{ .name = "match selecting two devices",
+	  .fixture = "default",
+	  .yaml = "  tpu: { match: { vendor: 8086, device: 10d3 }, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "error: 'tpu': 2 PCI devices match 8086:10d3: 0000:00:02.0, 0000:01:00.0; add 'address' to pick one\n" },
+	{ .name = "match selecting nothing",
+	  .fixture = "default",
+	  .yaml = "  coral: { match: { vendor: 0x1ac1, device: 0x089a }, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "error: 'coral': no PCI device matches 1ac1:089a (see 'passthrough devices')\n" },
+	{ .name = "match by id and subsystem",
+	  .fixture = "default",
+	  .yaml = "  tpu: { match: { vendor: 8086, device: 10d3, subsystem_vendor: 8086, class: 0x0200 }, state: bound }\n",
+	  .want = "error: 'tpu': 2 PCI devices match 8086:10d3 subsystem_vendor 8086 class 0200: 0000:00:02.0, 0000:01:00.0; add 'address' to pick one\n" },
+	{ .name = "address and match disagree: hardware changed",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 00:03.0, match: { vendor: 8086, device: 10d3 }, state: bound }\n",
+	  .want = "error: 'nic': hardware changed? 0000:00:03.0 is 8086:100e (subsystem 1af4:1100, class 0200), not 8086:10d3 as 'match' says\n" },
+	{ .name = "nothing at the address",
+	  .fixture = "default",
+	  .yaml = "  gone: { address: 00:09.0, state: bound }\n",
+	  .want = "error: 'gone': no PCI device at 0000:00:09.0\n" },
+	{ .name = "two entries on one device",
+	  .fixture = "default",
+	  .yaml = "  a: { address: 00:04.0, state: bound }\n"
+	          "  b: { match: { vendor: 1234, device: 11e8 }, state: bound }\n",
+	  .want = "set_override a 0000:00:04.0 (none) -> vfio-pci\n"
+	          "probe a 0000:00:04.0 (none) -> vfio-pci\n"
+	          "error: 'b': selects 0000:00:04.0, which 'a' selects too\n" },
+	{ .name = "IOMMU group not viable: undeclared members on host drivers",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 00:06.0, state: bound }\n",
+	  .want = "error: 'nic' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.1 (8086:100f) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n"
+	          "error: 'nic' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.2 (8086:100e) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n" },
+	{ .name = "IOMMU group with every member declared",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 00:06.0, state: bound }\n"
+	          "  p1: { address: 00:06.1, state: bound }\n"
+	          "  p2: { address: 00:06.2, state: bound }\n",
+	  .want = "set_override nic 0000:00:06.0 (none) -> vfio-pci\n"
+	          "unbind nic 0000:00:06.0 e1000 -> (none)\n"
+	          "probe nic 0000:00:06.0 (none) -> vfio-pci\n"
+	          "set_override p1 0000:00:06.1 (none) -> vfio-pci\n"
+	          "unbind p1 0000:00:06.1 e1000 -> (none)\n"
+	          "probe p1 0000:00:06.1 (none) -> vfio-pci\n"
+	          "set_override p2 0000:00:06.2 (none) -> vfio-pci\n"
+	          "unbind p2 0000:00:06.2 e1000 -> (none)\n"
+	          "probe p2 0000:00:06.2 (none) -> vfio-pci\n" },
+	{ .name = "IOMMU group member declared released",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 00:06.0, state: bound, whole_group: true }\n"
+	          "  p1: { address: 00:06.1, state: released }\n",
+	  .want = "error: 'nic' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.1 ('p1') shares it and is declared released; declare it bound or attached\n" },
+	{ .name = "whole_group takes the undeclared members first",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 00:06.0, vm: frigate_VM, whole_group: true }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "set_override nic 0000:00:06.1 (none) -> vfio-pci [member]\n"
+	          "unbind nic 0000:00:06.1 e1000 -> (none) [member]\n"
+	          "probe nic 0000:00:06.1 (none) -> vfio-pci [member]\n"
+	          "set_override nic 0000:00:06.2 (none) -> vfio-pci [member]\n"
+	          "unbind nic 0000:00:06.2 e1000 -> (none) [member]\n"
+	          "probe nic 0000:00:06.2 (none) -> vfio-pci [member]\n"
+	          "set_override nic 0000:00:06.0 (none) -> vfio-pci\n"
+	          "unbind nic 0000:00:06.0 e1000 -> (none)\n"
+	          "probe nic 0000:00:06.0 (none) -> vfio-pci\n"
+	          "attach nic 0000:00:06.0 (none) -> frigate_VM [live]\n" },
+	{ .name = "bridges are never passed through",
+	  .fixture = "default",
+	  .yaml = "  rp: { address: 00:05.0, state: bound }\n",
+	  .want = "error: 'rp' 0000:00:05.0: a PCI bridge cannot be passed through\n" },
+	{ .name = "a device behind a bridge has its own group",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 01:00.0, state: bound }\n",
+	  .want = "set_override nic 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind nic 0000:01:00.0 e1000e -> (none)\n"
+	          "probe nic 0000:01:00.0 (none) -> vfio-pci\n" },
+	{ .name = "a bridge in the group does not make it unviable",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 01:00.0, state: bound }\n",
+	  .mutate = mutate_bridge_shares_group,
+	  .want = "set_override nic 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind nic 0000:01:00.0 e1000e -> (none)\n"
+	          "probe nic 0000:01:00.0 (none) -> vfio-pci\n" },
+	{ .name = "whole_group leaves a bridge in the group on its driver",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 01:00.0, vm: frigate_VM, whole_group: true }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .mutate = mutate_bridge_shares_group,
+	  .want = "set_override nic 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind nic 0000:01:00.0 e1000e -> (none)\n"
+	          "probe nic 0000:01:00.0 (none) -> vfio-pci\n"
+	          "attach nic 0000:01:00.0 (none) -> frigate_VM [live]\n" },
+	{ .name = "host-critical by class: refused",
+	  .fixture = "default",
+	  .yaml = "  smbus: { address: 00:1f.3, state: bound }\n",
+	  .want = "error: 'smbus' 0000:00:1f.3: in use by the host: it is an SMBus controller; stop using it there, or set force: true\n" },
+	{ .name = "host-critical with force, members driverless",
+	  .fixture = "default",
+	  .yaml = "  smbus: { address: 00:1f.3, state: bound, force: true }\n",
+	  .want = "set_override smbus 0000:00:1f.3 (none) -> vfio-pci\n"
+	          "probe smbus 0000:00:1f.3 (none) -> vfio-pci\n" },
+	{ .name = "host-critical network interface: refused",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 00:03.0, state: bound }\n",
+	  .mutate = mutate_nic_in_use,
+	  .want = "error: 'nic' 0000:00:03.0: in use by the host: network interface 'ens3' has an address; stop using it there, or set force: true\n" },
+	{ .name = "vfio-pci not loaded: loaded first",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 00:03.0, state: bound }\n",
+	  .mutate = mutate_vfio_unloaded,
+	  .want = "load_vfio - - (none) -> vfio-pci\n"
+	          "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
+	          "unbind nic 0000:00:03.0 e1000 -> (none)\n"
+	          "probe nic 0000:00:03.0 (none) -> vfio-pci\n" },
+	{ .name = "no IOMMU",
+	  .fixture = "default",
+	  .yaml = "  nic: { address: 00:03.0, state: bound }\n",
+	  .mutate = mutate_no_iommu,
+	  .want = "error: 'nic' 0000:00:03.0: no IOMMU group; is the IOMMU on? (boot with intel_iommu=on or amd_iommu=on, and enable VT-d/AMD-Vi in the firmware)\n" },
+	{ .name = "unknown VM",
+	  .fixture = "default",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true },
+		    { .name = "ha", .have_config = true } },
+	  .want = "error: 'tpu': no domain has the name, UUID or title 'frigate' (domains: 'frigate_VM', 'ha')\n" },
+	{ .name = "two VMs answer to one name",
+	  .fixture = "default",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate }\n",
+	  .doms = { { .name = "frigate", .running = true },
+		    { .name = "other", .title = "frigate", .running = true } },
+	  .want = "error: 'tpu': vm 'frigate' matches two domains: 'frigate' (by name) and 'other' (by title); name it by UUID\n" },
+	{ .name = "without libvirt only the host side is planned",
+	  .fixture = "default",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM }\n",
+	  .no_libvirt = true,
+	  .want = "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind tpu 0000:00:02.0 e1000e -> (none)\n"
+	          "probe tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	          "note: 'tpu': libvirt was not consulted: only the host side is planned\n" },
+	{ .name = "without libvirt nothing goes back to the host",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, on_stop: release }\n"
+	          "  nic: { address: 00:03.0, state: released }\n"
+	          "  edu: { address: 00:04.0, state: bound }\n",
+	  .no_libvirt = true,
+	  .want = "set_override edu 0000:00:04.0 (none) -> vfio-pci\n"
+	          "probe edu 0000:00:04.0 (none) -> vfio-pci\n"
+	          "note: 'tpu': libvirt was not consulted: left as it is (on_stop is release: bound when its VM starts)\n"
+	          "note: 'nic': libvirt was not consulted: left as it is (a running VM may hold it)\n" },
+	{ .name = "--vm: only what that VM owns",
+	  .fixture = "default",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM }\n"
+	          "  nic: { address: 00:03.0, vm: ha }\n"
+	          "  edu: { address: 00:04.0, state: bound }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true },
+		    { .name = "ha", .running = true } },
+	  .only_vm = "ha",
+	  .want = "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
+	          "unbind nic 0000:00:03.0 e1000 -> (none)\n"
+	          "probe nic 0000:00:03.0 (none) -> vfio-pci\n"
+	          "attach nic 0000:00:03.0 (none) -> ha [live]\n" },
+	{ .name = "DS1621+: the Coral on its own group, the 10G NIC in use",
+	  .fixture = "ds1621-coral",
+	  .yaml = "  coral: { match: { vendor: 0x1ac1, device: 0x089a }, vm: frigate_VM }\n"
+	          "  nic10g: { address: 07:00.0, match: { vendor: 8086, device: 10fb }, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "set_override coral 0000:01:00.0 (none) -> vfio-pci\n"
+	          "probe coral 0000:01:00.0 (none) -> vfio-pci\n"
+	          "attach coral 0000:01:00.0 (none) -> frigate_VM [live]\n"
+	          "error: 'nic10g' 0000:07:00.0: in use by the host: network interface 'eth0' has an address; stop using it there, or set force: true\n" },
+	{ .name = "a group member that cannot move fails its group-mates too",
+	  .fixture = "ds1621-coral",
+	  .yaml = "  port2: { address: 07:00.1, state: bound }\n"
+	          "  nic10g: { address: 07:00.0, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "error: 'nic10g' 0000:07:00.0: in use by the host: network interface 'eth0' has an address; stop using it there, or set force: true\n"
+	          "error: 'port2' 0000:07:00.1: IOMMU group 5 would not be viable: 0000:07:00.0 ('nic10g') shares it and cannot move (see its own error)\n" },
+	{ .name = "a group-mate declared later is checked against the final outcome",
+	  .fixture = "default",
+	  .yaml = "  a: { address: 00:06.0, state: bound }\n"
+	          "  b: { address: 00:06.1, state: bound }\n",
+	  .want = "error: 'a' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.2 (8086:100e) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n"
+	          "error: 'b' 0000:00:06.1: IOMMU group 5 would not be viable: 0000:00:06.0 ('a') shares it and cannot move (see its own error)\n"
+	          "error: 'b' 0000:00:06.1: IOMMU group 5 would not be viable: 0000:00:06.2 (8086:100e) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n" },
+	{ .name = "DS1621+: the controller of the root disks is refused",
+	  .fixture = "ds1621-coral",
+	  .yaml = "  sata: { address: 08:00.0, state: bound }\n",
+	  .want = "error: 'sata' 0000:08:00.0: in use by the host: /dev/sda1 is part of md0 (software RAID); stop using it there, or set force: true\n" },
+	{ .name = "release refused while a group-mate stays on vfio-pci in a VM",
+	  .fixture = "default",
+	  .yaml = "  a: { address: 00:06.0, vm: vm1 }\n"
+	          "  r: { address: 00:06.1, state: released }\n",
+	  .doms = { { .name = "vm1", .running = true, .live = { "0000:00:06.0" } } },
+	  .mutate = mutate_group5_on_vfio,
+	  .want = "error: 'a' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.1 ('r') shares it and is declared released; declare it bound or attached\n"
+	          "error: 'r' 0000:00:06.1: cannot go back to the host while 0000:00:06.0 ('a') shares IOMMU group 5 on vfio-pci; release them together\n"
+	          "error: 'r' 0000:00:06.1: cannot go back to the host while 0000:00:06.2 shares IOMMU group 5 on vfio-pci; release them together\n" },
+	{ .name = "a whole group released together",
+	  .fixture = "default",
+	  .yaml = "  a: { address: 00:06.0, state: released }\n"
+	          "  b: { address: 00:06.1, state: released }\n"
+	          "  c: { address: 00:06.2, state: released }\n",
+	  .mutate = mutate_group5_on_vfio,
+	  .want = "unbind a 0000:00:06.0 vfio-pci -> (none)\n"
+	          "clear_override a 0000:00:06.0 vfio-pci -> (none)\n"
+	          "probe a 0000:00:06.0 (none) -> (none)\n"
+	          "unbind b 0000:00:06.1 vfio-pci -> (none)\n"
+	          "clear_override b 0000:00:06.1 vfio-pci -> (none)\n"
+	          "probe b 0000:00:06.1 (none) -> (none)\n"
+	          "unbind c 0000:00:06.2 vfio-pci -> (none)\n"
+	          "clear_override c 0000:00:06.2 vfio-pci -> (none)\n"
+	          "probe c 0000:00:06.2 (none) -> (none)\n" },
+	{ .name = "--vm still sees the group-mates of other entries",
+	  .fixture = "default",
+	  .yaml = "  a: { address: 00:06.0, vm: ha, whole_group: true }\n"
+	          "  r: { address: 00:06.1, state: released }\n",
+	  .doms = { { .name = "ha", .running = true } },
+	  .only_vm = "ha",
+	  .want = "error: 'a' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.1 ('r') shares it and is declared released; declare it bound or attached\n" },
+	{ .name = "one group cannot go to two VMs",
+	  .fixture = "default",
+	  .yaml = "  a: { address: 00:06.0, vm: ha }\n"
+	          "  b: { address: 00:06.1, vm: zz }\n"
+	          "  c: { address: 00:06.2, state: bound }\n",
+	  .doms = { { .name = "ha", .running = true },
+		    { .name = "zz", .running = true } },
+	  .want = "error: 'a' 0000:00:06.0: IOMMU group 5 also holds 0000:00:06.1 ('b'), which goes to zz; a group can go to one VM only\n"
+	          "error: 'b' 0000:00:06.1: IOMMU group 5 would not be viable: 0000:00:06.0 ('a') shares it and cannot move (see its own error)\n"
+	          "error: 'c' 0000:00:06.2: IOMMU group 5 would not be viable: 0000:00:06.0 ('a') shares it and cannot move (see its own error)\n"
+	          "error: 'c' 0000:00:06.2: IOMMU group 5 would not be viable: 0000:00:06.1 ('b') shares it and cannot move (see its own error)\n" },
+	{ .name = "an undeclared group-mate attached to another VM",
+	  .fixture = "default",
+	  .yaml = "  a: { address: 00:06.0, vm: ha, whole_group: true }\n",
+	  .doms = { { .name = "ha", .running = true },
+		    { .name = "zz", .running = true, .live = { "0000:00:06.1" } } },
+	  .mutate = mutate_group5_on_vfio,
+	  .want = "error: 'a' 0000:00:06.0: IOMMU group 5 also holds 0000:00:06.1, which is attached to zz; a group can go to one VM only\n" },
+	{ .name = "a bridge's class with a normal header is no bridge",
+	  .fixture = "default",
+	  .yaml = "  a: { address: 00:06.0, state: bound }\n"
+	          "  b: { address: 00:06.1, state: bound }\n",
+	  .mutate = mutate_class_not_bridge,
+	  .want = "error: 'a' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.2 (8086:100e) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n"
+	          "error: 'b' 0000:00:06.1: IOMMU group 5 would not be viable: 0000:00:06.0 ('a') shares it and cannot move (see its own error)\n"
+	          "error: 'b' 0000:00:06.1: IOMMU group 5 would not be viable: 0000:00:06.2 (8086:100e) shares it and is on e1000; declare it in the file (e.g. with state: bound) or set whole_group: true\n" },
+	{ .name = "released from pci-stub too",
+	  .fixture = "default",
+	  .yaml = "  edu: { address: 00:04.0, state: released }\n",
+	  .mutate = mutate_pci_stub,
+	  .want = "unbind edu 0000:00:04.0 pci-stub -> (none)\n"
+	          "clear_override edu 0000:00:04.0 pci-stub -> (none)\n"
+	          "probe edu 0000:00:04.0 (none) -> (none)\n" },
+	{ .name = "a group-mate going home while its VM is stopped",
+	  .fixture = "default",
+	  .yaml = "  a: { address: 00:06.0, state: bound, whole_group: true }\n"
+	          "  b: { address: 00:06.1, vm: ha, on_stop: release }\n",
+	  .doms = { { .name = "ha", .have_config = true } },
+	  .want = "error: 'a' 0000:00:06.0: IOMMU group 5 would not be viable: 0000:00:06.1 ('b') shares it and goes back to the host while ha is stopped (on_stop: release)\n"
+	          "note: 'b': ha is not running and on_stop is release: the device stays with the host until it starts\n" },
+	{ .name = "two entries on one device, the first failing on its VM",
+	  .fixture = "default",
+	  .yaml = "  a: { address: 00:04.0, vm: nowhere }\n"
+	          "  b: { match: { vendor: 1234, device: 11e8 }, state: bound }\n",
+	  .doms = { { .name = "ha", .running = true } },
+	  .want = "error: 'a': no domain has the name, UUID or title 'nowhere' (domains: 'ha')\n"
+	          "error: 'b': selects 0000:00:04.0, which 'a' selects too\n" },
+	{ .name = "PCI domain 10000 (behind VMD): planned like any other",
+	  .fixture = "vmd",
+	  .yaml = "  ssd2: { address: \"10000:e2:00.0\", vm: nvr }\n",
+	  .doms = { { .name = "nvr", .running = true } },
+	  .want = "set_override ssd2 10000:e2:00.0 (none) -> vfio-pci\n"
+	          "unbind ssd2 10000:e2:00.0 nvme -> (none)\n"
+	          "probe ssd2 10000:e2:00.0 (none) -> vfio-pci\n"
+	          "attach ssd2 10000:e2:00.0 (none) -> nvr [live]\n" },
+	{ .name = "PCI domain 10000: held by its VM (domain='0x10000'), converged",
+	  .fixture = "vmd",
+	  .yaml = "  ssd: { address: \"10000:e1:00.0\", vm: nvr }\n",
+	  .doms = { { .name = "nvr", .running = true, .live_xml = NVR_HOLDS_VMD_SSD } },
+	  .want = "" },
+	{ .name = "PCI domain 10000 is not domain 0000: the same bus, slot and function elsewhere",
+	  .fixture = "vmd",
+	  .yaml = "  ssd: { address: \"0000:e1:00.0\", vm: nvr }\n",
+	  .doms = { { .name = "nvr", .running = true, .live_xml = NVR_HOLDS_VMD_SSD } },
+	  .want = "attach ssd 0000:e1:00.0 (none) -> nvr [live]\n" },
+	{ .name = "a hostdev whose address cannot be read: left out, said, never domain 0000",
+	  .fixture = "vmd",
+	  .yaml = "  ssd: { address: \"0000:e1:00.0\", vm: nvr }\n",
+	  .doms = { { .name = "nvr", .running = true,
+		      .live_xml = "<hostdev mode='subsystem' type='pci' managed='no'><source>"
+				  "<address domain='0x100000000' bus='0xe1' slot='0x00' function='0x0'/>"
+				  "</source></hostdev>" } },
+	  .want = "warning: domain 'nvr': <hostdev> left out: address attribute domain='0x100000000' is out of range (at most 0xffffffff)\n"
+	          "attach ssd 0000:e1:00.0 (none) -> nvr [live]\n" },
 };
 
 static void
@@ -484,13 +613,13 @@ run_case(void **state)
 		fail_msg("case '%s': bad YAML: %s", c->name, d.v[0].msg);
 	observe(c, &obs);
 	pt_plan_compute(&cfg, &obs, c->only_vm, &plan);
-	got = render(&plan);
+	got = render(&obs, &plan);
 	if (strcmp(got, c->want) != 0)
 		print_error("case '%s'\n--- want\n%s--- got\n%s", c->name, c->want, got);
 	assert_string_equal(got, c->want);
 	/* deterministic, and its inputs are left as they were: a second run sees the same */
 	pt_plan_compute(&cfg, &obs, c->only_vm, &again);
-	got_again = render(&again);
+	got_again = render(&obs, &again);
 	assert_string_equal(got, got_again);
 	free(got);
 	free(got_again);
@@ -509,7 +638,8 @@ main(void)
 	int r;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		tests[i] = (struct CMUnitTest){ cases[i].name, run_case, NULL, NULL, (void *)&cases[i] };
+		tests[i] = (struct CMUnitTest){ .name = cases[i].name, .test_func = run_case,
+						 .initial_state = (void *)&cases[i] };
 	}
 	r = _cmocka_run_group_tests("plan", tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
 	pt_pci_names_done();
