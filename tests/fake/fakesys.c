@@ -3,8 +3,9 @@
  * usage: fakesys [-m DRIVER=VVVV:DDDD]... BACKING MOUNTPOINT
  *
  * BACKING is a writable copy of a recorded tree (tests/fixtures/sysfs/NAME); the
- * fake serves it at MOUNTPOINT in the foreground, single-threaded, until
- * `fusermount3 -u MOUNTPOINT`.  Reads, directory listings and symlinks pass
+ * fake serves it at MOUNTPOINT in the foreground until `fusermount3 -u MOUNTPOINT`,
+ * each request in a worker thread (one lock around the state), so that a write
+ * held by a fault does not stop the others.  Reads, directory listings and symlinks pass
  * through; writes to these files act the way Linux 6.1 acts (measured in the
  * test bed, see ../shared/docs/test-bed.md and tests/fake/semantics.sh, which
  * checks the same table against the real kernel):
@@ -33,9 +34,16 @@
  *     wrong BDF DRIVER        a probe binds DRIVER whatever the override says
  *     vanish BDF              the device disappears now (surprise removal)
  *     vanish-on BDF OP        ... right after the next successful OP write
+ *     kill-on BDF OP          right after the next successful OP write of BDF, the
+ *                             process that wrote it is killed (SIGKILL): a run that
+ *                             dies between two steps, e.g. after clearing the override
+ *                             and before the probe
+ *     hang BDF OP [MS]        the next OP write of BDF does not return for MS ms
+ *                             (default: until `clear`), then acts as usual: a wedged
+ *                             device, whose unbind blocks in the kernel
  *     load DRIVER / unload DRIVER   a module comes (and takes the unbound devices
  *                             it matches) or goes (and its devices are unbound)
- *     clear                   forget every fault
+ *     clear                   forget every fault, and let every held write go on
  *   fakesys-log  (read) one line per write the fake received and its result,
  *                e.g. "unbind e1000e 0000:00:02.0 = 0" or "new_id 8086 10d3 = 0".
  *
@@ -50,6 +58,8 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -68,17 +78,20 @@ static const char *const op_names[N_OPS] = { "override", "unbind", "bind", "prob
 
 struct dev {
 	char bdf[17];                /* up to "ffffffff:ff:1f.7": PCI domains are 32 bits */
+	bool gone;
 	char dir[PATH_MAX];          /* device folder, relative to the backing root */
 	unsigned vendor, device;
 	char drv[NAME_SZ];           /* bound driver, "" when none */
 	char ovr[NAME_SZ];           /* driver_override, "" when unset */
-	bool gone;
 	/* faults */
 	int fail_errno[N_OPS];
 	int fail_left[N_OPS];        /* -1: every time */
 	unsigned late_ms;
 	char wrong[NAME_SZ];
 	int vanish_on;               /* an op, or -1 */
+	int kill_on;                 /* an op, or -1 */
+	int hang_op;                 /* an op, or -1 */
+	unsigned hang_ms;            /* 0: until `clear` */
 	/* an async probe in flight */
 	char pending[NAME_SZ];
 	struct timespec due;
@@ -88,6 +101,12 @@ struct id_match {
 	char drv[NAME_SZ];
 	unsigned vendor, device;
 };
+
+/* Every request runs in a worker thread of libfuse and takes this lock first; a held write
+ * waits on `unhang` (which lets the lock go meanwhile). */
+static pthread_mutex_t big = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t unhang = PTHREAD_COND_INITIALIZER;
+static unsigned clears;            /* how many times `clear` ran: a held write waits for the next */
 
 static int backing = -1;           /* fd of the backing root */
 static struct dev devs[MAX_DEVS];
@@ -321,6 +340,41 @@ after_op(struct dev *d, enum op op)
 		d->vanish_on = -1;
 		vanish(d);
 	}
+	if (d->kill_on == (int)op) {
+		pid_t pid = fuse_get_context()->pid;
+
+		d->kill_on = -1;
+		logf_("killed %d after %s %s", (int)pid, op_names[op], d->bdf);
+		if (pid > 0)
+			kill(pid, SIGKILL);
+	}
+}
+
+/* A write held by `hang`: waits (the lock let go) for its time or the next `clear`. */
+static void
+hang_if_armed(struct dev *d, enum op op)
+{
+	struct timespec until;
+	unsigned gen = clears;
+
+	if (d->hang_op != (int)op)
+		return;
+	d->hang_op = -1;
+	logf_("hang %s %s", op_names[op], d->bdf);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += d->hang_ms / 1000;
+	until.tv_nsec += (long)(d->hang_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (gen == clears) {
+		int r = d->hang_ms ? pthread_cond_timedwait(&unhang, &big, &until) : pthread_cond_wait(&unhang, &big);
+
+		if (r == ETIMEDOUT)
+			break;
+	}
+	logf_("unhang %s %s", op_names[op], d->bdf);
 }
 
 /* drivers_probe: binds now, or later when a late (asynchronous) probe is armed. */
@@ -345,9 +399,12 @@ static int
 do_override(struct dev *d, const char *val)
 {
 	char content[NAME_SZ + 2];
-	int e = take_fault(d, OP_OVERRIDE);
+	int e;
 
-	if (e)
+	hang_if_armed(d, OP_OVERRIDE);
+	if (d->gone)
+		return -ENODEV;
+	if ((e = take_fault(d, OP_OVERRIDE)))
 		return -e;
 	if (strlen(val) >= NAME_SZ) /* the kernel takes up to a page; no driver name is this long */
 		return -EINVAL;
@@ -372,6 +429,9 @@ do_unbind(const char *drv, const char *bdf)
 
 	if (!d || strcmp(d->drv, drv) != 0)
 		return -ENODEV;
+	hang_if_armed(d, OP_UNBIND);   /* the kernel blocks in the driver's remove() */
+	if (d->gone || strcmp(d->drv, drv) != 0)
+		return -ENODEV;
 	if ((e = take_fault(d, OP_UNBIND)))
 		return -e;
 	unlink_driver(d);
@@ -386,6 +446,9 @@ do_bind(const char *drv, const char *bdf)
 	int e, r;
 
 	if (!d)
+		return -ENODEV;
+	hang_if_armed(d, OP_BIND);
+	if (d->gone)
 		return -ENODEV;
 	if ((e = take_fault(d, OP_BIND)))
 		return -e;
@@ -407,6 +470,9 @@ do_probe(const char *bdf)
 	int e;
 
 	if (!d)
+		return -ENODEV;
+	hang_if_armed(d, OP_PROBE);
+	if (d->gone)
 		return -ENODEV;
 	if ((e = take_fault(d, OP_PROBE)))
 		return -e;
@@ -511,7 +577,11 @@ control(char *cmd)
 			devs[i].late_ms = 0;
 			devs[i].wrong[0] = '\0';
 			devs[i].vanish_on = -1;
+			devs[i].kill_on = -1;
+			devs[i].hang_op = -1;
 		}
+		clears++;
+		pthread_cond_broadcast(&unhang);
 		return 0;
 	}
 	if (n == 2 && strcmp(w[0], "load") == 0)
@@ -526,6 +596,20 @@ control(char *cmd)
 	}
 	if (n == 3 && strcmp(w[0], "vanish-on") == 0 && op_by_name(w[2]) >= 0) {
 		d->vanish_on = op_by_name(w[2]);
+		return 0;
+	}
+	if (n == 3 && strcmp(w[0], "kill-on") == 0 && op_by_name(w[2]) >= 0) {
+		d->kill_on = op_by_name(w[2]);
+		return 0;
+	}
+	if ((n == 3 || n == 4) && strcmp(w[0], "hang") == 0 && op_by_name(w[2]) >= 0) {
+		char *end = NULL;
+		unsigned long ms = n == 4 ? strtoul(w[3], &end, 10) : 0;
+
+		if (n == 4 && (end == w[3] || *end || ms == 0 || ms > 3600000))
+			return -EINVAL;
+		d->hang_op = op_by_name(w[2]);
+		d->hang_ms = (unsigned)ms;
 		return 0;
 	}
 	if (n == 3 && strcmp(w[0], "late") == 0) {
@@ -715,14 +799,72 @@ fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return NULL;
 }
 
+/* The operations that read or change the state, each under the lock (read, release and
+ * truncate only use their descriptor). */
+static int
+locked_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	int r;
+
+	pthread_mutex_lock(&big);
+	r = fs_getattr(path, st, fi);
+	pthread_mutex_unlock(&big);
+	return r;
+}
+
+static int
+locked_readlink(const char *path, char *buf, size_t size)
+{
+	int r;
+
+	pthread_mutex_lock(&big);
+	r = fs_readlink(path, buf, size);
+	pthread_mutex_unlock(&big);
+	return r;
+}
+
+static int
+locked_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi,
+	       enum fuse_readdir_flags flags)
+{
+	int r;
+
+	pthread_mutex_lock(&big);
+	r = fs_readdir(path, buf, fill, off, fi, flags);
+	pthread_mutex_unlock(&big);
+	return r;
+}
+
+static int
+locked_open(const char *path, struct fuse_file_info *fi)
+{
+	int r;
+
+	pthread_mutex_lock(&big);
+	r = fs_open(path, fi);
+	pthread_mutex_unlock(&big);
+	return r;
+}
+
+static int
+locked_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	int r;
+
+	pthread_mutex_lock(&big);
+	r = fs_write(path, buf, size, off, fi);
+	pthread_mutex_unlock(&big);
+	return r;
+}
+
 static const struct fuse_operations ops = {
 	.init = fs_init,
-	.getattr = fs_getattr,
-	.readlink = fs_readlink,
-	.readdir = fs_readdir,
-	.open = fs_open,
+	.getattr = locked_getattr,
+	.readlink = locked_readlink,
+	.readdir = locked_readdir,
+	.open = locked_open,
 	.read = fs_read,
-	.write = fs_write,
+	.write = locked_write,
 	.release = fs_release,
 	.truncate = fs_truncate,
 };
@@ -749,6 +891,8 @@ load_devices(void)
 			continue;
 		memset(d, 0, sizeof(*d));
 		d->vanish_on = -1;
+		d->kill_on = -1;
+		d->hang_op = -1;
 		memcpy(d->bdf, e->d_name, strlen(e->d_name) + 1); /* length checked above */
 		snprintf(p, sizeof(p), "bus/pci/devices/%s", e->d_name);
 		n = readlinkat(backing, p, target, sizeof(target) - 1);
@@ -834,8 +978,7 @@ main(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 	fargs[fargc++] = argv[0];
-	fargs[fargc++] = "-f";
-	fargs[fargc++] = "-s";
+	fargs[fargc++] = "-f";   /* and multi-threaded: no -s */
 	fargs[fargc++] = "-o";
 	fargs[fargc++] = "fsname=fakesys,subtype=fakesys";
 	fargs[fargc++] = argv[i + 1];
