@@ -65,7 +65,6 @@ struct pt_ctx {
 	bool dry_run;
 	const char *vm;
 	const char *root;
-	const char *lock_file;
 	unsigned lock_timeout_s;
 	bool host_only;                /* plan, apply: sysfs only, never libvirt (boot) */
 	/* every option given on the command line, for pt_opt_*() */

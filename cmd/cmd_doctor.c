@@ -220,7 +220,7 @@ doctor_run(struct pt_ctx *ctx, int argc, char **argv)
 const struct pt_cmd pt_cmd_doctor = {
 	.name = "doctor",
 	.summary = "check that this host can do passthrough, and that the setup is intact",
-	.usage = "[-c FILE] [--root DIR] [--json]",
+	.usage = "[-c FILE] [--root DIR] [--lock-file FILE] [--json]",
 	.help =
 	"Checks, one line each (PASS, WARN or FAIL, what, why):\n"
 	"  config           the file parses, validates and is safe (root-owned, not writable by others);\n"
@@ -235,7 +235,7 @@ const struct pt_cmd pt_cmd_doctor = {
 	"Changes nothing. --root DIR: where install wrote (as for install).\n"
 	"\n"
 	"Exit status: 0 all PASS, 2 the worst is a WARN, 1 something FAILs, 64 usage error.\n",
-	.options = (const struct pt_option *const[]){ &pt_opt_root, NULL },
+	.options = (const struct pt_option *const[]){ &pt_opt_root, &pt_opt_lock_file, NULL },
 	.min_args = 0,
 	.max_args = 0,
 	.run = doctor_run,

@@ -60,7 +60,7 @@ spawn_worker(const struct pt_ctx *ctx, const char *vm, bool wait_running)
 	const char *argv[] = {
 		"passthrough", "apply", "-c", ctx->config_path, "--sysfs-root", ctx->host.sysfs_root,
 		"--proc-root", ctx->host.proc_root, "--connect", ctx->host.libvirt_uri,
-		"--lock-file", ctx->lock_file, "--vm", vm,
+		"--lock-file", ctx->host.lock_file, "--vm", vm,
 		wait_running ? "--wait-running" : NULL, WORKER_WAIT_RUNNING, NULL,
 	};
 

@@ -26,7 +26,7 @@ install_run(struct pt_ctx *ctx, int argc, char **argv)
 {
 	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root ? ctx->root : "/", "/proc/self/exe",
 				       pt_opt_given(ctx, &pt_opt_config) ? ctx->config_path : NULL,
-				       pt_opt_given(ctx, &pt_opt_lock_file) ? ctx->lock_file : NULL };
+				       pt_opt_given(ctx, &pt_opt_lock_file) ? ctx->host.lock_file : NULL };
 	bool dsm = pt_opt_flag(ctx, &opt_dsm), systemd = pt_opt_flag(ctx, &opt_systemd);
 	struct pt_install_result res = { 0 };
 	char *err = NULL;
@@ -53,7 +53,7 @@ install_run(struct pt_ctx *ctx, int argc, char **argv)
 	openlog("passthrough", LOG_PID, LOG_DAEMON);
 	if (strcmp(t.root, "/") == 0 && !ctx->dry_run) {
 		/* the timer, libvirtd's start (DSM), uninstall: one at a time */
-		lock = pt_lock_take(ctx->lock_file, ctx->lock_timeout_s * 1000, &err);
+		lock = pt_lock_take(ctx->host.lock_file, ctx->lock_timeout_s * 1000, &err);
 		if (lock < 0)
 			return pt_install_finish(ctx, &res, lock, err, -1, NULL);
 	}

@@ -35,7 +35,7 @@ plan_run(struct pt_ctx *ctx, int argc, char **argv)
 const struct pt_cmd pt_cmd_plan = {
 	.name = "plan",
 	.summary = "show the steps that would make the host match the file",
-	.usage = "[-c FILE] [--vm NAME | --host-only] [--detailed-exitcode] [--json]",
+	.usage = "[-c FILE] [--vm NAME | --host-only] [--detailed-exitcode] [--lock-file FILE] [--json]",
 	.help =
 	"Compares passthrough.yaml with the host (sysfs driver bindings, IOMMU groups, what the\n"
 	"host uses) and with every libvirt domain's live XML, and prints the steps apply would\n"
@@ -45,10 +45,14 @@ const struct pt_cmd pt_cmd_plan = {
 	"Problems (a device that is missing, ambiguous, in use by the host, or whose IOMMU\n"
 	"group would not be viable) are printed one per line on stderr; the other devices are\n"
 	"still planned. --host-only: what apply --host-only would do (libvirt is not asked).\n"
+	"A device to give back to the host that is on no driver is probed, unless apply\n"
+	"already did and no driver took it (the journal beside --lock-file): then that is\n"
+	"a problem too ('no host driver claims it (probed)').\n"
 	"\n"
 	"Exit status: 0 success (with --detailed-exitcode: nothing to do), 1 a problem,\n"
 	"2 changes pending (--detailed-exitcode only), 64 usage error.\n",
-	.options = (const struct pt_option *const[]){ &opt_detailed_exitcode, &pt_opt_vm, &pt_opt_host_only, NULL },
+	.options = (const struct pt_option *const[]){ &opt_detailed_exitcode, &pt_opt_vm, &pt_opt_host_only,
+						      &pt_opt_lock_file, NULL },
 	.min_args = 0,
 	.max_args = 0,
 	.run = plan_run,

@@ -142,14 +142,16 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 const struct pt_cmd pt_cmd_status = {
 	.name = "status",
 	.summary = "show desired and actual state per declared device",
-	.usage = "[-c FILE] [--json]",
+	.usage = "[-c FILE] [--lock-file FILE] [--json]",
 	.help =
 	"For each device in the file: the driver and VM it should have and has, whether it\n"
 	"is converged, and if not, why (the problem found, or the steps still pending).\n"
+	"A device declared released is converged only on a host driver; the journal beside\n"
+	"--lock-file says when a probe found none ('no host driver claims it (probed)').\n"
 	"\n"
 	"Exit status: 0 every device converged, 1 some device is not (or an error),\n"
 	"64 usage error.\n",
-	.options = NULL,
+	.options = (const struct pt_option *const[]){ &pt_opt_lock_file, NULL },
 	.min_args = 0,
 	.max_args = 0,
 	.run = status_run,

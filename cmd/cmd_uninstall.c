@@ -39,7 +39,7 @@ uninstall_run(struct pt_ctx *ctx, int argc, char **argv)
 			free(err);
 			err = NULL;
 		}
-		lock = pt_lock_take(ctx->lock_file, ctx->lock_timeout_s * 1000, &err);
+		lock = pt_lock_take(ctx->host.lock_file, ctx->lock_timeout_s * 1000, &err);
 		if (lock < 0)
 			return pt_install_finish(ctx, &res, lock, err, -1, NULL);
 	}

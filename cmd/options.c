@@ -71,7 +71,7 @@ const struct pt_option pt_opt_root = {
 };
 const struct pt_option pt_opt_lock_file = {
 	.name = "lock-file", .type = PT_OPT_STRING, .arg = "FILE", .def = PT_LOCK_FILE,
-	.help = "the lock every run takes", PT_CTX_FIELD(lock_file),
+	.help = "the lock every run takes; its journal beside it", PT_CTX_FIELD(host.lock_file),
 };
 const struct pt_option pt_opt_lock_timeout = {
 	.name = "lock-timeout", .type = PT_OPT_SECONDS, .arg = "S", .max = 86400, .def = "60",

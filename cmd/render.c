@@ -171,6 +171,17 @@ pt_report_pass(const struct pt_reconcile_result *res, const struct pt_report *re
 		pt_say(&errors_only, LOG_ERR, "%s", res->plan.problems[i].message);
 	if (res->error)
 		pt_say(&errors_only, LOG_ERR, "%s", res->error);
+	/* What applying found out, once: a probe that no host driver answered (the step is done;
+	 * the journal says so); anything else only when no step failed (the failure said it). */
+	for (size_t i = 0; res->replanned && i < res->after.n_problems; i++) {
+		const struct pt_problem *pr = &res->after.problems[i];
+		bool known = false;
+
+		for (size_t j = 0; j < res->plan.n_problems && !known; j++)
+			known = strcmp(res->plan.problems[j].message, pr->message) == 0;
+		if (!known && (pr->kind == PT_PROBLEM_NO_HOST_DRIVER || !res->failed))
+			pt_say(&errors_only, LOG_ERR, "%s", pr->message);
+	}
 	/* after a failed step the plan is expected to be unfinished: the failure said so */
 	for (size_t i = 0; res->replanned && !res->failed && i < res->after.n_steps; i++) {
 		const struct pt_step *s = &res->after.steps[i];
@@ -191,7 +202,6 @@ pt_reconcile_opts_of(const struct pt_ctx *ctx)
 		.only_vm = ctx->vm,
 		.host_only = ctx->host_only,
 		.dry_run = ctx->dry_run,
-		.lock_file = ctx->lock_file,
 		.lock_timeout_ms = ctx->lock_timeout_s * 1000,
 		.apply = PT_APPLY_OPTS_DEFAULT,
 		.report = pt_report_step,

@@ -29,6 +29,9 @@ struct pt_pcidev {
 	int iommu_group;               /* -1 when the device has none (no IOMMU) */
 	unsigned host_use;             /* PT_USE_* */
 	char *host_use_why;            /* e.g. "network interface 'eth0' is up"; NULL when unused */
+	bool unclaimed;                /* driverless, no override, and a probe to give it back to the
+					* host bound nothing, with the same drivers loaded as now (the
+					* journal apply keeps, reconcile/journal.h) */
 };
 
 struct pt_hostdev {

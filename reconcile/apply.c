@@ -14,6 +14,7 @@
 #include "model/xalloc.h"
 #include "reconcile/child.h"
 #include "reconcile/domxml.h"
+#include "reconcile/journal.h"
 #include "reconcile/sysfs.h"
 #include "reconcile/virt.h"
 
@@ -318,8 +319,17 @@ run_step(struct run *r, const struct pt_step *s)
 			fail(r, "%s is on %s after probing, not %s (waited %u ms)", bdf, drv ? drv : "no driver",
 			     s->to, r->o->probe_timeout_ms);
 			out = PT_STEP_FAILED;
+		} else if (!s->to) {
+			/* Back to the host: the journal says whether a driver took it, so that a device
+			 * no driver claims is a problem of the next plan, not probed again (and again). */
+			char *err = NULL;
+
+			if (pt_journal_set(&r->sys, bdf, drv == NULL, &err) < 0) {
+				fail(r, "%s%s", drv ? "" : "no host driver claims it after probing, and ", err);
+				free(err);
+				out = PT_STEP_FAILED;
+			}
 		}
-		/* given back to the host, a device without a host driver stays driverless: fine */
 		free(drv);
 		return out;
 	case PT_STEP_ATTACH:

@@ -15,7 +15,8 @@ struct pt_apply_opts {
 
 /* How a step went: what report() receives. */
 enum pt_step_outcome {
-	PT_STEP_DONE,         /* changed the host and verified the change */
+	PT_STEP_DONE,         /* changed the host and verified the change (a probe back to the host:
+			       * made, and the journal says whether a driver took the device) */
 	PT_STEP_HELD,         /* its goal already held: nothing to do */
 	PT_STEP_FAILED,       /* msg says why; the device's later steps are skipped */
 	PT_STEP_SKIPPED,      /* an earlier step of the same device failed */

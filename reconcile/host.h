@@ -1,4 +1,4 @@
-/* host.h: the system the tool acts on, with every root injectable (sysfs, /proc, libvirt URI). */
+/* host.h: the system the tool acts on, with every root injectable (sysfs, /proc, libvirt URI, the lock and its journal). */
 #ifndef PT_HOST_H
 #define PT_HOST_H
 
@@ -6,6 +6,9 @@ struct pt_host {
 	const char *sysfs_root;   /* "/sys" unless --sysfs-root; borrowed */
 	const char *proc_root;    /* "/proc" unless --proc-root; borrowed */
 	const char *libvirt_uri;  /* "qemu:///system" unless --connect; borrowed */
+	const char *lock_file;    /* "/run/passthrough.lock" unless --lock-file: the lock every run
+				   * takes, and beside it the journal (reconcile/journal.h); NULL:
+				   * neither (tests); borrowed */
 };
 
 /*

@@ -19,6 +19,7 @@
 #include "model/syserr.h"
 #include "model/xalloc.h"
 #include "reconcile/fileio.h"
+#include "reconcile/journal.h"
 #include "reconcile/sysfs.h"
 
 /*
@@ -537,6 +538,7 @@ pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr
 	free(path);
 	pt_observed_sort(obs);
 	observe_users(h, obs);
+	pt_journal_observe(h, obs);
 	return 0;
 }
 

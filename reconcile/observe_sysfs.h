@@ -7,7 +7,7 @@
 
 /*
  * Fills obs->devs (sorted), obs->iommu and obs->vfio_pci_loaded from h->sysfs_root and
- * h->proc_root. Returns 0, or a negative errno with *reterr set to a one-line message the
+ * h->proc_root, and each device's unclaimed from the journal beside h->lock_file. Returns 0, or a negative errno with *reterr set to a one-line message the
  * caller frees; obs is left as it was on failure.
  */
 int pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr);

@@ -241,24 +241,40 @@ plan_bind(struct pt_plan *p, const char *entry, const struct pt_pcidev *d, unsig
 	*need_vfio = true;
 }
 
-/* Steps that give d back to its host driver. Unbind comes before clearing the override, so
- * that a run killed in between leaves the override set, which the next run sees. */
+/*
+ * Steps that give w's device back to its host driver. Unbind comes before clearing the
+ * override, so that a run killed in between leaves the override set, which the next run sees.
+ * Released means on a host driver: a device on no driver is probed, whatever left it there (a
+ * run killed between clearing the override and the probe, a driver unloaded). Once apply has
+ * probed it and no driver took it (d->unclaimed: with the drivers loaded now), it is not
+ * probed again: that is a problem of the entry, never converged.
+ */
 static void
-plan_release(struct pt_plan *p, const char *entry, const struct pt_pcidev *d)
+plan_release(struct pt_plan *p, const struct want *w)
 {
+	const struct pt_device *e = w->entry;
+	const struct pt_pcidev *d = w->dev;
+	char a[PT_PCIADDR_BUFSZ];
 	struct pt_step *s;
 
+	if (!d->driver && !d->driver_override && d->unclaimed) {
+		add_problem(p, PT_PROBLEM_NO_HOST_DRIVER, e, d, "'%s' %s: no host driver claims it (probed); load its "
+			    "driver or %s", e->name, pt_pciaddr_format(&d->addr, a),
+			    e->state == PT_STATE_RELEASED ? "declare it bound" : "set on_stop: keep");
+		return;
+	}
 	if (on_stub(d)) {
-		s = add_step(p, PT_STEP_UNBIND, entry, &d->addr, d->driver, NULL);
+		s = add_step(p, PT_STEP_UNBIND, e->name, &d->addr, d->driver, NULL);
 		s->reason = xasprintf("declared released: take it from %s", d->driver);
 	}
 	if (d->driver_override) {
-		s = add_step(p, PT_STEP_CLEAR_OVERRIDE, entry, &d->addr, d->driver_override, NULL);
+		s = add_step(p, PT_STEP_CLEAR_OVERRIDE, e->name, &d->addr, d->driver_override, NULL);
 		s->reason = xstrdup("let its host driver bind it again");
 	}
-	if (on_stub(d) || (!d->driver && d->driver_override)) {
-		s = add_step(p, PT_STEP_PROBE, entry, &d->addr, NULL, NULL);
-		s->reason = xstrdup("hand it back to its host driver");
+	if (on_stub(d) || !d->driver) {
+		s = add_step(p, PT_STEP_PROBE, e->name, &d->addr, NULL, NULL);
+		s->reason = xstrdup(on_stub(d) || d->driver_override ? "hand it back to its host driver"
+								      : "on no driver: find its host driver");
 	}
 }
 
@@ -299,8 +315,10 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 	char a[PT_PCIADDR_BUFSZ], b[PT_PCIADDR_BUFSZ];
 	bool ok = true;
 
-	if (!w->vfio && !on_stub(d) && !d->driver_override)
-		return true;   /* already with the host: nothing moves */
+	if (!w->vfio && d->driver && !on_stub(d) && !d->driver_override)
+		return true;   /* already on a host driver: nothing moves */
+	if (!w->vfio && pt_pcidev_is_bridge(d))
+		return true;   /* a bridge is exempt from viability, on any driver */
 	if (d->iommu_group < 0) {
 		if (!w->vfio)
 			return true;
@@ -474,7 +492,7 @@ plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *
 	}
 	/* 2. The driver. */
 	if (!w->vfio) {
-		plan_release(p, e->name, d);
+		plan_release(p, w);
 		return;
 	}
 	if (e->whole_group) {
@@ -663,6 +681,7 @@ pt_problem_kind_name(enum pt_problem_kind k)
 	case PT_PROBLEM_HOST_USE: return "host_use";
 	case PT_PROBLEM_NO_IOMMU: return "no_iommu";
 	case PT_PROBLEM_GROUP: return "group";
+	case PT_PROBLEM_NO_HOST_DRIVER: return "no_host_driver";
 	}
 	return "?";
 }

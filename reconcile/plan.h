@@ -44,6 +44,8 @@ enum pt_problem_kind {
 	PT_PROBLEM_HOST_USE,      /* the host uses it (or a group member), no force */
 	PT_PROBLEM_NO_IOMMU,      /* no IOMMU group */
 	PT_PROBLEM_GROUP,         /* its IOMMU group would not be viable, or would go to two VMs */
+	PT_PROBLEM_NO_HOST_DRIVER, /* to be given back to the host, but a probe found no driver for it
+				    * (pt_pcidev.unclaimed: apply probed, with the drivers loaded now) */
 };
 
 struct pt_problem {

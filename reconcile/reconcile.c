@@ -85,8 +85,8 @@ pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct 
 		free(ret->wait_error);
 		ret->wait_error = NULL;
 	}
-	if (!o->dry_run) {
-		lock = pt_lock_take(o->lock_file, o->lock_timeout_ms, &ret->error);
+	if (!o->dry_run && h->lock_file) {
+		lock = pt_lock_take(h->lock_file, o->lock_timeout_ms, &ret->error);
 		if (lock < 0) {
 			ret->stage = PT_RECONCILE_LOCK;
 			return -1;
@@ -127,7 +127,7 @@ pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct 
 		ret->replanned = true;
 		pt_observed_done(&again);
 	}
-	r = ret->failed || ret->plan.n_problems || ret->after.n_steps ? -1 : 0;
+	r = ret->failed || ret->plan.n_problems || ret->after.n_steps || ret->after.n_problems ? -1 : 0;
 out:
 	if (lock >= 0)
 		close(lock);

@@ -18,8 +18,7 @@ struct pt_reconcile_opts {
 	bool host_only;               /* sysfs only, libvirt never asked (boot) */
 	bool dry_run;                 /* observe and plan only: no lock, no change */
 	unsigned wait_running_ms;     /* first wait up to this long until only_vm runs (the hook's worker) */
-	const char *lock_file;
-	unsigned lock_timeout_ms;
+	unsigned lock_timeout_ms;     /* for h->lock_file (when NULL: no lock is taken) */
 	/* The libvirt hook: the one domain it knows, from libvirt's own XML (borrowed; state
 	 * set by the caller). libvirt is never called; attach and detach are left out. */
 	const struct pt_domain *hook_domain;

@@ -1,6 +1,7 @@
 /* sysfs.c: the one access layer for PCI devices in the injected sysfs: attributes, links, driver_override's "(null)" rule, and writes in one write(2). */
 #include "reconcile/sysfs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -132,6 +133,44 @@ pt_sysfs_override(const struct pt_sysfs *s, const char *bdf)
 	    strcmp(buf, "(null)") == 0)
 		return NULL;
 	return xstrdup(buf);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+pt_sysfs_drivers_digest(const struct pt_sysfs *s, uint64_t *ret)
+{
+	char *path = pt_host_sysfs_path(s->h, "bus/pci/drivers");
+	DIR *dir = opendir(path);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t h = 14695981039346656037ull;   /* FNV-1a, 64 bits */
+
+	free(path);
+	if (!dir)
+		return pt_neg_errno();
+	for (struct dirent *e; (e = readdir(dir));) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "vfio-pci") == 0)
+			continue;
+		xgrow(&names, &cap, n + 1, sizeof(*names));
+		names[n++] = xstrdup(e->d_name);
+	}
+	closedir(dir);
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		for (const unsigned char *c = (const unsigned char *)names[i]; *c; c++)
+			h = (h ^ *c) * 1099511628211ull;
+		h = (h ^ '\n') * 1099511628211ull;
+		free(names[i]);
+	}
+	free(names);
+	*ret = h;
+	return 0;
 }
 
 int

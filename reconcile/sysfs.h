@@ -3,6 +3,7 @@
 #define PT_SYSFS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "reconcile/host.h"
 
@@ -34,6 +35,11 @@ char *pt_sysfs_driver(const struct pt_sysfs *s, const char *bdf);
 /* driver_override, or NULL when unset (the kernel shows "(null)"; older kernels an empty
  * line) or absent; the caller frees. */
 char *pt_sysfs_override(const struct pt_sysfs *s, const char *bdf);
+
+/* Which PCI drivers are loaded (the names under bus/pci/drivers but vfio-pci, which takes no
+ * device without an override), as one number: FNV-1a over the sorted names. It changes when a
+ * module comes or goes, which is when a probe may find another driver. 0, or a negative errno. */
+int pt_sysfs_drivers_digest(const struct pt_sysfs *s, uint64_t *ret);
 
 /* Writes value to the attribute at rel (relative to the sysfs root, e.g. "bus/pci/drivers_probe")
  * in one write(2), as the kernel wants. 0, or a negative errno with *reterr set ("cannot write

@@ -73,12 +73,25 @@ config() {
 	chmod 600 "$tmp/$1.yaml"
 }
 
-# apply CONFIG [ARGS]: runs apply against the fake; sets out, err, rc.
+# apply CONFIG [ARGS]: runs apply against the fake; sets out, err, rc (137 when a fault killed it:
+# the subshell keeps bash's "Killed" line out of the TAP output).
 apply() {
 	local cfg=$1
 	shift
-	PATH="$tmp/bin:$PATH" "$BIN" apply -c "$tmp/$cfg.yaml" --sysfs-root "$mnt" \
+	(PATH="$tmp/bin:$PATH" "$BIN" apply -c "$tmp/$cfg.yaml" --sysfs-root "$mnt" \
 		--proc-root tests/fixtures/proc/default \
+		--connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" \
+		--lock-file "$tmp/lock" "$@" >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
+	rc=$?
+	out=$(cat "$tmp/out") err=$(cat "$tmp/err")
+}
+
+# look COMMAND CONFIG [ARGS]: plan or status against the fake, reading the journal apply keeps
+# beside $tmp/lock; sets out, err, rc.
+look() {
+	local cmd=$1 cfg=$2
+	shift 2
+	"$BIN" "$cmd" -c "$tmp/$cfg.yaml" --sysfs-root "$mnt" --proc-root tests/fixtures/proc/default \
 		--connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" \
 		--lock-file "$tmp/lock" "$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
@@ -158,6 +171,73 @@ is "release: override cleared" "(null)" "$(override $stand_in)"
 is "release: the writes" "unbind vfio-pci $stand_in = 0
 driver_override $stand_in (clear) = 0
 probe $stand_in = 0" "$(fake_log | tail -n 3)"
+
+echo "# a release killed between clearing driver_override and the probe: the next run probes"
+start_fake default
+apply bound
+ctl kill-on $stand_in override
+apply released
+is "killed release: the run died right after clearing the override" "137 none (null)" \
+	"$rc $(driver $stand_in) $(override $stand_in)"
+look plan released --detailed-exitcode
+is "killed release: plan --detailed-exitcode says a change is pending" 2 "$rc"
+has "killed release: ... the probe" "\+ probe -> its host driver +# on no driver: find its host driver" "$out"
+look status released
+is "killed release: status says NOT CONVERGED, exit 1" "1 tpu-standin $stand_in: NOT CONVERGED" \
+	"$rc $(printf '%s\n' "$out" | head -n 1)"
+apply released
+is "killed release: the next apply heals it (back on e1000e), silently" "0 e1000e " "$rc $(driver $stand_in) $out$err"
+is "killed release: ... with one probe" "probe $stand_in = 0" "$(fake_log | tail -n 1)"
+look plan released --detailed-exitcode
+is "killed release: healed, plan --detailed-exitcode is 0" 0 "$rc"
+
+if command -v strace >/dev/null; then
+	echo "# the issue's repro: strace kills whoever opens drivers_probe during a release"
+	start_fake default
+	apply bound
+	(PATH="$tmp/bin:$PATH" strace -f -o /dev/null -P "$mnt/bus/pci/drivers_probe" -e trace=openat \
+		-e inject=openat:signal=KILL "$BIN" apply -c "$tmp/released.yaml" --sysfs-root "$mnt" \
+		--proc-root tests/fixtures/proc/default --connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" \
+		--lock-file "$tmp/lock" >"$tmp/out" 2>&1; exit $?) 2>/dev/null
+	is "strace repro: left on no driver, override cleared" "none (null)" "$(driver $stand_in) $(override $stand_in)"
+	apply released
+	is "strace repro: apply heals it: exit 0, back on e1000e" "0 e1000e" "$rc $(driver $stand_in)"
+	look plan released --detailed-exitcode
+	is "strace repro: then plan --detailed-exitcode is 0" 0 "$rc"
+fi
+
+echo "# released, and no host driver takes it (its module is not there): probed once, then an error, never converged"
+start_fake default
+apply bound
+ctl unload e1000e
+unclaimed="passthrough: 'tpu-standin' $stand_in: no host driver claims it (probed); load its driver or declare it bound"
+apply released
+is "no host driver: exit 1, one line" "1 $unclaimed" "$rc $err"
+is "no host driver: on no driver, override cleared" "none (null)" "$(driver $stand_in) $(override $stand_in)"
+has "no host driver: apply probed" "probe $stand_in = 0" "$(fake_log | tail -n 1)"
+writes=$(fake_log | wc -l)
+apply released
+is "no host driver: the next run: exit 1, the same line, not probed again (no write)" "1 $unclaimed $writes" \
+	"$rc $err $(fake_log | wc -l)"
+look plan released --detailed-exitcode
+is "no host driver: plan --detailed-exitcode is 1, the line on stderr" "1 $unclaimed" "$rc $err"
+look plan released --json
+has "no host driver: plan --json: a problem of kind no_host_driver" \
+	"\"problems\":\[\{\"kind\":\"no_host_driver\",\"entry\":\"tpu-standin\",\"address\":\"$stand_in\"" "$out"
+look status released
+is "no host driver: status exit 1" 1 "$rc"
+has "no host driver: status says NOT CONVERGED and why" "NOT CONVERGED
+    driver:   want host driver, have \(none\)
+.*
+    why:      'tpu-standin' $stand_in: no host driver claims it \(probed\)" "$out"
+look status released --json
+has "no host driver: status --json" "\"converged\":false,\"problem\":\"no_host_driver\"" "$out"
+ctl load e1000e
+is "no host driver: its module comes and takes it" e1000e "$(driver $stand_in)"
+apply released
+is "no host driver: then apply is quiet and converged" "0 " "$rc $out$err"
+look plan released --detailed-exitcode
+is "no host driver: and plan --detailed-exitcode 0" 0 "$rc"
 
 echo "# vfio-pci not loaded: apply runs modprobe (a stand-in in PATH), without a shell"
 start_fake default
@@ -303,9 +383,9 @@ frigate_xml="<domain type='kvm'><name>5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f</name
 other_xml="<domain type='kvm'><name>homeassistant</name><uuid>0b6a3c2e-1d4f-4e5a-8b7c-9d0e1f2a3b4c</uuid><devices/></domain>"
 # hook XML DOMAIN OP: runs the hook as libvirt does, with the XML on stdin; sets out, err, rc.
 hook() {
-	printf '%s' "$1" | PATH="$tmp/bin:$PATH" "$BIN" hook "$2" "$3" - - -c "$tmp/hooked.yaml" \
+	(printf '%s' "$1" | PATH="$tmp/bin:$PATH" "$BIN" hook "$2" "$3" - - -c "$tmp/hooked.yaml" \
 		--sysfs-root "$mnt" --proc-root tests/fixtures/proc/default --connect test:///nonexistent \
-		--lock-file "$tmp/lock" ${HOOK_V:+-v} >"$tmp/out" 2>"$tmp/err"
+		--lock-file "$tmp/lock" ${HOOK_V:+-v} >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
 	rc=$?
 	out=$(cat "$tmp/out") err=$(cat "$tmp/err")
 }
@@ -343,5 +423,28 @@ printf 'version: 2\n' >"$tmp/hooked.yaml"
 hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
 is "hook with a broken file: exit 0" 0 "$rc"
 has "hook with a broken file: names file:line:col" "hooked.yaml:1:[0-9]+: " "$err"
+
+echo "# the hook's release (on_stop: release): the same pass, the same answers"
+config hooked "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", vm: frigate_VM, on_stop: release }"
+start_fake default
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
+ctl kill-on $stand_in override
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f release
+is "hook release killed after clearing the override: on no driver" "137 none (null)" \
+	"$rc $(driver $stand_in) $(override $stand_in)"
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f release
+is "hook release again: probes, back on e1000e" "0 e1000e" "$rc $(driver $stand_in)"
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
+ctl unload e1000e
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f release
+is "hook release, no host driver: exit 0 (never fails libvirt), the one line" \
+	"0 passthrough: 'tpu-standin' $stand_in: no host driver claims it (probed); load its driver or set on_stop: keep" "$rc $err"
+writes=$(fake_log | wc -l)
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f release
+is "hook release again: the same line, not probed again" \
+	"passthrough: 'tpu-standin' $stand_in: no host driver claims it (probed); load its driver or set on_stop: keep $writes" \
+	"$err $(fake_log | wc -l)"
 
 echo "1..$n"

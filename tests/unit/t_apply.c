@@ -17,6 +17,7 @@
 #include "reconcile/lock.h"
 
 static char tmp[64];
+static const char *lock_file;   /* the host's lock file (and so its journal); NULL: none */
 
 struct outcome {
 	enum pt_step_outcome o[8];
@@ -87,7 +88,7 @@ static void
 apply_here(struct pt_step *steps, size_t n, const char *modprobe, const char *uri, struct outcome *out)
 {
 	char *sys = xasprintf("%s/sys", tmp);
-	struct pt_host h = { sys, "/proc", uri };
+	struct pt_host h = { sys, "/proc", uri, lock_file };
 	struct pt_apply_opts o = { 50, 200, modprobe };
 	struct pt_plan plan;
 
@@ -182,11 +183,40 @@ test_probe(void **state)
 	assert_int_equal(out.o[0], PT_STEP_FAILED);
 	assert_string_equal(out.msg[0], "0000:00:03.0 is on e1000, not vfio-pci; run again to plan anew");
 	outcome_done(&out);
-	/* back to the host: a driverless device without a host driver is fine */
+	/* back to the host: the probe is made; that no driver took it goes into the journal */
 	s[0] = step(PT_STEP_PROBE, "edu", "00:04.0", NULL, NULL);
 	run("default", s, 1, "modprobe", NULL, &out);
 	assert_int_equal(out.o[0], PT_STEP_DONE);
 	outcome_done(&out);
+}
+
+/* A probe back to the host that binds nothing is written down beside the lock. */
+static void
+test_probe_journal(void **state)
+{
+	struct pt_step s[1];
+	struct outcome out;
+	char *lock = xasprintf("%s/run/passthrough.lock", tmp), *want;
+
+	(void)state;
+	sh("rm -rf %s/run && mkdir %s/run", tmp, tmp);
+	lock_file = lock;
+	s[0] = step(PT_STEP_PROBE, "edu", "00:04.0", NULL, NULL);
+	run("default", s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_DONE);
+	outcome_done(&out);
+	sh("grep -q '^unclaimed 0000:00:04.0 1234:11e8 drivers=[0-9a-f]\\{16\\}$' %s/run/passthrough.journal", tmp);
+	/* a journal that cannot be written: the step fails, saying both */
+	sh("rm -rf %s/run", tmp);
+	apply_here(s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	want = xasprintf("no host driver claims it after probing, and cannot write the journal "
+			 "'%s/run/passthrough.journal': No such file or directory", tmp);
+	assert_string_equal(out.msg[0], want);
+	outcome_done(&out);
+	lock_file = NULL;
+	free(want);
+	free(lock);
 }
 
 static void
@@ -314,6 +344,7 @@ main(void)
 		cmocka_unit_test(test_override_set_then_held),
 		cmocka_unit_test(test_unbind_is_verified),
 		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_probe_journal),
 		cmocka_unit_test(test_load_vfio),
 		cmocka_unit_test(test_attach_detach),
 		cmocka_unit_test(test_attach_domain_10000),

@@ -14,6 +14,7 @@
 #include "model/xalloc.h"
 #include "tests/unit/fixture.h"
 #include "reconcile/domxml.h"
+#include "reconcile/journal.h"
 #include "reconcile/observe_libvirt.h"
 #include "reconcile/observe_sysfs.h"
 #include "reconcile/plan.h"
@@ -31,7 +32,7 @@ dev(const struct pt_observed *obs, const char *addr)
 static void
 observe(const char *sys, const char *proc, struct pt_observed *obs)
 {
-	struct pt_host h = { sys, proc, NULL };
+	struct pt_host h = { sys, proc, NULL, NULL };
 	char *err = NULL;
 
 	memset(obs, 0, sizeof(*obs));
@@ -248,11 +249,98 @@ test_storage_in_use(void **state)
 	free(sys);
 }
 
+/* The journal beside the lock: which entries count, and how apply rewrites it. */
+static void
+test_journal(void **state)
+{
+	char dir[] = "/tmp/t_observe.XXXXXX";
+	struct pt_host h = { "tests/fixtures/sysfs/default", "tests/fixtures/proc/default", NULL, NULL };
+	struct pt_host fake = { NULL, NULL, NULL, NULL };
+	struct pt_sysfs sys;
+	struct pt_observed obs;
+	uint64_t digest, d2;
+	char *lock, *journal, *err = NULL, *tree;
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	h.lock_file = "/run/passthrough.lock";
+	journal = pt_journal_path(&h);
+	assert_string_equal(journal, "/run/passthrough.journal");
+	free(journal);
+	lock = xasprintf("%s/lock", dir);
+	h.lock_file = lock;
+	journal = pt_journal_path(&h);
+	assert_string_equal(journal + strlen(dir), "/lock.journal");
+	pt_sysfs_open(&h, &sys);
+	assert_int_equal(pt_sysfs_drivers_digest(&sys, &digest), 0);
+
+	f = fopen(journal, "w");
+	assert_non_null(f);
+	fprintf(f, "# a comment\n"
+		   "unclaimed 0000:00:04.0 1234:11e8 drivers=%016llx\n"     /* counts */
+		   "unclaimed 0000:00:1f.0 8086:2918 drivers=%016llx\n"     /* other drivers loaded since */
+		   "unclaimed 0000:00:1f.2 8086:9999 drivers=%016llx\n"     /* another device there now */
+		   "unclaimed 0000:00:02.0 8086:10d3 drivers=%016llx\n"     /* on a driver now */
+		   "unclaimed 0000:00:1f.3 8086:2930 drivers=xyz\n"
+		   "something else\n",
+		(unsigned long long)digest, (unsigned long long)digest + 1, (unsigned long long)digest,
+		(unsigned long long)digest);
+	fclose(f);
+	observe("tests/fixtures/sysfs/default", "tests/fixtures/proc/default", &obs);
+	assert_false(dev(&obs, "00:04.0")->unclaimed);   /* no lock file: no journal */
+	pt_observed_done(&obs);
+	assert_int_equal(pt_observe_sysfs(&h, &obs, &err), 0);
+	assert_true(dev(&obs, "00:04.0")->unclaimed);
+	assert_false(dev(&obs, "00:1f.0")->unclaimed);
+	assert_false(dev(&obs, "00:1f.2")->unclaimed);
+	assert_false(dev(&obs, "00:02.0")->unclaimed);
+	assert_false(dev(&obs, "00:1f.3")->unclaimed);
+	pt_observed_done(&obs);
+
+	/* apply's rewrite: one device added, one forgotten, the lines it cannot read dropped */
+	assert_int_equal(pt_journal_set(&sys, "0000:00:1f.3", true, &err), 0);
+	assert_int_equal(pt_journal_set(&sys, "0000:00:04.0", false, &err), 0);
+	memset(&obs, 0, sizeof(obs));
+	assert_int_equal(pt_observe_sysfs(&h, &obs, &err), 0);
+	assert_false(dev(&obs, "00:04.0")->unclaimed);
+	assert_true(dev(&obs, "00:1f.3")->unclaimed);
+	pt_observed_done(&obs);
+	sh("grep -c '^unclaimed ' %s | grep -qx 4 && ! grep -q 'something\\|xyz' %s", journal, journal);
+	/* forgetting everything removes it; forgetting what it does not name writes nothing */
+	for (const char *const *a = (const char *const[]){ "0000:00:1f.0", "0000:00:1f.2", "0000:00:02.0",
+							  "0000:00:1f.3", "0000:00:1f.3", NULL }; *a; a++)
+		assert_int_equal(pt_journal_set(&sys, *a, false, &err), 0);
+	assert_int_equal(stat(journal, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	pt_sysfs_close(&sys);
+
+	/* the digest: which drivers are loaded, vfio-pci aside */
+	tree = xasprintf("%s/sys", dir);
+	sh("mkdir -p %s/bus/pci/drivers/e1000e %s/bus/pci/drivers/vfio-pci %s/bus/pci/devices", tree, tree, tree);
+	fake.sysfs_root = tree;
+	pt_sysfs_open(&fake, &sys);
+	assert_int_equal(pt_sysfs_drivers_digest(&sys, &digest), 0);
+	sh("rmdir %s/bus/pci/drivers/vfio-pci", tree);
+	assert_int_equal(pt_sysfs_drivers_digest(&sys, &d2), 0);
+	assert_true(d2 == digest);
+	sh("mkdir %s/bus/pci/drivers/apex", tree);
+	assert_int_equal(pt_sysfs_drivers_digest(&sys, &d2), 0);
+	assert_true(d2 != digest);
+	pt_sysfs_close(&sys);
+
+	sh("rm -rf %s", dir);
+	free(tree);
+	free(journal);
+	free(lock);
+}
+
 static void
 test_broken_trees(void **state)
 {
 	struct pt_observed obs = { 0 };
-	struct pt_host h = { "/nonexistent-root", "/proc", NULL };
+	struct pt_host h = { "/nonexistent-root", "/proc", NULL, NULL };
 	char *err = NULL, *sys;
 
 	(void)state;
@@ -351,7 +439,7 @@ static void
 test_libvirt_test_driver(void **state)
 {
 	char *uri = fixture_libvirt_uri("frigate-attached.xml");
-	struct pt_host h = { NULL, NULL, uri };
+	struct pt_host h = { NULL, NULL, uri, NULL };
 	struct pt_observed obs = { 0 };
 	const struct pt_domain *d;
 	char *err = NULL;
@@ -394,7 +482,7 @@ static void
 test_vmd_domain(void **state)
 {
 	char *uri = fixture_libvirt_uri("vmd.xml");
-	struct pt_host h = { NULL, NULL, uri };
+	struct pt_host h = { NULL, NULL, uri, NULL };
 	struct pt_observed obs;
 	const struct pt_pcidev *d;
 	struct pt_pciaddr a;
@@ -436,7 +524,7 @@ static void
 test_libvirt_persistent_reads_definition(void **state)
 {
 	char *uri = fixture_libvirt_uri("frigate-attached.xml");
-	struct pt_host h = { NULL, NULL, uri };
+	struct pt_host h = { NULL, NULL, uri, NULL };
 	struct pt_observed obs = { 0 };
 	struct pt_config cfg = { 0 };
 	struct pt_device dev0 = { 0 };
@@ -458,7 +546,7 @@ test_libvirt_persistent_reads_definition(void **state)
 static void
 test_libvirt_unreachable(void **state)
 {
-	struct pt_host h = { NULL, NULL, "test:///nonexistent/file.xml" };
+	struct pt_host h = { NULL, NULL, "test:///nonexistent/file.xml", NULL };
 	struct pt_observed obs = { 0 };
 	char *err = NULL;
 
@@ -477,6 +565,7 @@ main(void)
 		cmocka_unit_test(test_vfio_guest),
 		cmocka_unit_test(test_ds1621_host_use),
 		cmocka_unit_test(test_storage_in_use),
+		cmocka_unit_test(test_journal),
 		cmocka_unit_test(test_broken_trees),
 		cmocka_unit_test(test_domxml),
 		cmocka_unit_test(test_libvirt_test_driver),

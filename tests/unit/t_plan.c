@@ -79,7 +79,7 @@ observe(const struct plan_case *c, struct pt_observed *obs)
 {
 	char *sys = xasprintf("tests/fixtures/sysfs/%s", c->fixture);
 	char *proc = xasprintf("tests/fixtures/proc/%s", c->fixture);
-	struct pt_host h = { sys, proc, NULL };
+	struct pt_host h = { sys, proc, NULL, NULL };
 	char *err = NULL;
 
 	memset(obs, 0, sizeof(*obs));
@@ -226,6 +226,28 @@ mutate_pci_stub(struct pt_observed *obs)
 	d->driver_override = xstrdup("pci-stub");
 }
 
+/* The journal says a probe gave 00:04.0 back to no host driver, with the drivers loaded now. */
+static void
+mutate_edu_unclaimed(struct pt_observed *obs)
+{
+	struct pt_pciaddr a = { 0, 0, 4, 0 };
+
+	((struct pt_pcidev *)pt_observed_dev(obs, &a))->unclaimed = true;
+}
+
+/* 00:02.0 on no driver with its override cleared: a release killed before its probe. */
+static void
+mutate_tpu_driverless(struct pt_observed *obs)
+{
+	struct pt_pciaddr a = { 0, 0, 2, 0 };
+	struct pt_pcidev *d = (struct pt_pcidev *)pt_observed_dev(obs, &a);
+
+	free(d->driver);
+	free(d->driver_override);
+	d->driver = NULL;
+	d->driver_override = NULL;
+}
+
 static const struct plan_case cases[] = {
 	{ .name = "attach from the host driver",
 	  .fixture = "default",
@@ -292,6 +314,33 @@ static const struct plan_case cases[] = {
 	  .fixture = "default",
 	  .yaml = "  tpu: { address: 00:02.0, state: released }\n",
 	  .want = "" },
+	{ .name = "released, on no driver, override clear (a release killed before its probe): probed",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, state: released }\n",
+	  .mutate = mutate_tpu_driverless,
+	  .want = "probe tpu 0000:00:02.0 (none) -> (none)\n" },
+	{ .name = "released, on no driver, never probed: probed once",
+	  .fixture = "default",
+	  .yaml = "  edu: { address: 00:04.0, state: released }\n",
+	  .want = "probe edu 0000:00:04.0 (none) -> (none)\n" },
+	{ .name = "released, and a probe found no host driver for it: a problem, never converged",
+	  .fixture = "default",
+	  .yaml = "  edu: { address: 00:04.0, state: released }\n",
+	  .mutate = mutate_edu_unclaimed,
+	  .want = "error: 'edu' 0000:00:04.0: no host driver claims it (probed); load its driver or declare it bound\n" },
+	{ .name = "on_stop: release with its VM stopped, and no host driver claims it",
+	  .fixture = "default",
+	  .yaml = "  edu: { address: 00:04.0, vm: ha, on_stop: release }\n",
+	  .doms = { { .name = "ha", .have_config = true } },
+	  .mutate = mutate_edu_unclaimed,
+	  .want = "error: 'edu' 0000:00:04.0: no host driver claims it (probed); load its driver or set on_stop: keep\n"
+	          "note: 'edu': ha is not running and on_stop is release: the device stays with the host until it starts\n" },
+	{ .name = "bound, though a probe found no host driver for it: bound as usual",
+	  .fixture = "default",
+	  .yaml = "  edu: { address: 00:04.0, state: bound }\n",
+	  .mutate = mutate_edu_unclaimed,
+	  .want = "set_override edu 0000:00:04.0 (none) -> vfio-pci\n"
+	          "probe edu 0000:00:04.0 (none) -> vfio-pci\n" },
 	{ .name = "persistent: added to the definition too",
 	  .fixture = "e1000e-vfio",
 	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, persistent: true }\n",

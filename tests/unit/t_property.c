@@ -19,7 +19,7 @@ static const char *const host_drivers[] = { "e1000e", "ixgbe", "ahci", "snd_hda_
 
 /* xorshift64*: the same seed gives the same cases on every machine. */
 static uint64_t rng;
-static unsigned long cases_with_steps, steps_total, cases_with_errors;
+static unsigned long cases_with_steps, steps_total, cases_with_errors, released_driverless;
 
 static unsigned
 roll(unsigned n)
@@ -30,11 +30,25 @@ roll(unsigned n)
 	return (unsigned)((rng * 2685821657736338717ull) >> 33) % n;
 }
 
-/* A host: the observation, plus what the in-memory kernel needs (each device's own driver). */
+/* A host: the observation, plus what the in-memory kernel needs (each device's own driver)
+ * and the journal apply keeps (reconcile/journal.h). */
 struct host {
 	struct pt_observed obs;
 	const char *native[MAX_DEVS];   /* the driver a probe without override binds; NULL: none */
+	bool journal[MAX_DEVS];         /* a probe back to the host bound nothing, with these drivers */
 };
+
+/* What observation reads from the journal: an entry counts while the device is on no driver
+ * and has no override (pt_journal_observe). */
+static void
+observe_journal(struct host *h)
+{
+	for (size_t i = 0; i < h->obs.n_devs; i++) {
+		struct pt_pcidev *d = &h->obs.devs[i];
+
+		d->unclaimed = h->journal[i] && !d->driver && !d->driver_override;
+	}
+}
 
 static bool
 is_vfio(const char *drv)
@@ -76,6 +90,9 @@ random_host(struct host *h)
 		default:
 			d->driver = h->native[i] ? xstrdup(h->native[i]) : NULL;
 		}
+		/* an earlier run may have probed it back to the host for nothing (or been killed
+		 * before it could probe: then there is no entry) */
+		h->journal[i] = !h->native[i] && roll(2);
 		if (kind == 1) {
 			d->host_use = PT_USE_SMBUS;
 			d->host_use_why = xstrdup("it is an SMBus controller");
@@ -85,6 +102,7 @@ random_host(struct host *h)
 		}
 	}
 	h->obs.vfio_pci_loaded |= roll(2) == 0;
+	observe_journal(h);
 	h->obs.n_doms = roll(MAX_DOMS + 1);
 	h->obs.doms = xcalloc(MAX_DOMS, sizeof(*h->obs.doms));
 	for (size_t j = 0; j < h->obs.n_doms; j++) {
@@ -188,6 +206,8 @@ carry_out(struct host *h, const struct pt_plan *plan, const char *label)
 		size_t i = 0;
 
 		if (st->kind == PT_STEP_LOAD_VFIO) {
+			/* vfio-pci does not count among the drivers the journal names: it takes no
+			 * device without an override */
 			h->obs.vfio_pci_loaded = true;
 			continue;
 		}
@@ -211,6 +231,8 @@ carry_out(struct host *h, const struct pt_plan *plan, const char *label)
 			set(&d->driver, d->driver_override ? (h->obs.vfio_pci_loaded || !is_vfio(d->driver_override)
 								  ? d->driver_override : NULL)
 							   : h->native[i]);
+			if (!st->to)   /* back to the host: apply writes down whether a driver took it */
+				h->journal[i] = !d->driver;
 			break;
 		case PT_STEP_ATTACH:
 			dom = dom_named(h, st->domain);
@@ -233,6 +255,7 @@ carry_out(struct host *h, const struct pt_plan *plan, const char *label)
 			break;
 		}
 	}
+	observe_journal(h);
 }
 
 /* Whether group g has an endpoint on vfio-pci and another on a host driver; drivers from
@@ -361,6 +384,35 @@ check_case(unsigned long seed)
 		describe(&h, &cfg, &p2);
 		fail_msg("%s: the plan is not empty after carrying it out (the host shown is after)", label);
 	}
+	/* Released means on a host driver: an entry given back to the host that is on no driver
+	 * afterwards is never converged, it is a no_host_driver problem; and that is the only
+	 * problem carrying out a plan may bring. */
+	for (size_t i = 0; i < cfg.n_devices; i++) {
+		const struct pt_device *e = &cfg.devices[i];
+		const struct pt_problem *pr = pt_plan_problem_of(&p2, e);
+		char *err = NULL;
+		const struct pt_pcidev *d = pt_resolve_device(e, &h.obs, &err);
+
+		free(err);
+		if (e->state != PT_STATE_RELEASED || !d || d->driver || pt_plan_problem_of(&p1, e))
+			continue;
+		released_driverless++;
+		if (!pr || pr->kind != PT_PROBLEM_NO_HOST_DRIVER) {
+			describe(&h, &cfg, &p2);
+			fail_msg("%s: '%s' is declared released, on no driver after carrying out, and %s", label,
+				 e->name, pr ? pr->message : "converged");
+		}
+	}
+	for (size_t k = 0; k < p2.n_problems; k++) {
+		bool known = p2.problems[k].kind == PT_PROBLEM_NO_HOST_DRIVER;
+
+		for (size_t j = 0; j < p1.n_problems && !known; j++)
+			known = strcmp(p1.problems[j].message, p2.problems[k].message) == 0;
+		if (!known) {
+			describe(&h, &cfg, &p2);
+			fail_msg("%s: carrying out the plan brought a new problem: %s", label, p2.problems[k].message);
+		}
+	}
 	pt_plan_done(&p1);
 	pt_plan_done(&p2);
 	pt_config_done(&cfg);
@@ -389,10 +441,11 @@ test_random_cases(void **state)
 	for (unsigned long seed = first; seed < first + n; seed++)
 		check_case(seed);
 	printf("# %lu random cases, seeds %lu..%lu (PT_PROPERTY_SEED, PT_PROPERTY_CASES): %lu with steps "
-	       "(%lu steps), %lu with refusals\n", n, first, first + n - 1, cases_with_steps, steps_total,
-	       cases_with_errors);
+	       "(%lu steps), %lu with refusals, %lu released entries left on no driver\n", n, first, first + n - 1,
+	       cases_with_steps, steps_total, cases_with_errors, released_driverless);
 	/* a generator that stopped producing work would make every property hold for nothing */
 	assert_true(cases_with_steps > n / 4);
+	assert_true(released_driverless > n / 100);
 }
 
 int
