@@ -15,6 +15,13 @@ static const struct pt_option opt_wait_running = {
 	.help = "first wait up to S seconds until the --vm domain runs",
 };
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static const struct pt_option opt_write_timeout = {
+	.name = "write-timeout", .type = PT_OPT_SECONDS, .arg = "S", .max = 3600, .def = STR(PT_WRITE_TIMEOUT_S),
+	.help = "an unbind or drivers_probe slower than S seconds is the device's error",
+};
+
 static int
 apply_run(struct pt_ctx *ctx, int argc, char **argv)
 {
@@ -34,6 +41,11 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 	o.wait_running_ms = pt_opt_seconds(ctx, &opt_wait_running) * 1000;
 	if (o.wait_running_ms && !ctx->vm) {
 		fprintf(stderr, "passthrough: '--wait-running' needs '--vm' (see 'passthrough apply --help')\n");
+		return PT_EXIT_USAGE;
+	}
+	o.apply.write_timeout_ms = pt_opt_seconds(ctx, &opt_write_timeout) * 1000;
+	if (!o.apply.write_timeout_ms) {
+		fprintf(stderr, "passthrough: '--write-timeout' takes 1 to 3600 seconds (see 'passthrough apply --help')\n");
 		return PT_EXIT_USAGE;
 	}
 	if (ctx->dry_run) {
@@ -56,7 +68,7 @@ apply_run(struct pt_ctx *ctx, int argc, char **argv)
 const struct pt_cmd pt_cmd_apply = {
 	.name = "apply",
 	.summary = "make the host match the file",
-	.usage = "[-c FILE] [--vm NAME [--wait-running S] | --host-only] [--dry-run] [--lock-file FILE] [--lock-timeout S]",
+	.usage = "[-c FILE] [--vm NAME [--wait-running S] | --host-only] [--dry-run] [--lock-file FILE] [--lock-timeout S] [--write-timeout S]",
 	.help =
 	"Takes the lock, observes, plans, and runs each step: rebinds declared devices to\n"
 	"vfio-pci through driver_override, unbind and drivers_probe (waiting until the driver\n"
@@ -69,6 +81,9 @@ const struct pt_cmd pt_cmd_apply = {
 	"and is an error ('no host driver claims it (probed)'), reported by later runs too\n"
 	"without probing again, until a driver module comes or goes.\n"
 	"A failing device does not stop the others (without vfio-pci, no device is moved).\n"
+	"Each unbind and drivers_probe write is made by a child process and bounded (10 s,\n"
+	"--write-timeout S): one that does not return is the device's error ('the device is\n"
+	"probably wedged'); the child is left behind, the other devices go on, exit 1.\n"
 	"One line per change goes to syslog (and to stderr when interactive or with -v);\n"
 	"errors go to stderr always, one line each; when nothing needs doing it prints nothing.\n"
 	"--vm NAME: only what that VM owns. --wait-running S: first wait up to S seconds until\n"
@@ -79,7 +94,7 @@ const struct pt_cmd pt_cmd_apply = {
 	"Exit status: 0 the host matches the file, 1 something failed or is left to do\n"
 	"(one line each on stderr), 64 usage error.\n",
 	.options = (const struct pt_option *const[]){ &pt_opt_vm, &opt_wait_running, &pt_opt_host_only, &pt_opt_dry_run,
-						      &pt_opt_lock_file, &pt_opt_lock_timeout, NULL },
+						      &pt_opt_lock_file, &pt_opt_lock_timeout, &opt_write_timeout, NULL },
 	.min_args = 0,
 	.max_args = 0,
 	.run = apply_run,

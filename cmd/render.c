@@ -291,6 +291,7 @@ pt_report_step(void *data, const struct pt_step *s, enum pt_step_outcome o, cons
 		pt_say(rep, LOG_NOTICE, "%s: %s", who, action);
 		break;
 	case PT_STEP_FAILED:
+	case PT_STEP_TIMED_OUT:
 		pt_say(rep, LOG_ERR, "%s: %s failed: %s; the next run tries again ('passthrough status' "
 		       "shows where it stands)", who, action, msg);
 		break;

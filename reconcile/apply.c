@@ -69,6 +69,22 @@ write_attr(struct run *r, const char *rel, const char *value)
 	return e;
 }
 
+/* The same for a write that can block in the kernel (unbind, drivers_probe): bounded. */
+static int
+write_attr_bounded(struct run *r, const char *rel, const char *value)
+{
+	char *err = NULL;
+	int e = pt_sysfs_write_bounded(&r->sys, rel, value,
+				       r->o->write_timeout_ms ? r->o->write_timeout_ms : PT_WRITE_TIMEOUT_MS, &err);
+
+	if (e == -ETIMEDOUT)
+		fail(r, "%s: the device is probably wedged", err);
+	else if (e < 0)
+		fail(r, "%s", err);
+	free(err);
+	return e;
+}
+
 /* Runs modprobe MODULE (bounded, no shell); 0 or -EIO with the message set. */
 static int
 run_modprobe(struct run *r, const char *module)
@@ -244,6 +260,7 @@ run_step(struct run *r, const struct pt_step *s)
 	char bdf[PT_PCIADDR_BUFSZ];
 	char *drv, *ovr, *rel;
 	enum pt_step_outcome out = PT_STEP_DONE;
+	int e;
 
 	pt_pciaddr_format(&s->addr, bdf);
 	switch (s->kind) {
@@ -291,8 +308,9 @@ run_step(struct run *r, const struct pt_step *s)
 			return PT_STEP_FAILED;
 		}
 		rel = xasprintf("bus/pci/drivers/%s/unbind", drv);
-		if (write_attr(r, rel, bdf) < 0)
-			out = PT_STEP_FAILED;
+		e = write_attr_bounded(r, rel, bdf);
+		if (e < 0)
+			out = e == -ETIMEDOUT ? PT_STEP_TIMED_OUT : PT_STEP_FAILED;
 		free(rel);
 		free(drv);
 		if (out == PT_STEP_DONE && (drv = pt_sysfs_driver(&r->sys, bdf))) {
@@ -312,8 +330,9 @@ run_step(struct run *r, const struct pt_step *s)
 			free(drv);
 			return PT_STEP_FAILED;
 		}
-		if (write_attr(r, "bus/pci/drivers_probe", bdf) < 0)
-			return PT_STEP_FAILED;
+		e = write_attr_bounded(r, "bus/pci/drivers_probe", bdf);
+		if (e < 0)
+			return e == -ETIMEDOUT ? PT_STEP_TIMED_OUT : PT_STEP_FAILED;
 		drv = wait_driver(r, bdf, s->to, s->to ? r->o->probe_timeout_ms : r->o->probe_timeout_ms / 5);
 		if (s->to && !same(drv, s->to)) {
 			fail(r, "%s is on %s after probing, not %s (waited %u ms)", bdf, drv ? drv : "no driver",
@@ -384,14 +403,14 @@ pt_apply(const struct pt_host *h, const struct pt_plan *plan, const struct pt_ap
 			continue;
 		}
 		out = run_step(&r, s);
-		if (out == PT_STEP_FAILED) {
+		if (out == PT_STEP_FAILED || out == PT_STEP_TIMED_OUT) {
 			failed++;
 			if (s->kind == PT_STEP_LOAD_VFIO)
 				no_vfio = true;
 			else if (s->device)
 				stopped[n_stopped++] = s->device;
 		}
-		report(data, s, out, out == PT_STEP_FAILED ? r.err : NULL);
+		report(data, s, out, out == PT_STEP_FAILED || out == PT_STEP_TIMED_OUT ? r.err : NULL);
 	}
 	if (r.conn)
 		pt_virt.virConnectClose(r.conn);

@@ -9,9 +9,14 @@ struct pt_apply_opts {
 	unsigned probe_timeout_ms;    /* how long to wait for the driver link after drivers_probe */
 	unsigned detach_timeout_ms;   /* how long to wait for a live detach to leave the live XML */
 	const char *modprobe;         /* the modprobe to exec (a path, or a name looked up in PATH) */
+	unsigned write_timeout_ms;    /* how long an unbind or drivers_probe write may take before the
+				       * device is called wedged (pt_sysfs_write_bounded); 0: 10 s */
 };
 
-#define PT_APPLY_OPTS_DEFAULT { 5000, 15000, "modprobe" }
+#define PT_WRITE_TIMEOUT_S 10
+#define PT_WRITE_TIMEOUT_MS (PT_WRITE_TIMEOUT_S * 1000)
+#define PT_APPLY_OPTS_DEFAULT { .probe_timeout_ms = 5000, .detach_timeout_ms = 15000, .modprobe = "modprobe", \
+				.write_timeout_ms = PT_WRITE_TIMEOUT_MS }
 
 /* How a step went: what report() receives. */
 enum pt_step_outcome {
@@ -20,6 +25,9 @@ enum pt_step_outcome {
 	PT_STEP_HELD,         /* its goal already held: nothing to do */
 	PT_STEP_FAILED,       /* msg says why; the device's later steps are skipped */
 	PT_STEP_SKIPPED,      /* an earlier step of the same device failed */
+	PT_STEP_TIMED_OUT,    /* failed so: a write did not return within write_timeout_ms (msg says
+			       * which); the device may be wedged, with the kernel holding its lock:
+			       * nothing in this pass may touch it again, not even to read it */
 };
 
 typedef void (*pt_step_report_fn)(void *data, const struct pt_step *s, enum pt_step_outcome o,
@@ -29,7 +37,8 @@ typedef void (*pt_step_report_fn)(void *data, const struct pt_step *s, enum pt_s
  * Runs the steps in order. Each checks its precondition first and does nothing when its
  * goal already holds, so running a plan twice is safe. A failing step stops only the
  * steps of its own device. libvirt is connected to (read-write) only when a step needs
- * it. Returns the number of failed steps.
+ * it. The writes that can block (unbind, drivers_probe) are bounded by o->write_timeout_ms.
+ * Returns the number of failed steps (those timed out among them).
  */
 unsigned pt_apply(const struct pt_host *h, const struct pt_plan *plan, const struct pt_apply_opts *o,
 		  pt_step_report_fn report, void *data);

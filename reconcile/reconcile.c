@@ -33,6 +33,23 @@ observe_hook_domain(const struct pt_domain *d, struct pt_observed *obs)
 	obs->domains_from_hook = true;
 }
 
+/* Passes each step's outcome on to the caller's reporter, counting the writes that did not return. */
+struct tally {
+	pt_step_report_fn report;
+	void *data;
+	unsigned timed_out;
+};
+
+static void
+tally_step(void *data, const struct pt_step *s, enum pt_step_outcome o, const char *msg)
+{
+	struct tally *t = data;
+
+	t->timed_out += o == PT_STEP_TIMED_OUT;
+	if (t->report)
+		t->report(t->data, s, o, msg);
+}
+
 /* Observes sysfs, then libvirt or the hook's domain as o says; 0 or -1 with *err set. */
 static int
 observe(const struct pt_host *h, const struct pt_reconcile_opts *o, const struct pt_config *cfg,
@@ -75,6 +92,7 @@ pt_reconcile_observe(const struct pt_host *h, const char *config_path, bool with
 int
 pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct pt_reconcile_result *ret)
 {
+	struct tally tally = { o->report, o->report_data, 0 };
 	const struct pt_config *cfg;
 	int lock = -1, r = 0;
 
@@ -110,7 +128,13 @@ pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct 
 		r = ret->plan.n_problems ? -1 : 0;
 		goto out;
 	}
-	ret->failed = pt_apply(h, &ret->plan, &o->apply, o->report, o->report_data);
+	ret->failed = pt_apply(h, &ret->plan, &o->apply, tally_step, &tally);
+	/* A write that did not return may hold the device's lock in the kernel: reading its
+	 * driver_override would block this run too. The pass failed; the next one looks again. */
+	if (tally.timed_out) {
+		r = -1;
+		goto out;
+	}
 	/* Observe again: the pass succeeded only if nothing is left to do. */
 	{
 		struct pt_observed again = { 0 };

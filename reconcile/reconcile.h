@@ -44,7 +44,8 @@ struct pt_reconcile_result {
 	struct pt_observed obs;       /* as observed first */
 	struct pt_plan plan;          /* the plan made from it (DONE) */
 	unsigned failed;              /* steps that failed */
-	bool replanned;               /* steps ran, the host was observed again and `after` planned */
+	bool replanned;               /* steps ran, the host was observed again and `after` planned
+				       * (not after a write that did not return: see PT_STEP_TIMED_OUT) */
 	struct pt_plan after;         /* what is still to do after applying (replanned) */
 };
 

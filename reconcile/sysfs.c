@@ -1,13 +1,17 @@
-/* sysfs.c: the one access layer for PCI devices in the injected sysfs: attributes, links, driver_override's "(null)" rule, and writes in one write(2). */
+/* sysfs.c: the one access layer for PCI devices in the injected sysfs: attributes, links, driver_override's "(null)" rule, and writes in one write(2), bounded in a writer process where they can block. */
 #include "reconcile/sysfs.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "model/syserr.h"
@@ -199,5 +203,143 @@ pt_sysfs_write(const struct pt_sysfs *s, const char *rel, const char *value, cha
 		return -e;
 	}
 	free(path);
+	return 0;
+}
+
+/*
+ * The writer of pt_sysfs_write_bounded(): one open and one write(2), then {opened, errno} on
+ * descriptor `answer`; never returns. Async-signal-safe calls only (the caller may have
+ * threads: libvirt's). It keeps stdio on /dev/null and no other descriptor: stuck in the
+ * kernel, it must hold neither the lock nor a pipe someone reads to its end (the hook's
+ * stderr, a shell's $(...)).
+ */
+static void __attribute__((noreturn))
+writer(const char *path, const char *value, size_t len, int answer)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	int a[2] = { 0, 0 }, fd, null;
+	ssize_t n;
+
+	sigaction(SIGPIPE, &ign, NULL);   /* a caller that stopped waiting has closed the pipe */
+	if (answer != 3 && dup2(answer, 3) < 0)
+		_exit(127);
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+	}
+	closefrom(4);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		a[1] = errno ? errno : EIO;
+	} else {
+		a[0] = 1;
+		n = write(fd, value, len);
+		a[1] = n < 0 ? (errno ? errno : EIO) : (size_t)n != len ? EIO : 0;
+		if (close(fd) < 0 && !a[1])
+			a[1] = errno ? errno : EIO;
+	}
+	n = write(3, a, sizeof(a));
+	_exit(n == (ssize_t)sizeof(a) ? 0 : 1);
+}
+
+/* Milliseconds since *t0 (monotonic). */
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+int
+pt_sysfs_write_bounded(const struct pt_sysfs *s, const char *rel, const char *value, unsigned timeout_ms,
+		       char **reterr)
+{
+	char *heap = pt_host_sysfs_path(s->h, "%s", rel), path[PATH_MAX];
+	size_t len = strlen(value);
+	int fds[2], a[2] = { 0, 0 }, status = 0, r;
+	struct timespec t0;
+	ssize_t n = 0;
+	pid_t pid;
+
+	/* on the stack: the processes forked below own no memory of their own (valgrind agrees) */
+	if (strlen(heap) >= sizeof(path)) {
+		*reterr = xasprintf("cannot write '%s': %s", heap, strerror(ENAMETOOLONG));
+		free(heap);
+		return -ENAMETOOLONG;
+	}
+	memcpy(path, heap, strlen(heap) + 1);
+	free(heap);
+	if (timeout_ms > INT_MAX)
+		timeout_ms = INT_MAX;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		r = pt_neg_errno();
+		*reterr = xasprintf("cannot write '%s': cannot start its writer: %s", path, strerror(-r));
+		return r;
+	}
+	pid = fork();
+	if (pid == 0) {
+		/* the middle child exits at once: the writer is nobody's child, never waited for */
+		pid_t w = fork();
+
+		if (w == 0)
+			writer(path, value, len, fds[1]);
+		_exit(w < 0 ? 127 : 0);
+	}
+	r = pid < 0 ? pt_neg_errno() : 0;
+	close(fds[1]);
+	while (pid > 0 && waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			status = 127 << 8;
+			break;
+		}
+	}
+	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+		r = -EAGAIN;
+	if (r < 0) {
+		close(fds[0]);
+		*reterr = xasprintf("cannot write '%s': cannot start its writer: %s", path, strerror(-r));
+		return r;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pfd = { fds[0], POLLIN, 0 };
+		long left = (long)timeout_ms - ms_since(&t0);
+		int p = poll(&pfd, 1, left > 0 ? (int)left : 0);
+
+		if (p > 0) {
+			n = read(fds[0], a, sizeof(a));
+			if (n < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		if (p == 0) {
+			char bound[32];
+
+			close(fds[0]);
+			if (timeout_ms % 1000 == 0)
+				snprintf(bound, sizeof(bound), "%u s", timeout_ms / 1000);
+			else
+				snprintf(bound, sizeof(bound), "%u ms", timeout_ms);
+			*reterr = xasprintf("writing '%s' did not return within %s", path, bound);
+				return -ETIMEDOUT;
+		}
+		if (errno != EINTR) {
+			n = -1;
+			break;
+		}
+	}
+	close(fds[0]);
+	if (n != (ssize_t)sizeof(a)) {
+		*reterr = xasprintf("cannot write '%s': its writer ended without answering", path);
+		return -EIO;
+	}
+	if (a[1]) {
+		*reterr = xasprintf("cannot %s '%s': %s", a[0] ? "write" : "open", path, strerror(a[1]));
+		return -a[1];
+	}
 	return 0;
 }

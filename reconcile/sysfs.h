@@ -1,4 +1,4 @@
-/* sysfs.h: the one access layer for PCI devices in the injected sysfs: attributes, links, driver_override's "(null)" rule, and writes in one write(2). */
+/* sysfs.h: the one access layer for PCI devices in the injected sysfs: attributes, links, driver_override's "(null)" rule, and writes in one write(2), bounded in a writer process where they can block. */
 #ifndef PT_SYSFS_H
 #define PT_SYSFS_H
 
@@ -43,7 +43,21 @@ int pt_sysfs_drivers_digest(const struct pt_sysfs *s, uint64_t *ret);
 
 /* Writes value to the attribute at rel (relative to the sysfs root, e.g. "bus/pci/drivers_probe")
  * in one write(2), as the kernel wants. 0, or a negative errno with *reterr set ("cannot write
- * '/sys/bus/pci/drivers_probe': No such device"; the caller frees). */
+ * '/sys/bus/pci/drivers_probe': No such device"; the caller frees). For the writes that do not
+ * block (driver_override). */
 int pt_sysfs_write(const struct pt_sysfs *s, const char *rel, const char *value, char **reterr);
+
+/*
+ * The same, bounded, for the writes that can block in the kernel (unbind, drivers_probe, reset,
+ * remove: a wedged device's remove() can sleep uninterruptibly for minutes). A writer process
+ * (forked twice: nobody's child; stdio on /dev/null and no other descriptor, so it holds
+ * neither the lock nor a caller's pipe) opens, writes once and answers its errno through a
+ * pipe. When no answer comes within timeout_ms, the writer is left where it is (it may be in
+ * D state; nothing waits for it) and the call returns -ETIMEDOUT with *reterr "writing
+ * '/sys/bus/pci/drivers/e1000e/unbind' did not return within 10 s"; a writer that ends without
+ * answering (killed) is -EIO. Otherwise as pt_sysfs_write(). Costs two forks: only for changes.
+ */
+int pt_sysfs_write_bounded(const struct pt_sysfs *s, const char *rel, const char *value, unsigned timeout_ms,
+			   char **reterr);
 
 #endif

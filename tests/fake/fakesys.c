@@ -38,9 +38,10 @@
  *                             process that wrote it is killed (SIGKILL): a run that
  *                             dies between two steps, e.g. after clearing the override
  *                             and before the probe
- *     hang BDF OP [MS]        the next OP write of BDF does not return for MS ms
+ *     hang BDF OP [MS]        every OP write of BDF does not return for MS ms
  *                             (default: until `clear`), then acts as usual: a wedged
- *                             device, whose unbind blocks in the kernel
+ *                             device, whose unbind blocks in the kernel (on the
+ *                             device's lock, so the next one does too)
  *     load DRIVER / unload DRIVER   a module comes (and takes the unbound devices
  *                             it matches) or goes (and its devices are unbound)
  *     clear                   forget every fault, and let every held write go on
@@ -359,7 +360,6 @@ hang_if_armed(struct dev *d, enum op op)
 
 	if (d->hang_op != (int)op)
 		return;
-	d->hang_op = -1;
 	logf_("hang %s %s", op_names[op], d->bdf);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += d->hang_ms / 1000;

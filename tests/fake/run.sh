@@ -288,6 +288,30 @@ has "partial: it names the failing device" "'tpu-standin' $stand_in: unbind" "$e
 apply two
 is "partial: still failing, still one line, exit 1" "1 1" "$rc $(printf '%s\n' "$err" | grep -c 'failed')"
 
+echo "# an unbind that does not return (a wedged device): the device's error within the bound, the others go on"
+start_fake default
+ctl hang $stand_in unbind 8000
+t0=$(date +%s%N)
+apply two --write-timeout 2
+took=$((($(date +%s%N) - t0) / 1000000))
+is "wedged: exit status" 1 "$rc"
+is "wedged: apply returns within the bound and a little (2 s + 1.5 s)" yes "$([ "$took" -lt 3500 ] && echo yes || echo "no, $took ms")"
+is "wedged: one line naming the device, saying it did not return" \
+	"passthrough: 'tpu-standin' $stand_in: unbind from e1000e failed: writing '$mnt/bus/pci/drivers/e1000e/unbind' did not return within 2 s: the device is probably wedged; the next run tries again ('passthrough status' shows where it stands)" "$err"
+is "wedged: the other device is bound to vfio-pci" vfio-pci "$(driver $nic2)"
+is "wedged: the unbind is still held" "e1000e vfio-pci" "$(driver $stand_in) $(override $stand_in)"
+t0=$(date +%s%N)
+apply two --write-timeout 2 --lock-timeout 1
+took=$((($(date +%s%N) - t0) / 1000000))
+is "wedged: a second run takes the lock (the stuck writer does not hold it) and fails the same way" \
+	"1 yes" "$rc $([ "$took" -lt 3500 ] && echo yes || echo "no, $took ms")"
+has "wedged: ... saying so" "unbind from e1000e failed: writing .* did not return within 2 s" "$err"
+ctl clear
+for _ in $(seq 50); do [ "$(driver $stand_in)" = none ] && break; sleep 0.1; done
+is "wedged: once the kernel lets go, the unbind is done" "none vfio-pci" "$(driver $stand_in) $(override $stand_in)"
+apply two
+is "wedged: the next run finishes the job" "0 vfio-pci vfio-pci" "$rc $(driver $stand_in) $(driver $nic2)"
+
 echo "# ENODEV writing driver_override"
 start_fake default
 ctl fail $stand_in override ENODEV 1

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -15,9 +17,11 @@
 #include "tests/unit/fixture.h"
 #include "reconcile/apply.h"
 #include "reconcile/lock.h"
+#include "reconcile/sysfs.h"
 
 static char tmp[64];
 static const char *lock_file;   /* the host's lock file (and so its journal); NULL: none */
+static unsigned write_timeout_ms = 2000;
 
 struct outcome {
 	enum pt_step_outcome o[8];
@@ -89,7 +93,8 @@ apply_here(struct pt_step *steps, size_t n, const char *modprobe, const char *ur
 {
 	char *sys = xasprintf("%s/sys", tmp);
 	struct pt_host h = { sys, "/proc", uri, lock_file };
-	struct pt_apply_opts o = { 50, 200, modprobe };
+	struct pt_apply_opts o = { .probe_timeout_ms = 50, .detach_timeout_ms = 200, .modprobe = modprobe,
+				   .write_timeout_ms = write_timeout_ms };
 	struct pt_plan plan;
 
 	memset(&plan, 0, sizeof(plan));
@@ -219,6 +224,116 @@ test_probe_journal(void **state)
 	free(lock);
 }
 
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Lets the writer stuck on FIFO go: opens it for reading and returns what it wrote; caller frees. */
+static char *
+drain_fifo(const char *fifo)
+{
+	char buf[64];
+	int fd = open(fifo, O_RDONLY | O_CLOEXEC);   /* the writer's open() returns now */
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
+/* The bounded write: done, refused, and one that does not return (a FIFO nobody reads blocks
+ * in open(), as a wedged device's unbind blocks in the kernel). */
+static void
+test_bounded_write(void **state)
+{
+	char *sys = xasprintf("%s/sys", tmp), *fifo, *lock, *err = NULL, *want, *got;
+	struct pt_host h = { sys, "/proc", NULL, NULL };
+	struct pt_sysfs s;
+	struct timespec t0;
+	int fd, r;
+
+	(void)state;
+	fresh_tree("default");
+	pt_sysfs_open(&h, &s);
+	assert_int_equal(pt_sysfs_write_bounded(&s, "bus/pci/drivers_probe", "0000:00:02.0", 2000, &err), 0);
+	sh("grep -qx 0000:00:02.0 %s/bus/pci/drivers_probe", sys);
+	assert_int_equal(pt_sysfs_write_bounded(&s, "bus/pci/drivers/nope/unbind", "0000:00:02.0", 2000, &err), -ENOENT);
+	want = xasprintf("cannot open '%s/bus/pci/drivers/nope/unbind': No such file or directory", sys);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+
+	/* the lock held while the writer hangs: the writer must not hold it too */
+	lock = xasprintf("%s/lock", tmp);
+	fd = pt_lock_take(lock, 0, &err);
+	assert_true(fd >= 0);
+	fifo = xasprintf("%s/bus/pci/drivers/e1000e/unbind", sys);
+	sh("rm %s && mkfifo %s", fifo, fifo);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = pt_sysfs_write_bounded(&s, "bus/pci/drivers/e1000e/unbind", "0000:00:02.0", 300, &err);
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_true(ms_since(&t0) >= 300 && ms_since(&t0) < 1300);
+	want = xasprintf("writing '%s' did not return within 300 ms", fifo);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	close(fd);
+	fd = pt_lock_take(lock, 0, &err);
+	assert_true(fd >= 0);   /* no one else holds it: the stuck writer has no descriptor but its own */
+	close(fd);
+	/* the writer is still there, and writes once it can */
+	got = drain_fifo(fifo);
+	assert_string_equal(got, "0000:00:02.0");
+	free(got);
+	pt_sysfs_close(&s);
+	free(fifo);
+	free(lock);
+	free(sys);
+}
+
+/* An unbind that does not return: the device's error within the bound; the others go on. */
+static void
+test_unbind_that_hangs(void **state)
+{
+	struct pt_step s[3];
+	struct outcome out;
+	struct timespec t0;
+	char *fifo = xasprintf("%s/sys/bus/pci/drivers/e1000e/unbind", tmp), *want, *got;
+
+	(void)state;
+	s[0] = step(PT_STEP_UNBIND, "tpu", "00:02.0", "e1000e", NULL);
+	s[1] = step(PT_STEP_PROBE, "tpu", "00:02.0", NULL, "vfio-pci");
+	s[2] = step(PT_STEP_UNBIND, "nic", "00:03.0", "e1000", NULL);
+	fresh_tree("default");
+	sh("rm %s && mkfifo %s", fifo, fifo);
+	write_timeout_ms = 300;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	apply_here(s, 3, "modprobe", NULL, &out);
+	assert_true(ms_since(&t0) < 1800);
+	write_timeout_ms = 2000;
+	assert_int_equal(out.o[0], PT_STEP_TIMED_OUT);
+	want = xasprintf("writing '%s' did not return within 300 ms: the device is probably wedged", fifo);
+	assert_string_equal(out.msg[0], want);
+	assert_int_equal(out.o[1], PT_STEP_SKIPPED);
+	/* the other device's unbind was written (this tree keeps its driver link: caught) */
+	assert_int_equal(out.o[2], PT_STEP_FAILED);
+	assert_string_equal(out.msg[2], "0000:00:03.0 is still on e1000 after unbind");
+	outcome_done(&out);
+	got = drain_fifo(fifo);
+	assert_string_equal(got, "0000:00:02.0");
+	free(got);
+	free(want);
+	free(fifo);
+}
+
 static void
 test_load_vfio(void **state)
 {
@@ -345,6 +460,8 @@ main(void)
 		cmocka_unit_test(test_unbind_is_verified),
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_probe_journal),
+		cmocka_unit_test(test_bounded_write),
+		cmocka_unit_test(test_unbind_that_hangs),
 		cmocka_unit_test(test_load_vfio),
 		cmocka_unit_test(test_attach_detach),
 		cmocka_unit_test(test_attach_domain_10000),
