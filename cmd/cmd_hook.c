@@ -17,6 +17,7 @@
 #include "reconcile/domxml.h"
 #include "reconcile/fileio.h"
 #include "reconcile/reconcile.h"
+#include "reconcile/vmrecord.h"
 
 #define MAX_XML (16u << 20)
 #define HOOK_LOCK_TIMEOUT_MS 5000 /* then the worker takes over: a hook must not hold libvirtd up */
@@ -109,6 +110,8 @@ hook_run(struct pt_ctx *ctx, int argc, char **argv)
 	char *xml = NULL, *err = NULL;
 	size_t len;
 	bool named = false;
+	const char *unconfirmed = NULL;   /* a vm that matches only by an unconfirmed title */
+	char *record;
 	int r;
 
 	(void)argc;
@@ -150,25 +153,47 @@ hook_run(struct pt_ctx *ctx, int argc, char **argv)
 		return PT_EXIT_OK;
 	}
 	pt_diags_done(&diags);
-	for (size_t i = 0; i < cfg.n_devices && !named; i++)
-		named = cfg.devices[i].state == PT_STATE_ATTACHED && pt_vm_match(cfg.devices[i].vm, dom.name, dom.uuid, dom.title) != PT_VM_NO;
-	if (named) {
+	/*
+	 * A title is not unique in libvirt, and the hook sees one domain: it trusts a title match
+	 * only when apply recorded that this title named this domain (by UUID) and no other.
+	 */
+	record = pt_vm_record_path(ctx->lock_file);
+	for (size_t i = 0; i < cfg.n_devices; i++) {
+		const struct pt_device *e = &cfg.devices[i];
+		enum pt_vm_match m = e->state == PT_STATE_ATTACHED ? pt_vm_match(e->vm, dom.name, dom.uuid, dom.title)
+								   : PT_VM_NO;
+
+		if (m == PT_VM_BY_TITLE && !pt_vm_record_confirms(record, e->vm, dom.uuid)) {
+			if (!unconfirmed)
+				unconfirmed = e->vm;
+		} else if (m != PT_VM_NO) {
+			named = true;
+		}
+	}
+	free(record);
+	if (named || unconfirmed) {
 		const char *label = dom.title ? dom.title : dom.name;
+		/* the worker asks libvirt: by UUID, which no other domain can share */
+		const char *id = dom.uuid && dom.uuid[0] ? dom.uuid : dom.name;
 
 		switch (op) {
 		case OP_PREPARE:
 		case OP_RELEASE:
+			if (unconfirmed)
+				pt_say(&rep, LOG_WARNING, "hook for '%s' %s: the file's vm '%s' matches its <title>, which "
+				       "apply has not confirmed is this domain's alone; a detached apply --vm takes over",
+				       label, argv[1], unconfirmed);
 			/* the lock busy: not without it; the worker takes it with its own patience */
-			if (run_sysfs_steps(ctx, &cfg, &dom, op == OP_PREPARE) == 0)
+			else if (run_sysfs_steps(ctx, &cfg, &dom, op == OP_PREPARE) == 0)
 				break;
-			r = spawn_worker(ctx, dom.name, op == OP_PREPARE);
+			r = spawn_worker(ctx, id, op == OP_PREPARE);
 			if (r < 0)
 				pt_say(&rep, LOG_ERR, "hook for '%s' %s: cannot start the worker: %s", label,
 				       argv[1], strerror(-r));
 			break;
 		case OP_STARTED:
 		case OP_RECONNECT:
-			r = spawn_worker(ctx, dom.name, true);
+			r = spawn_worker(ctx, id, true);
 			if (r < 0)
 				pt_say(&rep, LOG_ERR, "hook for '%s' %s: cannot start the worker: %s", label,
 				       argv[1], strerror(-r));

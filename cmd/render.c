@@ -167,6 +167,8 @@ pt_report_pass(const struct pt_reconcile_result *res, const struct pt_report *re
 	}
 	for (size_t i = 0; i < res->obs.n_warnings; i++)
 		pt_say(rep, LOG_WARNING, "warning: %s", res->obs.warnings[i]);
+	if (res->record_error)
+		pt_say(rep, LOG_WARNING, "warning: %s; the hook hands title matches to its worker", res->record_error);
 	for (size_t i = 0; i < res->plan.n_problems; i++)
 		pt_say(&errors_only, LOG_ERR, "%s", res->plan.problems[i].message);
 	if (res->error)
