@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/install_print.h"
 #include "cmd/json.h"
 #include "cmd/render.h"
 #include "model/xalloc.h"
@@ -111,26 +112,35 @@ check_install(struct doctor *d, const struct pt_ctx *ctx)
 {
 	/* config and lock file as install recorded them; the binary is not compared (this may be another build) */
 	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root ? ctx->root : "/", NULL, NULL, NULL };
-	struct pt_install_result res = { 0 };
+	struct pt_install_plan plan;
+	size_t n;
 	char *err = NULL;
 
 	if (pt_installed_layout(t.root, &t.layout) < 0) {
 		check(d, WARN, "install", "the hook, boot unit and timer are not installed: run 'passthrough install'");
 		return;
 	}
-	if (pt_install(&t, true, &res, &err) < 0) {
+	if (pt_install_plan(&t, &plan, &err) < 0) {
 		check(d, FAIL, "install", "%s", err);
 		free(err);
-	} else if (res.n) {
+		return;
+	}
+	n = pt_install_plan_changes(&plan);
+	if (n) {
 		/* the timer repairs it: say what differs and how to repair it now */
+		char *first = NULL;
+
+		for (size_t i = 0; i < plan.n && !first; i++)
+			if (!pt_fileop_bookkeeping(plan.ops[i].kind))
+				first = pt_install_op_line(&plan, &plan.ops[i]);
 		check(d, FAIL, "install", "%s layout, %zu thing%s changed since install (first: would have %s); "
-		      "'passthrough install' repairs it", pt_layout_paths(t.layout)->name, res.n, res.n == 1 ? "" : "s",
-		      res.v[0].line);
+		      "'passthrough install' repairs it", pt_layout_paths(t.layout)->name, n, n == 1 ? "" : "s", first);
+		free(first);
 	} else {
 		check(d, PASS, "install", "%s layout: hook, units, timer%s intact", pt_layout_paths(t.layout)->name,
 		      t.layout == PT_LAYOUT_DSM ? " and VMM wiring" : "");
 	}
-	pt_install_result_done(&res);
+	pt_install_plan_done(&plan);
 }
 
 static void

@@ -6,16 +6,31 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "cmd/render.h"
+#include "cmd/install_print.h"
 #include "reconcile/install.h"
 #include "reconcile/lock.h"
+
+/* Whether -c or --lock-file is a path install can write into the hook and units: 0, or a usage error printed. */
+static int
+check_path_option(const char *opt, const char *path)
+{
+	if (!path || pt_install_path_ok(path))
+		return 0;
+	if (path[0] == '/' && strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-") == strlen(path))
+		fprintf(stderr, "passthrough: '%s' for install must be a clean absolute path to a file (no '.', '..' or "
+			"empty component, not a directory), not '%s'\n", opt, path);
+	else
+		fprintf(stderr, "passthrough: '%s' for install must be an absolute path of letters, digits and /._+- "
+			"only, not '%s'\n", opt, path);
+	return PT_EXIT_USAGE;
+}
 
 static int
 install_run(struct pt_ctx *ctx, int argc, char **argv)
 {
 	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root ? ctx->root : "/", "/proc/self/exe",
 				       ctx->config_given ? ctx->config_path : NULL, ctx->lock_given ? ctx->lock_file : NULL };
-	struct pt_install_result res = { 0 };
+	struct pt_install_plan plan = { 0 };
 	char *err = NULL;
 	bool installed;
 	int lock = -1, r;
@@ -30,19 +45,18 @@ install_run(struct pt_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "passthrough: '--root' takes an absolute path, not '%s'\n", t.root);
 		return PT_EXIT_USAGE;
 	}
-	if ((t.config && !pt_install_path_ok(t.config)) || (t.lock_file && !pt_install_path_ok(t.lock_file))) {
-		/* they go into shell lines, units and the manifest as they are */
-		fprintf(stderr, "passthrough: '%s' for install must be an absolute path of letters, digits and "
-			"/._+- only, not '%s'\n", t.config && !pt_install_path_ok(t.config) ? "-c" : "--lock-file",
-			t.config && !pt_install_path_ok(t.config) ? t.config : t.lock_file);
-		return PT_EXIT_USAGE;
-	}
+	/* they go into shell lines, units and the manifest as they are */
+	r = check_path_option("-c", t.config);
+	if (r == 0)
+		r = check_path_option("--lock-file", t.lock_file);
+	if (r)
+		return r;
 	openlog("passthrough", LOG_PID, LOG_DAEMON);
 	if (strcmp(t.root, "/") == 0 && !ctx->dry_run) {
 		/* the timer, libvirtd's start (DSM), uninstall: one at a time */
 		lock = pt_lock_take(ctx->lock_file, ctx->lock_timeout_s * 1000, &err);
 		if (lock < 0)
-			return pt_install_finish(ctx, &res, lock, err, -1, NULL);
+			return pt_install_finish(ctx, &plan, lock, err, -1, NULL);
 	}
 	installed = pt_installed_layout(t.root, &t.layout) == 0;
 	t.layout = ctx->dsm ? PT_LAYOUT_DSM
@@ -50,20 +64,22 @@ install_run(struct pt_ctx *ctx, int argc, char **argv)
 		   : installed ? t.layout
 		   : pt_root_is_dsm(t.root) ? PT_LAYOUT_DSM : PT_LAYOUT_SYSTEMD;
 	if (ctx->repair && !installed) /* uninstalled: the timer or the DSM lines must not put it back */
-		return pt_install_finish(ctx, &res, 0, NULL, lock, NULL);
-	r = pt_install(&t, ctx->dry_run, &res, &err);
+		return pt_install_finish(ctx, &plan, 0, NULL, lock, NULL);
+	r = pt_install_plan(&t, &plan, &err);
+	if (r == 0 && !ctx->dry_run)
+		r = pt_install_apply(&plan, &err);
 	if (r == 0 && !ctx->dry_run && strcmp(t.root, "/") == 0) {
 		bool units = false;
 
-		for (size_t i = 0; i < res.n; i++)
-			units |= res.v[i].unit;
+		for (size_t i = 0; i < plan.n; i++)
+			units |= plan.ops[i].unit && plan.ops[i].result == PT_FILEOP_DONE;
 		if (units)
 			r = pt_systemctl((const char *const[]){ "daemon-reload", NULL }, &err);
 		if (units && r == 0)
 			r = pt_systemctl((const char *const[]){ "--no-block", "start", "passthrough.timer", NULL }, &err);
 		r = r > 0 ? 0 : r;
 	}
-	return pt_install_finish(ctx, &res, r, err, lock, "nothing to change");
+	return pt_install_finish(ctx, &plan, r, err, lock, "nothing to change");
 }
 
 const struct pt_cmd pt_cmd_install = {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/install_print.h"
 #include "cmd/render.h"
 #include "reconcile/install.h"
 #include "reconcile/lock.h"
@@ -14,7 +15,7 @@ static int
 uninstall_run(struct pt_ctx *ctx, int argc, char **argv)
 {
 	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root ? ctx->root : "/", NULL, NULL, NULL };
-	struct pt_install_result res = { 0 };
+	struct pt_install_plan plan = { 0 };
 	bool live = strcmp(t.root, "/") == 0 && !ctx->dry_run;
 	enum pt_layout l;
 	char *err = NULL;
@@ -41,14 +42,16 @@ uninstall_run(struct pt_ctx *ctx, int argc, char **argv)
 		}
 		lock = pt_lock_take(ctx->lock_file, ctx->lock_timeout_s * 1000, &err);
 		if (lock < 0)
-			return pt_install_finish(ctx, &res, lock, err, -1, NULL);
+			return pt_install_finish(ctx, &plan, lock, err, -1, NULL);
 	}
-	r = pt_uninstall(&t, ctx->dry_run, &res, &err);
+	r = pt_uninstall_plan(&t, &plan, &err);
+	if (r == 0 && !ctx->dry_run)
+		r = pt_install_apply(&plan, &err);
 	if (r == 0 && live) {
 		r = pt_systemctl((const char *const[]){ "daemon-reload", NULL }, &err);
 		r = r > 0 ? 0 : r;
 	}
-	return pt_install_finish(ctx, &res, r, err, lock, NULL);
+	return pt_install_finish(ctx, &plan, r, err, lock, NULL);
 }
 
 const struct pt_cmd pt_cmd_uninstall = {
