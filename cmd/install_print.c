@@ -87,6 +87,8 @@ print_json(const struct pt_ctx *ctx, const struct pt_install_plan *p, const char
 			json_field("target", op->target);
 		if (op->backup)
 			json_field("backup", op->backup);
+		if (op->backup && op->backup_real && strcmp(op->backup, op->backup_real) != 0)
+			json_field("backup_real", op->backup_real);
 		if (op->kind == PT_FILEOP_CREATE || op->kind == PT_FILEOP_REPLACE || op->kind == PT_FILEOP_MKDIR)
 			printf(",\"mode\":\"%04o\"", op->mode);
 		printf(",\"unit\":%s,\"bookkeeping\":%s", op->unit ? "true" : "false",

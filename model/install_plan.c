@@ -128,7 +128,7 @@ pt_install_wants(enum pt_layout l, const struct pt_install_options *o, const str
 	for (;;) {
 		char *parent;
 
-		pt_wants_add(ret, s, PT_WANT_LIST);
+		pt_wants_add(ret, s, PT_WANT_LIST | PT_WANT_FOLLOW);
 		if (strcmp(s, "/") == 0)
 			break;
 		parent = pt_path_parent(s);

@@ -87,7 +87,7 @@ observe(struct pt_ftree *t, const char *path, unsigned flags)
 	free(host);
 }
 
-/* Each wanted path and every directory above it. */
+/* Each wanted path and every directory above it (followed, as the kernel follows a link to a directory). */
 static void
 observe_all(struct pt_ftree *t, const struct pt_wants *w)
 {
@@ -102,12 +102,20 @@ observe_all(struct pt_ftree *t, const struct pt_wants *w)
 
 			free(d);
 			d = parent;
-			pt_wants_add(&all, d, 0);
+			pt_wants_add(&all, d, PT_WANT_FOLLOW);
 		}
 		free(d);
 	}
 	for (size_t i = 0; i < all.n; i++)
 		observe(t, all.v[i].path, all.v[i].flags);
+	/* where a followed link leads: its directory changes when the file there is rewritten */
+	for (size_t i = 0, n = t->n; i < n; i++) {
+		char *d = t->v[i].real && (t->v[i].flags & PT_WANT_FOLLOW) ? pt_path_parent(t->v[i].real) : NULL;
+
+		if (d && !pt_ftree_get(t, d))
+			observe(t, d, 0);
+		free(d);
+	}
 	pt_wants_done(&all);
 }
 
