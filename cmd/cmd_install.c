@@ -1,4 +1,4 @@
-/* cmd_install.c: `passthrough install`: puts the libvirt hook, boot unit, timer (and on DSM the wiring) in place, idempotently. */
+/* cmd_install.c: `passthrough install`: puts the libvirt hook, boot unit, timer (and on DSM the wiring) in place, idempotently: plans (reconcile/install.c), prints or applies the plan. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +85,7 @@ install_run(struct pt_ctx *ctx, int argc, char **argv)
 const struct pt_cmd pt_cmd_install = {
 	.name = "install",
 	.summary = "install the libvirt hook, boot unit and self-heal timer",
-	.usage = "[--dsm | --systemd] [--root DIR] [--dry-run] [--repair] [-c FILE] [--lock-file FILE]",
+	.usage = "[--dsm | --systemd] [--root DIR] [--dry-run] [--repair] [-c FILE] [--lock-file FILE] [--json]",
 	.help =
 	"Puts in place, changing only what differs, and says what it changed:\n"
 	"  the binary (a copy of this one), and an empty config when there is none;\n"
@@ -102,11 +102,19 @@ const struct pt_cmd pt_cmd_install = {
 	"which runs before each libvirtd start: they re-create the hook (DSM rebuilds\n"
 	"/etc/libvirt at boot) and bind the devices. Without either: the layout installed\n"
 	"already, else DSM when /etc.defaults/VERSION exists, else systemd.\n"
-	"What it created, replaced, moved or edited is recorded for 'passthrough uninstall'.\n"
-	"--root DIR: install into DIR instead of / (no systemctl then). --dry-run: only say.\n"
+	"What it creates, replaces, moves or edits is recorded for 'passthrough uninstall'\n"
+	"before it does it (a backup is written first), and the mtimes of the directories\n"
+	"it changes, so that uninstall gives the tree back as it was, even after a kill.\n"
+	"--root DIR: install into DIR instead of / (no systemctl then); a link in DIR that\n"
+	"leads out of it is refused, and nothing is written. --dry-run: only say (the plan).\n"
+	"--json: the plan as typed operations (mkdir, create, replace, move, enable_unit,\n"
+	"block, and the bookkeeping: backup, record, commit, clean), each with its path and\n"
+	"reason, and after a real run its result. -v: the bookkeeping in the text too.\n"
 	"--repair: only when installed already (what the timer and the DSM lines run, so\n"
 	"that they cannot put back what uninstall took away). -c and --lock-file go into the\n"
-	"hook and units. With --quiet it prints nothing; each change also goes to syslog.\n"
+	"hook and units: clean absolute paths to a file, of [A-Za-z0-9/._+-] only (no '.' or\n"
+	"'..' component, not '/'). A manifest line install would not write is refused.\n"
+	"With --quiet it prints nothing; each change also goes to syslog.\n"
 	"\n"
 	"Exit status: 0 done (or nothing to change), 1 failed (what it changed until then is\n"
 	"recorded), 64 usage error.\n",
