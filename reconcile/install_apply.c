@@ -179,171 +179,193 @@ exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* Where an operation acts, as host paths: path (h), target (t) and backup (b), NULL when it has none. */
+struct at {
+	char *h, *t, *b;
+};
+
+static int
+held(struct pt_fileop *op)
+{
+	op->result = PT_FILEOP_HELD;
+	return 0;
+}
+
+static int
+do_mkdir(struct applier *a, struct pt_fileop *op, const struct at *w)
+{
+	struct stat st;
+	int r = mkdir(w->h, op->mode ? op->mode : 0755) < 0 ? pt_neg_errno() : sync_dir_of(w->h);
+
+	if (r == -EEXIST && lstat(w->h, &st) == 0 && S_ISDIR(st.st_mode))
+		return held(op);
+	return r < 0 ? fail(a, r, "create the directory", w->h) : 0;
+}
+
+static int
+do_backup(struct applier *a, struct pt_fileop *op, const struct at *w)
+{
+	int r = w->b ? copy_file(w->h, w->b) : -EINVAL;
+
+	(void)op;
+	return r < 0 ? fail(a, r, "keep a copy of", w->h) : 0;
+}
+
+/* RECORD, CREATE, REPLACE: the file holds content with mode. */
+static int
+do_write(struct applier *a, struct pt_fileop *op, const struct at *w)
+{
+	int r;
+
+	if (holds(w->h, op->content, op->len, op->mode))
+		return held(op);
+	r = write_file(w->h, op->content, op->len, op->mode, NULL, false);
+	return r < 0 ? fail(a, r, "write", w->h) : 0;
+}
+
+/* COMMIT, MOVE: path is renamed to target, never over something there. */
+static int
+do_rename(struct applier *a, struct pt_fileop *op, const struct at *w)
+{
+	int r;
+
+	if (!exists(w->h) && exists(w->t))
+		return held(op);
+	r = rename_noreplace(w->h, w->t);
+	if (r == 0)
+		r = sync_dir_of(w->t);
+	return r < 0 ? fail(a, r, op->kind == PT_FILEOP_MOVE ? "move aside" : "rename into place", w->h) : 0;
+}
+
+/* ENABLE_UNIT, SYMLINK: path is a link to target. */
+static int
+do_link(struct applier *a, struct pt_fileop *op, const struct at *w)
+{
+	int r;
+
+	if (links_to(w->h, op->target))
+		return held(op);
+	r = link_to(w->h, op->target);
+	return r < 0 ? fail(a, r, op->kind == PT_FILEOP_SYMLINK ? "put back the link" : "create the link", w->h) : 0;
+}
+
+/* BLOCK, UNBLOCK: a foreign file gets new content with its owner and mode, or (UNBLOCK with a
+ * backup) its original back with its attributes. */
+static int
+do_edit(struct applier *a, struct pt_fileop *op, const struct at *w)
+{
+	struct stat st, bs;
+	int r;
+
+	if (op->kind == PT_FILEOP_UNBLOCK && w->b) {
+		if (lstat(w->b, &bs) == 0 && lstat(w->h, &st) == 0 && st.st_mtim.tv_sec == bs.st_mtim.tv_sec &&
+		    st.st_mtim.tv_nsec == bs.st_mtim.tv_nsec && st.st_size == bs.st_size)
+			return held(op);
+		r = copy_file(w->b, w->h);
+	} else if (holds(w->h, op->content, op->len, 0)) {
+		return held(op);
+	} else {
+		r = lstat(w->h, &st) < 0 ? pt_neg_errno() : write_file(w->h, op->content, op->len, st.st_mode, &st, false);
+	}
+	return r < 0 ? fail(a, r, "write", w->h) : 0;
+}
+
+/* RESTORE: the backup (target) back at path: renamed (the moved hook), or copied with its attributes and removed. */
+static int
+do_restore(struct applier *a, struct pt_fileop *op, const struct at *w)
+{
+	int r;
+
+	if (op->by_rename) {
+		if (!exists(w->t) && exists(w->h))
+			return held(op);
+		r = rename_noreplace(w->t, w->h);
+		if (r == 0)
+			r = sync_dir_of(w->h);
+	} else {
+		r = copy_file(w->t, w->h);
+		if (r == 0 && unlink(w->t) < 0)
+			r = pt_neg_errno();
+		if (r == 0)
+			r = sync_dir_of(w->t);
+	}
+	return r < 0 ? fail(a, r, "put back", w->h) : 0;
+}
+
+/* REMOVE, CLEAN */
+static int
+do_unlink(struct applier *a, struct pt_fileop *op, const struct at *w)
+{
+	int r = unlink(w->h) < 0 ? pt_neg_errno() : sync_dir_of(w->h);
+
+	if (r == -ENOENT)
+		return held(op);
+	return r < 0 ? fail(a, r, "remove", w->h) : 0;
+}
+
+static int
+do_rmdir(struct applier *a, struct pt_fileop *op, const struct at *w)
+{
+	int r = rmdir(w->h) < 0 ? pt_neg_errno() : sync_dir_of(w->h);
+
+	if (r == -ENOENT)
+		return held(op);
+	if (r == -ENOTEMPTY || r == -EEXIST) {
+		op->result = PT_FILEOP_KEPT;
+		pt_install_plan_note(a->plan, "kept directory '%s%s': it holds files install did not put there",
+				     strcmp(a->plan->root, "/") == 0 ? "" : a->plan->root, op->path);
+		return 0;
+	}
+	return r < 0 ? fail(a, r, "remove the directory", w->h) : 0;
+}
+
+static int
+do_settime(struct applier *a, struct pt_fileop *op, const struct at *w)
+{
+	const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)op->mtime_s, op->mtime_ns } };
+	struct stat st;
+
+	if (lstat(w->h, &st) < 0 ||
+	    ((long long)st.st_mtim.tv_sec == op->mtime_s && st.st_mtim.tv_nsec == op->mtime_ns))
+		return held(op);
+	if (utimensat(AT_FDCWD, w->h, times, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail(a, pt_neg_errno(), "put back the modification time of", w->h);
+	return 0;
+}
+
+static const struct {
+	int (*run)(struct applier *a, struct pt_fileop *op, const struct at *w);
+	bool needs_target;
+} kinds[] = {
+	[PT_FILEOP_MKDIR] = { do_mkdir, false },      [PT_FILEOP_BACKUP] = { do_backup, false },
+	[PT_FILEOP_RECORD] = { do_write, false },     [PT_FILEOP_COMMIT] = { do_rename, true },
+	[PT_FILEOP_CREATE] = { do_write, false },     [PT_FILEOP_REPLACE] = { do_write, false },
+	[PT_FILEOP_MOVE] = { do_rename, true },       [PT_FILEOP_ENABLE_UNIT] = { do_link, true },
+	[PT_FILEOP_BLOCK] = { do_edit, false },       [PT_FILEOP_REMOVE] = { do_unlink, false },
+	[PT_FILEOP_RMDIR] = { do_rmdir, false },      [PT_FILEOP_RESTORE] = { do_restore, true },
+	[PT_FILEOP_SYMLINK] = { do_link, true },      [PT_FILEOP_UNBLOCK] = { do_edit, false },
+	[PT_FILEOP_SETTIME] = { do_settime, false },  [PT_FILEOP_CLEAN] = { do_unlink, false },
+};
+
 /* Runs one operation: 0 with op->result set, or a negative errno with *a->reterr. */
 static int
 run(struct applier *a, struct pt_fileop *op)
 {
 	const char *rr = a->plan->root_real;
-	char *h = pt_root_host_path(rr, op->real);
-	char *t = op->target ? pt_root_host_path(rr, op->target) : NULL;
-	char *b = op->backup_real ? pt_root_host_path(rr, op->backup_real) : NULL;
-	struct stat st;
-	int r = 0;
+	struct at w = { pt_root_host_path(rr, op->real), op->target ? pt_root_host_path(rr, op->target) : NULL,
+			op->backup_real ? pt_root_host_path(rr, op->backup_real) : NULL };
+	int r;
 
 	op->result = PT_FILEOP_DONE;
-	if (!t && (op->kind == PT_FILEOP_COMMIT || op->kind == PT_FILEOP_MOVE || op->kind == PT_FILEOP_RESTORE ||
-		   op->kind == PT_FILEOP_ENABLE_UNIT || op->kind == PT_FILEOP_SYMLINK)) {
-		free(h);
-		free(b);
-		return fail(a, -EINVAL, "carry out the plan at", op->path);   /* an operation without its target */
-	}
-	switch (op->kind) {
-	case PT_FILEOP_MKDIR:
-		if (mkdir(h, op->mode ? op->mode : 0755) < 0) {
-			r = pt_neg_errno();
-			if (r == -EEXIST && lstat(h, &st) == 0 && S_ISDIR(st.st_mode))
-				r = 0, op->result = PT_FILEOP_HELD;
-		}
-		if (r == 0 && op->result == PT_FILEOP_DONE)
-			r = sync_dir_of(h);
-		if (r < 0)
-			r = fail(a, r, "create the directory", h);
-		break;
-	case PT_FILEOP_BACKUP:
-		r = copy_file(h, b);
-		if (r < 0)
-			r = fail(a, r, "keep a copy of", h);
-		break;
-	case PT_FILEOP_RECORD:
-	case PT_FILEOP_CREATE:
-	case PT_FILEOP_REPLACE:
-		if (holds(h, op->content, op->len, op->mode)) {
-			op->result = PT_FILEOP_HELD;
-			break;
-		}
-		r = write_file(h, op->content, op->len, op->mode, NULL, false);
-		if (r < 0)
-			r = fail(a, r, "write", h);
-		break;
-	case PT_FILEOP_COMMIT:
-		if (!exists(h) && exists(t)) {
-			op->result = PT_FILEOP_HELD;
-			break;
-		}
-		r = rename_noreplace(h, t);
-		if (r == 0)
-			r = sync_dir_of(t);
-		if (r < 0)
-			r = fail(a, r, "rename into place", h);
-		break;
-	case PT_FILEOP_MOVE:
-		if (!exists(h) && exists(t)) {
-			op->result = PT_FILEOP_HELD;
-			break;
-		}
-		r = rename_noreplace(h, t);
-		if (r == 0)
-			r = sync_dir_of(t);
-		if (r < 0)
-			r = fail(a, r, "move aside", h);
-		break;
-	case PT_FILEOP_ENABLE_UNIT:
-	case PT_FILEOP_SYMLINK:
-		if (links_to(h, t ? op->target : "")) {
-			op->result = PT_FILEOP_HELD;
-			break;
-		}
-		r = link_to(h, t ? op->target : "");
-		if (r < 0)
-			r = fail(a, r, op->kind == PT_FILEOP_SYMLINK ? "put back the link" : "create the link", h);
-		break;
-	case PT_FILEOP_BLOCK:
-	case PT_FILEOP_UNBLOCK:
-		if (op->kind == PT_FILEOP_UNBLOCK && b) {
-			struct stat bs;
-
-			if (lstat(b, &bs) == 0 && lstat(h, &st) == 0 && st.st_mtim.tv_sec == bs.st_mtim.tv_sec &&
-			    st.st_mtim.tv_nsec == bs.st_mtim.tv_nsec && st.st_size == bs.st_size) {
-				op->result = PT_FILEOP_HELD;
-				break;
-			}
-			r = copy_file(b, h);
-		} else if (holds(h, op->content, op->len, 0)) {
-			op->result = PT_FILEOP_HELD;
-			break;
-		} else {
-			r = lstat(h, &st) < 0 ? pt_neg_errno() : write_file(h, op->content, op->len, st.st_mode, &st, false);
-		}
-		if (r < 0)
-			r = fail(a, r, "write", h);
-		break;
-	case PT_FILEOP_RESTORE:
-		if (op->by_rename) {
-			if (!exists(t) && exists(h)) {
-				op->result = PT_FILEOP_HELD;
-				break;
-			}
-			r = rename_noreplace(t, h);
-			if (r == 0)
-				r = sync_dir_of(h);
-		} else {
-			r = copy_file(t, h);
-			if (r == 0 && unlink(t) < 0)
-				r = pt_neg_errno();
-			if (r == 0)
-				r = sync_dir_of(t);
-		}
-		if (r < 0)
-			r = fail(a, r, "put back", h);
-		break;
-	case PT_FILEOP_REMOVE:
-	case PT_FILEOP_CLEAN:
-		if (unlink(h) < 0) {
-			r = pt_neg_errno();
-			if (r == -ENOENT)
-				r = 0, op->result = PT_FILEOP_HELD;
-		} else {
-			r = sync_dir_of(h);
-		}
-		if (r < 0)
-			r = fail(a, r, "remove", h);
-		break;
-	case PT_FILEOP_RMDIR:
-		if (rmdir(h) < 0) {
-			r = pt_neg_errno();
-			if (r == -ENOENT) {
-				r = 0, op->result = PT_FILEOP_HELD;
-			} else if (r == -ENOTEMPTY || r == -EEXIST) {
-				r = 0, op->result = PT_FILEOP_KEPT;
-				pt_install_plan_note(a->plan, "kept directory '%s%s': it holds files install did not put there",
-						     strcmp(a->plan->root, "/") == 0 ? "" : a->plan->root, op->path);
-			}
-		} else {
-			r = sync_dir_of(h);
-		}
-		if (r < 0)
-			r = fail(a, r, "remove the directory", h);
-		break;
-	case PT_FILEOP_SETTIME:
-		if (lstat(h, &st) < 0) {
-			op->result = PT_FILEOP_HELD;
-			break;
-		}
-		if ((long long)st.st_mtim.tv_sec == op->mtime_s && st.st_mtim.tv_nsec == op->mtime_ns) {
-			op->result = PT_FILEOP_HELD;
-			break;
-		}
-		if (utimensat(AT_FDCWD, h,
-			      (const struct timespec[]){ { 0, UTIME_OMIT }, { (time_t)op->mtime_s, op->mtime_ns } },
-			      AT_SYMLINK_NOFOLLOW) < 0)
-			r = fail(a, pt_neg_errno(), "put back the modification time of", h);
-		break;
-	}
+	if ((size_t)op->kind >= sizeof(kinds) / sizeof(kinds[0]) || (kinds[op->kind].needs_target && !w.t))
+		r = fail(a, -EINVAL, "carry out the plan at", op->path);   /* an operation without what it needs */
+	else
+		r = kinds[op->kind].run(a, op, &w);
 	if (r < 0)
 		op->result = PT_FILEOP_PENDING;
-	free(h);
-	free(t);
-	free(b);
+	free(w.h);
+	free(w.t);
+	free(w.b);
 	return r;
 }
 
