@@ -65,13 +65,14 @@ const struct pt_cmd pt_cmd_uninstall = {
 	"script changed since). A config file you edited is kept. Devices stay where they\n"
 	"are: run 'passthrough apply' with them released first if you want them back.\n"
 	"The modification times of the directories install changed are put back, and the\n"
-	"manifest goes last, so that an interrupted uninstall can be run again. A manifest\n"
-	"line install would not write (a path with '.' or '..', one outside the layout, an\n"
-	"option that is not a clean path) is refused before anything is undone.\n"
+	"state directory goes last, so that an interrupted uninstall is finished by the next\n"
+	"install or uninstall. A manifest line install would not write (a path with '.' or\n"
+	"'..', one outside the layout, an option that is not a clean path) is refused before\n"
+	"anything is undone.\n"
 	"On a live system it stops the timer first and reloads systemd after.\n"
 	"--root DIR: the tree install wrote into. --dry-run: only say (the plan). --json:\n"
 	"the plan as typed operations (remove, restore, symlink, unblock, rmdir, and the\n"
-	"bookkeeping: record, settime, clean), after a real run with their results.\n"
+	"bookkeeping: record, settime, clean, unstage), after a real run with their results.\n"
 	"\n"
 	"Exit status: 0 done, 1 failed or nothing installed, 64 usage error.\n",
 	.options = PT_OPT_ROOT | PT_OPT_DRY_RUN | PT_OPT_LOCK_FILE | PT_OPT_LOCK_TIMEOUT,

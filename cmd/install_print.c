@@ -54,6 +54,8 @@ pt_install_op_line(const struct pt_install_plan *p, const struct pt_fileop *op)
 		return xasprintf("put back the modification time of '%s%s'", rp, op->path);
 	case PT_FILEOP_CLEAN:
 		return xasprintf("removed '%s%s' (%s)", rp, op->real, op->reason);
+	case PT_FILEOP_UNSTAGE:
+		return xasprintf("renamed '%s%s' to '%s%s': %s", rp, op->real, rp, op->target, op->reason);
 	}
 	return xstrdup("?");
 }

@@ -17,7 +17,7 @@ static const char *const kind_names[] = {
 	[PT_FILEOP_MOVE] = "move", [PT_FILEOP_ENABLE_UNIT] = "enable_unit", [PT_FILEOP_BLOCK] = "block",
 	[PT_FILEOP_REMOVE] = "remove", [PT_FILEOP_RMDIR] = "rmdir", [PT_FILEOP_RESTORE] = "restore",
 	[PT_FILEOP_SYMLINK] = "symlink", [PT_FILEOP_UNBLOCK] = "unblock", [PT_FILEOP_SETTIME] = "settime",
-	[PT_FILEOP_CLEAN] = "clean",
+	[PT_FILEOP_CLEAN] = "clean", [PT_FILEOP_UNSTAGE] = "unstage",
 };
 
 const char *
@@ -30,7 +30,7 @@ bool
 pt_fileop_bookkeeping(enum pt_fileop_kind k)
 {
 	return k == PT_FILEOP_BACKUP || k == PT_FILEOP_RECORD || k == PT_FILEOP_COMMIT || k == PT_FILEOP_SETTIME ||
-	       k == PT_FILEOP_CLEAN;
+	       k == PT_FILEOP_CLEAN || k == PT_FILEOP_UNSTAGE;
 }
 
 /* ---- wants and the tree ---- */
@@ -403,6 +403,7 @@ pt_ip_done(struct pt_ip *x)
 	pt_ip_set_done(&x->written);
 	pt_manifest_done(&x->m);
 	free(x->stage_top);
+	free(x->unstaged_parent);
 	free(x->stage_top_path);
 	free(x->stage_real);
 	free(x->stage_parent);
@@ -487,4 +488,69 @@ pt_ip_check_manifest(struct pt_ip *x)
 				    x->rp, x->p->state_dir, m->v[i].line, m->v[i].path);
 	}
 	return 0;
+}
+
+/* "var.passthrough-unstage-1700000000.123456789" for the directory name, or false. */
+static bool
+is_unstage(const char *entry, const char *name, long long *ret_s, long *ret_ns)
+{
+	size_t n = strlen(name), k = strlen(PT_UNSTAGE_INFIX);
+
+	return strncmp(entry, name, n) == 0 && strncmp(entry + n, PT_UNSTAGE_INFIX, k) == 0 &&
+	       pt_mtime_parse(entry + n + k, ret_s, ret_ns);
+}
+
+void
+pt_ip_finish_unstaged(struct pt_ip *x, struct pt_ip_ops *to)
+{
+	const char *s = x->p->state_dir;
+	char *d = pt_path_parent(s);
+
+	for (;;) {
+		const struct pt_fnode *dn = pt_ip_node(x, d);
+		char *top = xasprintf("%s/", strcmp(d, "/") == 0 ? "" : d);
+		const char *name = s + strlen(top), *slash = strchr(name, '/');
+		char *first = slash ? xstrndup(name, (size_t)(slash - name)) : xstrdup(name);
+
+		for (size_t i = 0; dn->real && i < dn->n_names; i++) {
+			long long ts;
+			long tns;
+			char *base, *dir, *p, *at;
+			struct pt_fileop *op;
+
+			if (!is_unstage(dn->names[i], first, &ts, &tns))
+				continue;
+			/* a run killed while it removed the state directory: finish it, then put back d's mtime */
+			base = xasprintf("%s/%s", strcmp(dn->real, "/") == 0 ? "" : dn->real, dn->names[i]);
+			dir = xasprintf("%s%s", base, s + strlen(top) + strlen(first));
+			p = xasprintf("%s/" PT_MANIFEST_NAME, dir);
+			pt_ip_push(to, PT_FILEOP_CLEAN, p, p, "left by an uninstall that was stopped");
+			free(p);
+			p = xasprintf("%s/" PT_MANIFEST_NAME PT_TMP_SUFFIX, dir);
+			pt_ip_push(to, PT_FILEOP_CLEAN, p, p, "left by an uninstall that was stopped");
+			free(p);
+			while (strlen(dir) >= strlen(base)) {
+				pt_ip_push(to, PT_FILEOP_RMDIR, dir, dir, "left by an uninstall that was stopped");
+				at = strrchr(dir, '/');
+				*at = '\0';
+			}
+			op = pt_ip_push(to, PT_FILEOP_SETTIME, dn->path, dn->real, "as it was before install");
+			op->mtime_s = ts;
+			op->mtime_ns = tns;
+			free(x->unstaged_parent);
+			x->unstaged_parent = xstrdup(dn->real);
+			x->unstaged_mtime_s = ts;
+			x->unstaged_mtime_ns = tns;
+			free(base);
+			free(dir);
+		}
+		free(first);
+		free(top);
+		if (strcmp(d, "/") == 0)
+			break;
+		top = pt_path_parent(d);
+		free(d);
+		d = top;
+	}
+	free(d);
 }

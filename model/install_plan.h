@@ -78,11 +78,14 @@ enum pt_fileop_kind {
 	PT_FILEOP_BLOCK,           /* put passthrough's guarded block into a foreign file (content: the whole file) */
 	PT_FILEOP_REMOVE,          /* remove path, which install wrote */
 	PT_FILEOP_RMDIR,           /* remove directory path, when empty */
-	PT_FILEOP_RESTORE,         /* put back path from target (a backup, copied with its attributes; or renamed) */
+	PT_FILEOP_RESTORE,         /* put back path from target (a backup, copied with its attributes, removed by a
+	                            * CLEAN once the manifest no longer names it; or the moved hook, renamed) */
 	PT_FILEOP_SYMLINK,         /* put back link path -> target */
 	PT_FILEOP_UNBLOCK,         /* take the block out of path (content), or put back its original (backup) */
 	PT_FILEOP_SETTIME,         /* put back the mtime of a directory (or link) install changed */
 	PT_FILEOP_CLEAN,           /* remove a file of passthrough's own: the manifest, a backup, a temporary */
+	PT_FILEOP_UNSTAGE,         /* rename the state directory (real) to target, its unstaging name, before it is
+	                            * emptied and removed: the name carries its parent's mtime before install */
 };
 
 /* Bookkeeping (not a change people asked about): shown with -v and in JSON. */

@@ -10,8 +10,6 @@
 #include "model/install_planner.h"
 #include "model/xalloc.h"
 
-#define STAGE_INFIX ".passthrough-stage-"
-
 /* mkdir -p, recording each directory it creates. */
 static int
 ensure_dir(struct pt_ip *x, const char *dir)
@@ -280,12 +278,12 @@ check_preconditions(struct pt_ip *x)
 static bool
 find_stage(const struct pt_fnode *dir, const char *name, char **ret_entry, long long *ret_s, long *ret_ns)
 {
-	size_t n = strlen(name), k = strlen(STAGE_INFIX);
+	size_t n = strlen(name), k = strlen(PT_STAGE_INFIX);
 
 	for (size_t i = 0; i < dir->n_names; i++) {
 		const char *e = dir->names[i];
 
-		if (strncmp(e, name, n) == 0 && strncmp(e + n, STAGE_INFIX, k) == 0 &&
+		if (strncmp(e, name, n) == 0 && strncmp(e + n, PT_STAGE_INFIX, k) == 0 &&
 		    pt_mtime_parse(e + n + k, ret_s, ret_ns)) {
 			*ret_entry = xstrdup(e);
 			return true;
@@ -336,11 +334,14 @@ plan_stage(struct pt_ip *x)
 	x->stage_top_path = xstrdup(top);
 	name = strrchr(x->stage_top, '/') + 1;
 	if (!find_stage(a, name, &entry, &x->stage_mtime_s, &x->stage_mtime_ns)) {
-		char *t = pt_mtime_format(a->mtime_s, a->mtime_ns);
+		bool unstaged = x->unstaged_parent && strcmp(x->unstaged_parent, a->real) == 0;
+		char *t;
 
-		entry = xasprintf("%s" STAGE_INFIX "%s", name, t);
-		x->stage_mtime_s = a->mtime_s;
-		x->stage_mtime_ns = a->mtime_ns;
+		/* its mtime as it was: after a stopped uninstall, the one it is about to get back */
+		x->stage_mtime_s = unstaged ? x->unstaged_mtime_s : a->mtime_s;
+		x->stage_mtime_ns = unstaged ? x->unstaged_mtime_ns : a->mtime_ns;
+		t = pt_mtime_format(x->stage_mtime_s, x->stage_mtime_ns);
+		entry = xasprintf("%s" PT_STAGE_INFIX "%s", name, t);
 		free(t);
 	}
 	x->stage_parent = xstrdup(a->real);
@@ -429,7 +430,10 @@ plan_cleanup(struct pt_ip *x, struct pt_ip_ops *to)
 static int
 ensure_state(struct pt_ip *x)
 {
-	int r = plan_stage(x);
+	int r;
+
+	pt_ip_finish_unstaged(x, &x->chain);
+	r = plan_stage(x);
 
 	if (r == 0) {
 		x->in_chain = true;

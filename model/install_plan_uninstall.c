@@ -38,6 +38,17 @@ clean_op(struct pt_ip *x, const char *path, const char *real, const char *reason
 	pt_ip_set_add(&x->gone, real);
 }
 
+/* A backup goes once the manifest no longer names it (x->tail follows the record's RECORD):
+ * killed in between, a rerun still finds the backup its record names. */
+static void
+clean_backup(struct pt_ip *x, const struct pt_fnode *a)
+{
+	if (pt_ip_set_has(&x->gone, a->real))
+		return;
+	pt_ip_push(&x->tail, PT_FILEOP_CLEAN, a->path, a->real, "the backup, no longer named by the manifest");
+	pt_ip_set_add(&x->gone, a->real);
+}
+
 /* A file install created (a config only while it is the template): removed while it is ours. */
 static void
 undo_created(struct pt_ip *x, const struct pt_mrec *rec, const struct pt_fnode *n)
@@ -82,9 +93,12 @@ undo_replaced(struct pt_ip *x, const struct pt_mrec *rec, const struct pt_fnode 
 	op->backup_real = xstrdup(a->real);
 	op->by_rename = moved;
 	op->unit = pt_ip_is_unit_path(x, rec->path);
-	pt_ip_set_add(&x->gone, a->real);
 	pt_ip_touch(x, n->real);
 	pt_ip_touch(x, a->real);
+	if (moved)
+		pt_ip_set_add(&x->gone, a->real);
+	else
+		clean_backup(x, a);
 }
 
 /* DSM's package script: the original back while the script is as install left it, else only our lines out. */
@@ -118,7 +132,17 @@ undo_edited(struct pt_ip *x, const struct pt_fnode *n, const struct pt_fnode *a)
 		free(block);
 	}
 	if (a->exists)
-		clean_op(x, a->path, a->real, "the original, no longer needed");
+		clean_backup(x, a);
+}
+
+static void
+append_ops(struct pt_ip_ops *to, struct pt_ip_ops *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		xgrow(&to->v, &to->cap, to->n + 1, sizeof(*to->v));
+		to->v[to->n++] = from->v[i];
+	}
+	from->n = 0;
 }
 
 /* Undoes one record other than a directory, an option or an mtime. */
@@ -250,6 +274,93 @@ plan_orphans(struct pt_ip *x)
 	}
 }
 
+/* The state directory install created, deepest first, when it holds nothing but itself and what
+ * the plan removes (and the manifest); false otherwise (then each is removed where it is, and
+ * one with something else in it is kept). */
+static bool
+state_chain(const struct pt_ip *x, struct pt_ip_set *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	for (size_t i = 0; i < x->in->m->n; i++) {
+		const struct pt_mrec *rec = &x->in->m->v[i];
+		const struct pt_fnode *n = pt_ip_node(x, rec->path);
+
+		if (rec->kind == PT_MREC_DIR && n->real && holds_state(x, n->real) && n->exists && S_ISDIR(n->mode))
+			pt_ip_set_add(ret, n->real);
+	}
+	if (!ret->n || !pt_ip_set_has(ret, pt_ip_node(x, x->p->state_dir)->real))
+		return false;
+	qsort(ret->v, ret->n, sizeof(*ret->v), by_depth);
+	for (size_t i = 0; i < ret->n; i++) {
+		const struct pt_fnode *n = pt_ip_node_by_real(x, ret->v[i]);
+		bool state = i == 0;
+
+		if (!n || !(n->flags & PT_WANT_LIST))
+			return false;
+		for (size_t k = 0; k < n->n_names; k++) {
+			char *child = xasprintf("%s/%s", strcmp(n->real, "/") == 0 ? "" : n->real, n->names[k]);
+			bool ok = pt_ip_set_has(&x->gone, child) || (i > 0 && strcmp(child, ret->v[i - 1]) == 0) ||
+				  (state && strcmp(n->names[k], PT_MANIFEST_NAME) == 0);
+
+			free(child);
+			if (!ok)
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The state directory goes whole: renamed first to an unstaging name next to it that carries
+ * its parent's mtime before install, then emptied and removed, then that mtime put back. A run
+ * stopped on the way leaves the unstaging directory, which the next install or uninstall
+ * finishes (pt_ip_finish_unstaged()); only a stop between the last removal and the mtime loses
+ * the mtime. False when the state directory holds something else (then see plan_rmdirs()).
+ */
+static bool
+plan_unstage(struct pt_ip *x)
+{
+	struct pt_ip_set chain;
+	const char *top;
+	const struct pt_fnode *a;
+	char *parent, *t, *unstage, *p;
+	long long ts;
+	long tns;
+	struct pt_fileop *op;
+
+	if (!state_chain(x, &chain)) {
+		pt_ip_set_done(&chain);
+		return false;
+	}
+	top = chain.v[chain.n - 1];
+	parent = pt_path_parent(top);
+	a = pt_ip_node_by_real(x, parent);
+	ts = a ? a->mtime_s : 0;
+	tns = a ? a->mtime_ns : 0;
+	for (size_t i = 0; i < x->in->m->n; i++)
+		if (x->in->m->v[i].kind == PT_MREC_MTIME && strcmp(x->in->m->v[i].path, parent) == 0)
+			pt_mtime_parse(x->in->m->v[i].arg, &ts, &tns);
+	t = pt_mtime_format(ts, tns);
+	unstage = xasprintf("%s" PT_UNSTAGE_INFIX "%s", top, t);
+	op = pt_ip_push(&x->effects, PT_FILEOP_UNSTAGE, top, top, "the state directory goes away whole");
+	op->target = xstrdup(unstage);
+	p = xasprintf("%s%s/" PT_MANIFEST_NAME, unstage, chain.v[0] + strlen(top));
+	pt_ip_push(&x->effects, PT_FILEOP_CLEAN, p, p, "nothing is left to undo");
+	free(p);
+	for (size_t i = 0; i < chain.n; i++) {
+		const struct pt_fnode *n = pt_ip_node_by_real(x, chain.v[i]);
+
+		p = xasprintf("%s%s", unstage, chain.v[i] + strlen(top));
+		pt_ip_push(&x->effects, PT_FILEOP_RMDIR, n ? n->path : chain.v[i], p, "install created it");
+		free(p);
+	}
+	free(t);
+	free(unstage);
+	free(parent);
+	pt_ip_set_done(&chain);
+	return true;
+}
+
 int
 pt_uninstall_plan_compute(const struct pt_install_input *in, struct pt_install_plan *ret, char **reterr)
 {
@@ -261,6 +372,13 @@ pt_uninstall_plan_compute(const struct pt_install_input *in, struct pt_install_p
 
 	pt_ip_init(&x, in, ret, reterr);
 	ret->uninstall = true;
+	pt_ip_finish_unstaged(&x, &x.effects);
+	if (!in->have_manifest) {
+		/* nothing installed: at most what a stopped uninstall left */
+		pt_ip_move_ops(ret, &x.effects);
+		pt_ip_done(&x);
+		return 0;
+	}
 	r = pt_ip_check_manifest(&x);
 	for (size_t i = 0; i < in->m->n && r == 0; i++) {
 		const struct pt_fnode *n = pt_ip_node(&x, in->m->v[i].path);
@@ -292,21 +410,24 @@ pt_uninstall_plan_compute(const struct pt_install_input *in, struct pt_install_p
 				break;
 			}
 		}
-		if (x.effects.n > before)
+		if (x.effects.n > before || x.tail.n)
 			pt_ip_push_record(&x, &x.effects, &left, "what is left to undo");
+		append_ops(&x.effects, &x.tail);
 	}
 	pt_manifest_done(&left);
 	plan_orphans(&x);
 	/* then the directories and mtimes away from the state directory; the manifest; the rest */
 	plan_rmdirs(&x, false);
 	plan_settimes(&x, false);
-	s = pt_ip_node(&x, x.p->state_dir);
-	mpath = xasprintf("%s/" PT_MANIFEST_NAME, x.p->state_dir);
-	mreal = xasprintf("%s/" PT_MANIFEST_NAME, s->real ? s->real : x.p->state_dir);
-	clean_op(&x, mpath, mreal, "nothing is left to undo");
-	free(mpath);
-	free(mreal);
-	plan_rmdirs(&x, true);
+	if (!plan_unstage(&x)) {
+		s = pt_ip_node(&x, x.p->state_dir);
+		mpath = xasprintf("%s/" PT_MANIFEST_NAME, x.p->state_dir);
+		mreal = xasprintf("%s/" PT_MANIFEST_NAME, s->real ? s->real : x.p->state_dir);
+		clean_op(&x, mpath, mreal, "nothing is left to undo");
+		free(mpath);
+		free(mreal);
+		plan_rmdirs(&x, true);
+	}
 	plan_settimes(&x, true);
 	pt_ip_move_ops(ret, &x.effects);
 	pt_ip_done(&x);

@@ -7,6 +7,9 @@
 
 #include "model/install_plan.h"
 
+#define PT_STAGE_INFIX ".passthrough-stage-"
+#define PT_UNSTAGE_INFIX ".passthrough-unstage-"
+
 struct pt_ip_ops {
 	struct pt_fileop *v;
 	size_t n, cap;
@@ -41,6 +44,10 @@ struct pt_ip {
 	long long stage_mtime_s;           /* that directory's mtime before install */
 	long stage_mtime_ns;
 	bool in_chain;                     /* ensure_dir adds to chain, not effects */
+	/* an uninstall that was stopped while it removed the state directory */
+	char *unstaged_parent;             /* the directory that held it (real), or NULL */
+	long long unstaged_mtime_s;        /* its mtime before install */
+	long unstaged_mtime_ns;
 	char **reterr;
 };
 
@@ -87,5 +94,8 @@ void pt_ip_push_record(struct pt_ip *x, struct pt_ip_ops *l, const struct pt_man
 /* Moves l's operations to the end of plan (l is emptied), or frees them. */
 void pt_ip_move_ops(struct pt_install_plan *plan, struct pt_ip_ops *l);
 void pt_ip_free_ops(struct pt_ip_ops *l);
+/* Operations that finish an uninstall stopped while it removed the state directory (its
+ * unstaging directory is there: emptied, removed, and its parent's mtime put back), to to. */
+void pt_ip_finish_unstaged(struct pt_ip *x, struct pt_ip_ops *to);
 
 #endif

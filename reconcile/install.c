@@ -282,26 +282,29 @@ pt_uninstall_plan(const struct pt_install_target *t, struct pt_install_plan *ret
 	struct pt_install_target u = *t;
 	enum pt_layout l;
 	char *self;
-	int r = pt_installed_layout(t->root, &l);
+	bool installed = pt_installed_layout(t->root, &l) == 0;
+	int r = 0;
 
 	memset(ret, 0, sizeof(*ret));
-	if (r < 0) {
-		*reterr = xasprintf("nothing to uninstall: no manifest under '%s'", t->root);
-		return r;
-	}
 	u.self = NULL;
 	u.config = u.lock_file = NULL;
-	r = prepare(&u, l, &tree, &m, &self, &in, reterr);
-	if (r < 0)
-		return r;
-	if (!in.have_manifest) {
+	/* nothing installed: each layout's plan is at most what a stopped uninstall left */
+	for (int k = 0; k < PT_N_LAYOUTS && r == 0 && !ret->n; k++) {
+		if (installed && k != (int)l)
+			continue;
+		pt_install_plan_done(ret);
+		r = prepare(&u, installed ? l : (enum pt_layout)k, &tree, &m, &self, &in, reterr);
+		if (r < 0)
+			return r;
+		r = pt_uninstall_plan_compute(&in, ret, reterr);
+		free(self);
+		pt_manifest_done(&m);
+		pt_ftree_done(&tree);
+	}
+	if (r == 0 && !installed && !ret->n) {
 		*reterr = xasprintf("nothing to uninstall: no manifest under '%s'", t->root);
 		r = -ENOENT;
-	} else {
-		r = pt_uninstall_plan_compute(&in, ret, reterr);
 	}
-	pt_manifest_done(&m);
-	pt_ftree_done(&tree);
 	return r;
 }
 

@@ -223,7 +223,7 @@ do_write(struct applier *a, struct pt_fileop *op, const struct at *w)
 	return r < 0 ? fail(a, r, "write", w->h) : 0;
 }
 
-/* COMMIT, MOVE: path is renamed to target, never over something there. */
+/* COMMIT, MOVE, UNSTAGE: path is renamed to target, never over something there. */
 static int
 do_rename(struct applier *a, struct pt_fileop *op, const struct at *w)
 {
@@ -234,7 +234,7 @@ do_rename(struct applier *a, struct pt_fileop *op, const struct at *w)
 	r = rename_noreplace(w->h, w->t);
 	if (r == 0)
 		r = sync_dir_of(w->t);
-	return r < 0 ? fail(a, r, op->kind == PT_FILEOP_MOVE ? "move aside" : "rename into place", w->h) : 0;
+	return r < 0 ? fail(a, r, op->kind == PT_FILEOP_MOVE ? "move aside" : "rename", w->h) : 0;
 }
 
 /* ENABLE_UNIT, SYMLINK: path is a link to target. */
@@ -270,7 +270,8 @@ do_edit(struct applier *a, struct pt_fileop *op, const struct at *w)
 	return r < 0 ? fail(a, r, "write", w->h) : 0;
 }
 
-/* RESTORE: the backup (target) back at path: renamed (the moved hook), or copied with its attributes and removed. */
+/* RESTORE: the backup (target) back at path: renamed (the moved hook), or copied with its
+ * attributes (a CLEAN after the manifest's next write removes the backup). */
 static int
 do_restore(struct applier *a, struct pt_fileop *op, const struct at *w)
 {
@@ -284,10 +285,6 @@ do_restore(struct applier *a, struct pt_fileop *op, const struct at *w)
 			r = sync_dir_of(w->h);
 	} else {
 		r = copy_file(w->t, w->h);
-		if (r == 0 && unlink(w->t) < 0)
-			r = pt_neg_errno();
-		if (r == 0)
-			r = sync_dir_of(w->t);
 	}
 	return r < 0 ? fail(a, r, "put back", w->h) : 0;
 }
@@ -345,6 +342,7 @@ static const struct {
 	[PT_FILEOP_RMDIR] = { do_rmdir, false },      [PT_FILEOP_RESTORE] = { do_restore, true },
 	[PT_FILEOP_SYMLINK] = { do_link, true },      [PT_FILEOP_UNBLOCK] = { do_edit, false },
 	[PT_FILEOP_SETTIME] = { do_settime, false },  [PT_FILEOP_CLEAN] = { do_unlink, false },
+	[PT_FILEOP_UNSTAGE] = { do_rename, true },
 };
 
 /* Runs one operation: 0 with op->result set, or a negative errno with *a->reterr. */

@@ -411,45 +411,79 @@ for layout in sd_foreign dsm_foreign; do
 done
 
 kill_syscalls=openat,write,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat,symlink,symlinkat,link,linkat,fchmod,fchmodat,chmod,fchown,fchownat,chown,utimensat,rmdir,truncate,ftruncate
+# kill_points CMD: SYSCALL N for each call of `passthrough CMD --root $kr` that changes the tree (not an
+# open without O_CREAT, not a write to stdout or stderr), sampled when KILL_POINTS is set.
+kill_points() {
+	strace -f -qq -o "$tmp/trace" -e trace=$kill_syscalls "$BIN" "$1" --root "$kr" >/dev/null 2>&1
+	awk '{ sub(/^[0-9]+ +/, ""); name = $0; sub(/\(.*/, "", name); n[name]++
+	       if ((name == "openat" && $0 !~ /O_CREAT/) || (name == "write" && $0 ~ /^write\([12],/)) next
+	       print name, n[name] }' "$tmp/trace" >"$tmp/points"
+	total=$(wc -l <"$tmp/points" | tr -d ' ')
+	if [ -n "${KILL_POINTS:-}" ] && [ "$KILL_POINTS" -lt "$total" ]; then
+		# the first call of each kind, the last one, and KILL_POINTS spread over the rest
+		awk -v k="$KILL_POINTS" -v t="$total" '!seen[$1]++ || NR == t || (NR * k) % t < k' "$tmp/points" >"$tmp/points.s"
+		mv "$tmp/points.s" "$tmp/points"
+	fi
+	kinds=$(cut -d' ' -f1 "$tmp/points" | LC_ALL=C sort -u | tr '\n' ' ')
+}
+# kill_each CMD START: for each kill point of CMD, a copy of START, CMD killed there, then install
+# + uninstall compared with $tmp/pristine; sets tried, bad, last (the diff at the last point).
+kill_each() {
+	tried=0 bad=0 k=0
+	: >"$tmp/kill-why"
+	nlast=$(wc -l <"$tmp/points" | tr -d ' ')
+	while read -r sys nth; do
+		k=$((k + 1))
+		rm -rf "$kr" && cp -a "$2" "$kr"
+		strace -f -qq -o /dev/null -e trace="$sys" -e inject="$sys":signal=KILL:when="$nth" "$BIN" "$1" --root "$kr" \
+			>/dev/null 2>&1
+		"$BIN" install --root "$kr" >/dev/null 2>"$tmp/kill-err" && "$BIN" uninstall --root "$kr" >/dev/null 2>>"$tmp/kill-err"
+		krc=$?
+		full "$kr" >"$tmp/after"
+		diff "$tmp/pristine" "$tmp/after" >"$tmp/kill-diff"
+		if [ "$1" = uninstall ] && [ "$k" = "$nlast" ]; then
+			cp "$tmp/kill-diff" "$tmp/kill-last"
+			continue
+		fi
+		tried=$((tried + 1))
+		if [ "$krc" != 0 ] || [ -s "$tmp/kill-diff" ]; then
+			bad=$((bad + 1))
+			[ "$bad" -gt 3 ] || { echo "killed at $sys #$nth: exit $krc"; cat "$tmp/kill-err" "$tmp/kill-diff"; } >>"$tmp/kill-why"
+		fi
+	done <"$tmp/points"
+}
 if ! command -v strace >/dev/null 2>&1 || ! strace -qq -o /dev/null true 2>/dev/null; then
-	report "install killed at each system call that changes the tree # SKIP strace is missing or cannot trace here (apt-get install strace)" 1
+	report "install and uninstall killed at each system call that changes the tree # SKIP strace is missing or cannot trace here (apt-get install strace)" 1
 else
 	for layout in sd_foreign dsm_foreign; do
 		rm -rf "$tmp/kill-pristine" "$kr" && $layout "$tmp/kill-pristine"
 		cp -a "$tmp/kill-pristine" "$kr"
 		full "$kr" >"$tmp/pristine"
-		strace -f -qq -o "$tmp/trace" -e trace=$kill_syscalls "$BIN" install --root "$kr" >/dev/null 2>&1
-		# SYSCALL N for each call that changes the tree: not an open without O_CREAT, not a write to stdout or stderr
-		awk '{ sub(/^[0-9]+ +/, ""); name = $0; sub(/\(.*/, "", name); n[name]++
-		       if ((name == "openat" && $0 !~ /O_CREAT/) || (name == "write" && $0 ~ /^write\([12],/)) next
-		       print name, n[name] }' "$tmp/trace" >"$tmp/points"
-		total=$(wc -l <"$tmp/points" | tr -d ' ')
-		if [ -n "${KILL_POINTS:-}" ] && [ "$KILL_POINTS" -lt "$total" ]; then
-			# the first call of each kind, the last one, and KILL_POINTS spread over the rest
-			awk -v k="$KILL_POINTS" -v t="$total" '!seen[$1]++ || NR == t || (NR * k) % t < k' "$tmp/points" >"$tmp/points.s"
-			mv "$tmp/points.s" "$tmp/points"
-		fi
-		kinds=$(cut -d' ' -f1 "$tmp/points" | LC_ALL=C sort -u | tr '\n' ' ')
-		tried=0 bad=0
-		: >"$tmp/kill-why"
-		while read -r sys nth; do
-			rm -rf "$kr" && cp -a "$tmp/kill-pristine" "$kr"
-			strace -f -qq -o /dev/null -e trace="$sys" -e inject="$sys":signal=KILL:when="$nth" "$BIN" install --root "$kr" \
-				>/dev/null 2>&1
-			"$BIN" install --root "$kr" >/dev/null 2>"$tmp/kill-err" && "$BIN" uninstall --root "$kr" >/dev/null 2>>"$tmp/kill-err"
-			krc=$?
-			full "$kr" >"$tmp/after"
-			tried=$((tried + 1))
-			if [ "$krc" != 0 ] || ! diff -u "$tmp/pristine" "$tmp/after" >"$tmp/kill-diff"; then
-				bad=$((bad + 1))
-				[ "$bad" -gt 3 ] || { echo "killed at $sys #$nth: exit $krc"; cat "$tmp/kill-err" "$tmp/kill-diff"; } >>"$tmp/kill-why"
-			fi
-		done <"$tmp/points"
-		echo "# $layout: $tried kill points of $total ($kinds)"
+		kill_points install
+		kill_each install "$tmp/kill-pristine"
+		echo "# $layout: install killed at $tried of its $total tree-changing system calls ($kinds)"
 		if [ "$bad" = 0 ] && [ "$tried" -gt 0 ]; then
 			report "$layout: install killed at each of $tried system calls that change the tree ($kinds), then install + uninstall: byte for byte, owner, mode and mtime included" 1
 		else
 			report "$layout: install killed at a system call that changes the tree, then install + uninstall: $bad of $tried differ" 0 "$tmp/kill-why"
+		fi
+		# Uninstall, from the installed tree.
+		rm -rf "$tmp/kill-installed" && cp -a "$tmp/kill-pristine" "$tmp/kill-installed"
+		"$BIN" install --root "$tmp/kill-installed" >/dev/null 2>&1
+		rm -rf "$kr" && cp -a "$tmp/kill-installed" "$kr"
+		kill_points uninstall
+		kill_each uninstall "$tmp/kill-installed"
+		echo "# $layout: uninstall killed at $tried of its $total tree-changing system calls and at the last ($kinds)"
+		if [ "$bad" = 0 ] && [ "$tried" -gt 0 ]; then
+			report "$layout: uninstall killed at each of $tried system calls that change the tree but the last, then install + uninstall: byte for byte, owner, mode and mtime included" 1
+		else
+			report "$layout: uninstall killed at a system call that changes the tree, then install + uninstall: $bad of $tried differ" 0 "$tmp/kill-why"
+		fi
+		# killed right before its last call, after the state directory's last rmdir: only its parent's mtime is lost
+		if [ "$(grep -c '^[<>]' "$tmp/kill-last")" = 2 ] && grep -q '^< \.[^ ]* d' "$tmp/kill-last"; then
+			report "$layout: uninstall killed before its last call (the mtime of the state directory's parent): only that mtime differs" 1
+		else
+			report "$layout: uninstall killed before its last call: only the state directory's parent's mtime differs" 0 "$tmp/kill-last"
 		fi
 	done
 fi

@@ -277,6 +277,32 @@ test_stage_left_by_a_kill(void **state)
 }
 
 static void
+test_unstage_left_by_a_kill(void **state)
+{
+	struct spec specs[sizeof(systemd_host) / sizeof(systemd_host[0])];
+	struct pt_install_plan p;
+	const struct pt_fileop *op;
+	char *err = NULL;
+
+	(void)state;
+	memcpy(specs, systemd_host, sizeof(specs));
+	specs[0].names[1] = "var.passthrough-unstage-66.000000003";   /* an uninstall stopped after its rename */
+	plan_on(specs, NULL, &p, 0, &err);
+	/* first that uninstall's end: its directories, and /'s mtime as the name says */
+	assert_int_equal(p.ops[0].kind, PT_FILEOP_CLEAN);
+	assert_string_equal(p.ops[0].real, "/var.passthrough-unstage-66.000000003/lib/passthrough/manifest");
+	op = find_op(&p, PT_FILEOP_RMDIR, "/var.passthrough-unstage-66.000000003");
+	assert_non_null(op);
+	op = find_op(&p, PT_FILEOP_SETTIME, "/");
+	assert_non_null(op);
+	assert_true(op->mtime_s == 66 && op->mtime_ns == 3);
+	/* then the install, staged under /'s mtime as it is about to be again */
+	assert_string_equal(find_op(&p, PT_FILEOP_MKDIR, "/var")->real, "/var.passthrough-stage-66.000000003");
+	assert_true(op < find_op(&p, PT_FILEOP_MKDIR, "/var"));
+	pt_install_plan_done(&p);
+}
+
+static void
 test_link_out_of_the_root(void **state)
 {
 	struct spec specs[sizeof(systemd_host) / sizeof(systemd_host[0]) + 1];
@@ -316,7 +342,7 @@ test_uninstall_order(void **state)
 		{ .path = "/etc/passthrough.yaml", .mode = S_IFREG | 0600 },
 		{ .path = NULL },
 	};
-	size_t settime_etc = 0, clean_manifest = 0, rmdir_var = 0, settime_root = 0, clean_orphan = 0;
+	size_t settime_etc = 0, unstage = 0, clean_manifest = 0, rmdir_var = 0, settime_root = 0, clean_orphan = 0;
 
 	(void)state;
 	assert_int_equal(pt_manifest_parse(PT_LAYOUT_SYSTEMD, text, &m, &line, &why), 0);
@@ -340,16 +366,23 @@ test_uninstall_order(void **state)
 			settime_root = i + 1;
 			assert_true(op->mtime_s == 1 && op->mtime_ns == 2);
 		}
-		if (op->kind == PT_FILEOP_CLEAN && strcmp(op->path, "/var/lib/passthrough/manifest") == 0)
+		if (op->kind == PT_FILEOP_UNSTAGE && strcmp(op->path, "/var") == 0) {
+			unstage = i + 1;
+			/* the state directory goes whole, under a name that keeps /'s mtime before install */
+			assert_string_equal(op->target, "/var.passthrough-unstage-1.000000002");
+		}
+		if (op->kind == PT_FILEOP_CLEAN && strcmp(op->real, "/var.passthrough-unstage-1.000000002/lib/passthrough/manifest") == 0)
 			clean_manifest = i + 1;
 		if (op->kind == PT_FILEOP_CLEAN && strcmp(op->path, "/var/lib/passthrough/backup-3") == 0)
 			clean_orphan = i + 1;
-		if (op->kind == PT_FILEOP_RMDIR && strcmp(op->path, "/var") == 0)
+		if (op->kind == PT_FILEOP_RMDIR && strcmp(op->path, "/var") == 0) {
 			rmdir_var = i + 1;
+			assert_string_equal(op->real, "/var.passthrough-unstage-1.000000002");
+		}
 	}
-	/* the orphan backup a kill left, then /etc's mtime, then the manifest, its directories, and /'s mtime */
+	/* the orphan backup a kill left, then /etc's mtime; the state directory renamed, emptied, removed; /'s mtime */
 	assert_true(clean_orphan && clean_orphan < settime_etc);
-	assert_true(settime_etc && settime_etc < clean_manifest);
+	assert_true(settime_etc && settime_etc < unstage && unstage < clean_manifest);
 	assert_true(clean_manifest < rmdir_var && rmdir_var < settime_root);
 	assert_int_equal(settime_root, p.n);
 	pt_install_plan_done(&p);
@@ -365,6 +398,7 @@ main(void)
 		cmocka_unit_test(test_manifest_rules),
 		cmocka_unit_test(test_first_install),
 		cmocka_unit_test(test_stage_left_by_a_kill),
+		cmocka_unit_test(test_unstage_left_by_a_kill),
 		cmocka_unit_test(test_link_out_of_the_root),
 		cmocka_unit_test(test_uninstall_order),
 	};
