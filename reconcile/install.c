@@ -302,6 +302,8 @@ pt_uninstall_plan(const struct pt_install_target *t, struct pt_install_plan *ret
 		pt_ftree_done(&tree);
 	}
 	if (r == 0 && !installed && !ret->n) {
+		pt_install_plan_done(ret);   /* no layout */
+		ret->uninstall = true;
 		*reterr = xasprintf("nothing to uninstall: no manifest under '%s'", t->root);
 		r = -ENOENT;
 	}
