@@ -31,112 +31,107 @@ join(const char *cur, const char *name, size_t n)
 	return xasprintf("%s/%.*s", strcmp(cur, "/") == 0 ? "" : cur, (int)n, name);
 }
 
-int
-pt_root_resolve(const char *root_real, const char *path, bool follow, char **ret_real, char **ret_escape)
+/* A walk through a path: where it is (a canonical host path), what is left, links followed. */
+struct walk {
+	char *cur;
+	char *todo;
+	const char *c;     /* in todo */
+	unsigned links;
+	bool missing;      /* cur does not exist: the rest is taken as it is */
+};
+
+/* Follows the link at next (cur's entry): what it says comes before the rest (from / when absolute). */
+static int
+follow(struct walk *w, const char *next, size_t n)
 {
-	char *cur = xstrdup(strcmp(root_real, "/") == 0 ? "/" : root_real);
-	char *todo = xstrdup(path);  /* what is left to walk */
-	const char *c = todo;
-	unsigned links = 0;
-	bool missing = false;
+	char target[PATH_MAX], *rest;
+	ssize_t len = readlink(next, target, sizeof(target) - 1);
+
+	if (len < 0)
+		return pt_neg_errno();
+	if (++w->links > MAX_LINKS)
+		return -ELOOP;
+	target[len] = '\0';
+	rest = xasprintf("%s/%s", target, w->c + n);
+	free(w->todo);
+	w->todo = rest;
+	w->c = w->todo;
+	if (target[0] == '/') {
+		free(w->cur);
+		w->cur = xstrdup("/");
+	}
+	return 0;
+}
+
+/* One component of w (n bytes at w->c, not "." or ".."): 0 with w moved on, or a negative errno. */
+static int
+step(struct walk *w, size_t n, bool follow_last)
+{
+	bool last = w->c[n] == '\0' || w->c[n + strspn(w->c + n, "/")] == '\0';
+	char *next = join(w->cur, w->c, n);
+	struct stat st;
 	int r = 0;
 
-	while (*c) {
-		size_t n;
-		bool last;
-		char *next;
-		struct stat st;
+	if (strlen(next) >= PATH_MAX) {
+		r = -ENAMETOOLONG;
+	} else if (w->missing || (last && !follow_last)) {
+		;   /* taken as it is */
+	} else if (lstat(next, &st) < 0) {
+		r = errno == ENOENT ? 0 : pt_neg_errno();
+		w->missing = r == 0;
+	} else if (S_ISLNK(st.st_mode)) {
+		r = follow(w, next, n);
+		free(next);
+		return r;
+	} else if (!S_ISDIR(st.st_mode) && !last) {
+		r = -ENOTDIR;
+	}
+	if (r < 0) {
+		free(next);
+		return r;
+	}
+	free(w->cur);
+	w->cur = next;
+	w->c += n;
+	return 0;
+}
 
-		while (*c == '/')
-			c++;
-		n = strcspn(c, "/");
+int
+pt_root_resolve(const char *root_real, const char *path, bool follow_last, char **ret_real, char **ret_escape)
+{
+	struct walk w = { xstrdup(strcmp(root_real, "/") == 0 ? "/" : root_real), xstrdup(path), NULL, 0, false };
+	int r = 0;
+
+	w.c = w.todo;
+	while (r == 0) {
+		size_t n;
+
+		while (*w.c == '/')
+			w.c++;
+		n = strcspn(w.c, "/");
 		if (n == 0)
 			break;
-		last = c[n] == '\0' || c[n + strspn(c + n, "/")] == '\0';
-		if (n == 1 && c[0] == '.') {
-			c += n;
-			continue;
-		}
-		if (n == 2 && c[0] == '.' && c[1] == '.') {
-			char *up;
+		if (n == 1 && w.c[0] == '.') {
+			w.c += n;
+		} else if (n == 2 && w.c[0] == '.' && w.c[1] == '.') {
+			char *up = pt_path_parent(w.cur);
 
-			if (missing) {
-				r = -ENOENT;   /* the kernel cannot go up from what is not there */
-				break;
-			}
-			up = pt_path_parent(cur);
-			free(cur);
-			cur = up;
-			c += n;
-			continue;
+			r = w.missing ? -ENOENT : 0;   /* the kernel cannot go up from what is not there */
+			free(w.cur);
+			w.cur = up;
+			w.c += n;
+		} else {
+			r = step(&w, n, follow_last);
 		}
-		next = join(cur, c, n);
-		if (strlen(next) >= PATH_MAX) {
-			free(next);
-			r = -ENAMETOOLONG;
-			break;
-		}
-		if (missing || (last && !follow)) {
-			free(cur);
-			cur = next;
-			c += n;
-			continue;
-		}
-		if (lstat(next, &st) < 0) {
-			if (errno != ENOENT) {
-				r = pt_neg_errno();
-				free(next);
-				break;
-			}
-			missing = true;
-			free(cur);
-			cur = next;
-			c += n;
-			continue;
-		}
-		if (S_ISLNK(st.st_mode)) {
-			char target[PATH_MAX];
-			ssize_t len = readlink(next, target, sizeof(target) - 1);
-			char *rest;
-
-			free(next);
-			if (len < 0) {
-				r = pt_neg_errno();
-				break;
-			}
-			if (++links > MAX_LINKS) {
-				r = -ELOOP;
-				break;
-			}
-			target[len] = '\0';
-			rest = xasprintf("%s/%s", target, c + n);
-			free(todo);
-			todo = rest;
-			c = todo;
-			if (target[0] == '/') {
-				free(cur);
-				cur = xstrdup("/");
-			}
-			continue;
-		}
-		if (!S_ISDIR(st.st_mode) && !last) {
-			free(next);
-			r = -ENOTDIR;
-			break;
-		}
-		free(cur);
-		cur = next;
-		c += n;
 	}
-	free(todo);
-	if (r == 0 && !pt_path_is_under(cur, root_real)) {
-		*ret_escape = cur;
+	free(w.todo);
+	if (r == 0 && !pt_path_is_under(w.cur, root_real)) {
+		*ret_escape = w.cur;
 		return -EXDEV;
 	}
-	if (r == 0) {
-		*ret_real = strcmp(root_real, "/") == 0 ? xstrdup(cur)
-			    : xstrdup(cur[strlen(root_real)] ? cur + strlen(root_real) : "/");
-	}
-	free(cur);
+	if (r == 0)
+		*ret_real = strcmp(root_real, "/") == 0 ? xstrdup(w.cur)
+			    : xstrdup(w.cur[strlen(root_real)] ? w.cur + strlen(root_real) : "/");
+	free(w.cur);
 	return r;
 }
