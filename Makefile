@@ -56,7 +56,7 @@ FAKESYS_IF_FUSE = $(if $(shell $(PKG_CONFIG) --exists fuse3 2>/dev/null && echo 
 # The Debian 12 packages the build, the tests and the test bed need.
 DEPS_BUILD = gcc make libc6-dev pkg-config libvirt-dev libyaml-dev libpci-dev libxml2-dev
 DEPS_DIST  = curl binutils
-DEPS_TEST  = libcmocka-dev valgrind libfuse3-dev fuse3 debootstrap ansible-core
+DEPS_TEST  = libcmocka-dev valgrind strace libfuse3-dev fuse3 debootstrap ansible-core
 DEPS_BED   = qemu-system-x86 qemu-utils busybox-static linux-image-amd64 pciutils kmod cpio \
              iproute2 libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 DEPS_LINT  = cppcheck clang-tidy

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/install_print.h"
 #include "cmd/json.h"
 #include "cmd/render.h"
 #include "model/xalloc.h"
@@ -111,26 +112,35 @@ check_install(struct doctor *d, const struct pt_ctx *ctx)
 {
 	/* config and lock file as install recorded them; the binary is not compared (this may be another build) */
 	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root ? ctx->root : "/", NULL, NULL, NULL };
-	struct pt_install_result res = { 0 };
+	struct pt_install_plan plan;
+	size_t n;
 	char *err = NULL;
 
 	if (pt_installed_layout(t.root, &t.layout) < 0) {
 		check(d, WARN, "install", "the hook, boot unit and timer are not installed: run 'passthrough install'");
 		return;
 	}
-	if (pt_install(&t, true, &res, &err) < 0) {
+	if (pt_install_plan(&t, &plan, &err) < 0) {
 		check(d, FAIL, "install", "%s", err);
 		free(err);
-	} else if (res.n) {
+		return;
+	}
+	n = pt_install_plan_changes(&plan);
+	if (n) {
 		/* the timer repairs it: say what differs and how to repair it now */
+		char *first = NULL;
+
+		for (size_t i = 0; i < plan.n && !first; i++)
+			if (!pt_fileop_bookkeeping(plan.ops[i].kind))
+				first = pt_install_op_line(&plan, &plan.ops[i]);
 		check(d, FAIL, "install", "%s layout, %zu thing%s changed since install (first: would have %s); "
-		      "'passthrough install' repairs it", pt_layout_paths(t.layout)->name, res.n, res.n == 1 ? "" : "s",
-		      res.v[0].line);
+		      "'passthrough install' repairs it", pt_layout_paths(t.layout)->name, n, n == 1 ? "" : "s", first);
+		free(first);
 	} else {
 		check(d, PASS, "install", "%s layout: hook, units, timer%s intact", pt_layout_paths(t.layout)->name,
 		      t.layout == PT_LAYOUT_DSM ? " and VMM wiring" : "");
 	}
-	pt_install_result_done(&res);
+	pt_install_plan_done(&plan);
 }
 
 static void
@@ -229,7 +239,8 @@ const struct pt_cmd pt_cmd_doctor = {
 	"  vfio-pci         it is loaded (WARN when apply would have to load it);\n"
 	"  libvirt          reachable over --connect, and its version;\n"
 	"  install          the hook, units, timer (and on DSM the VMM wiring) are as install\n"
-	"                   wrote them (WARN when not installed; the timer repairs drift);\n"
+	"                   wrote them: install's plan is empty (else the first operation it\n"
+	"                   has; WARN when not installed; the timer repairs drift);\n"
 	"  'NAME'           each declared device is present, with its ids, group and driver;\n"
 	"  plan             the file can be carried out (group viability, host use, the VMs).\n"
 	"Changes nothing. --root DIR: where install wrote (as for install).\n"

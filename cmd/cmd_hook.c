@@ -17,6 +17,7 @@
 #include "reconcile/domxml.h"
 #include "reconcile/fileio.h"
 #include "reconcile/reconcile.h"
+#include "reconcile/vmrecord.h"
 
 #define MAX_XML (16u << 20)
 #define HOOK_LOCK_TIMEOUT_MS 5000 /* then the worker takes over: a hook must not hold libvirtd up */
@@ -46,6 +47,7 @@ read_stdin(char **ret, size_t *len)
 	r = pt_read_fd(STDIN_FILENO, MAX_XML, ret, len);
 	if (r == 0 && *len == 0) {
 		free(*ret);
+		*ret = NULL;
 		r = -ENODATA;
 	}
 	return r;
@@ -98,44 +100,80 @@ run_sysfs_steps(const struct pt_ctx *ctx, const struct pt_config *cfg, struct pt
 	return r;
 }
 
+/* The domain libvirt passes on stdin into *dom; what cannot be read is one line (syslog, and
+ * stderr with -v), and then the name libvirt passed (argv[0]) is all we know. */
+static void
+read_domain(const struct pt_report *rep, char **argv, struct pt_domain *dom)
+{
+	char *xml = NULL, *err = NULL;
+	size_t len;
+	int r = read_stdin(&xml, &len);
+
+	if (r == 0 && pt_domxml_read_domain(xml, len, dom, NULL, &err) < 0)
+		r = -EINVAL;
+	free(xml);
+	if (r != 0) {
+		if (r != -ENODATA || !isatty(STDIN_FILENO)) /* by hand at a terminal: expected */
+			pt_say(rep, LOG_WARNING, "hook for '%s' %s: cannot read the domain XML on stdin: %s; "
+			       "going by the name alone (a <title> is not seen)", argv[0], argv[1],
+			       r == -EINVAL ? err : r == -EFBIG ? "larger than 16 MiB"
+				: r == -ENODATA ? "it is empty" : strerror(-r));
+		free(err);
+		memset(dom, 0, sizeof(*dom));
+		dom->name = xstrdup(argv[0]);
+		dom->uuid = xstrdup("");
+	} else if (strcmp(dom->name, argv[0]) != 0) {
+		free(dom->name);
+		dom->name = xstrdup(argv[0]);
+	}
+}
+
+/*
+ * Whether some attached entry of cfg names dom: true when one does by name or UUID, or by a
+ * title that apply recorded as this domain's alone. A title is not unique in libvirt and the
+ * hook sees one domain, so a title match apply did not confirm sets *unconfirmed (that vm,
+ * owned by cfg) instead.
+ */
+static bool
+names_dom(const struct pt_ctx *ctx, const struct pt_config *cfg, const struct pt_domain *dom,
+	  const char **unconfirmed)
+{
+	char *record = pt_vm_record_path(&ctx->host);
+	bool named = false;
+
+	*unconfirmed = NULL;
+	for (size_t i = 0; i < cfg->n_devices; i++) {
+		const struct pt_device *e = &cfg->devices[i];
+		enum pt_vm_match m = e->state == PT_STATE_ATTACHED ? pt_vm_match(e->vm, dom->name, dom->uuid, dom->title)
+								   : PT_VM_NO;
+
+		if (m == PT_VM_BY_TITLE && !pt_vm_record_confirms(record, e->vm, dom->uuid)) {
+			if (!*unconfirmed)
+				*unconfirmed = e->vm;
+		} else if (m != PT_VM_NO) {
+			named = true;
+		}
+	}
+	free(record);
+	return named;
+}
+
 static int
 hook_run(struct pt_ctx *ctx, int argc, char **argv)
 {
 	enum hook_op op = op_of(argv[1]);
 	struct pt_report rep = { ctx->verbose > 0, ctx->verbose > 0 };
 	struct pt_diags diags = PT_DIAGS_INIT;
+	const char *unconfirmed, *label, *id;
 	struct pt_config cfg;
 	struct pt_domain dom;
-	char *xml = NULL, *err = NULL;
-	size_t len;
-	bool named = false;
-	int r;
+	int r = 0;
 
 	(void)argc;
 	if (op == OP_OTHER)
 		return PT_EXIT_OK;
 	openlog("passthrough", LOG_PID, LOG_DAEMON);
-	r = read_stdin(&xml, &len);
-	if (r == 0 && pt_domxml_read_domain(xml, len, &dom, NULL, &err) < 0)
-		r = -EINVAL;
-	if (r != 0) {
-		/* by hand, or an XML we cannot read: the name libvirt passed is all we know */
-		if (r != -ENODATA || !isatty(STDIN_FILENO))
-			pt_say(&rep, LOG_WARNING, "hook for '%s' %s: cannot read the domain XML on stdin: %s; "
-			       "going by the name alone (a <title> is not seen)", argv[0], argv[1],
-			       r == -EINVAL ? err : r == -EFBIG ? "larger than 16 MiB"
-				: r == -ENODATA ? "it is empty" : strerror(-r));
-		free(err);
-		if (r != -EINVAL)
-			xml = NULL;
-		memset(&dom, 0, sizeof(dom));
-		dom.name = xstrdup(argv[0]);
-		dom.uuid = xstrdup("");
-	} else if (strcmp(dom.name, argv[0]) != 0) {
-		free(dom.name);
-		dom.name = xstrdup(argv[0]);
-	}
-	free(xml);
+	read_domain(&rep, argv, &dom);
 	if (pt_config_file_load(ctx->config_path, geteuid(), &cfg, &diags) < 0) {
 		/* never fail a VM start for our own error: log it, let libvirt go on */
 		for (size_t i = 0; i < diags.n; i++) {
@@ -150,36 +188,33 @@ hook_run(struct pt_ctx *ctx, int argc, char **argv)
 		return PT_EXIT_OK;
 	}
 	pt_diags_done(&diags);
-	for (size_t i = 0; i < cfg.n_devices && !named; i++)
-		named = cfg.devices[i].state == PT_STATE_ATTACHED && pt_vm_match(cfg.devices[i].vm, dom.name, dom.uuid, dom.title) != PT_VM_NO;
-	if (named) {
-		const char *label = dom.title ? dom.title : dom.name;
-
-		switch (op) {
-		case OP_PREPARE:
-		case OP_RELEASE:
-			/* the lock busy: not without it; the worker takes it with its own patience */
-			if (run_sysfs_steps(ctx, &cfg, &dom, op == OP_PREPARE) == 0)
-				break;
-			r = spawn_worker(ctx, dom.name, op == OP_PREPARE);
-			if (r < 0)
-				pt_say(&rep, LOG_ERR, "hook for '%s' %s: cannot start the worker: %s", label,
-				       argv[1], strerror(-r));
+	label = dom.title ? dom.title : dom.name;
+	id = dom.uuid && dom.uuid[0] ? dom.uuid : dom.name; /* the worker asks libvirt by UUID: no other domain shares it */
+	if (!names_dom(ctx, &cfg, &dom, &unconfirmed) && !unconfirmed)
+		op = OP_OTHER;
+	switch (op) {
+	case OP_PREPARE:
+	case OP_RELEASE:
+		if (unconfirmed)
+			pt_say(&rep, LOG_WARNING, "hook for '%s' %s: the file's vm '%s' matches its <title>, which "
+			       "apply has not confirmed is this domain's alone; a detached apply --vm takes over",
+			       label, argv[1], unconfirmed);
+		/* the lock busy: not without it; the worker takes it with its own patience */
+		else if (run_sysfs_steps(ctx, &cfg, &dom, op == OP_PREPARE) == 0)
 			break;
-		case OP_STARTED:
-		case OP_RECONNECT:
-			r = spawn_worker(ctx, dom.name, true);
-			if (r < 0)
-				pt_say(&rep, LOG_ERR, "hook for '%s' %s: cannot start the worker: %s", label,
-				       argv[1], strerror(-r));
-			else if (ctx->verbose)
-				pt_say(&rep, LOG_INFO, "hook for '%s' %s: a detached apply --vm takes over", label,
-				       argv[1]);
-			break;
-		case OP_OTHER:
-			break;
-		}
+		r = spawn_worker(ctx, id, op == OP_PREPARE);
+		break;
+	case OP_STARTED:
+	case OP_RECONNECT:
+		r = spawn_worker(ctx, id, true);
+		if (r == 0 && ctx->verbose)
+			pt_say(&rep, LOG_INFO, "hook for '%s' %s: a detached apply --vm takes over", label, argv[1]);
+		break;
+	case OP_OTHER:
+		break;
 	}
+	if (r < 0)
+		pt_say(&rep, LOG_ERR, "hook for '%s' %s: cannot start the worker: %s", label, argv[1], strerror(-r));
 	pt_config_done(&cfg);
 	pt_domain_done(&dom);
 	closelog();

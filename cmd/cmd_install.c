@@ -1,4 +1,4 @@
-/* cmd_install.c: `passthrough install`: puts the libvirt hook, boot unit, timer (and on DSM the wiring) in place, idempotently. */
+/* cmd_install.c: `passthrough install`: puts the libvirt hook, boot unit, timer (and on DSM the wiring) in place, idempotently: plans (reconcile/install.c), prints or applies the plan. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "cmd/render.h"
+#include "cmd/install_print.h"
 #include "reconcile/install.h"
 #include "reconcile/lock.h"
 
@@ -21,6 +21,21 @@ static const struct pt_option opt_repair = {
 	.help = "only where it is installed already: put back what changed (the timer)",
 };
 
+/* Whether -c or --lock-file is a path install can write into the hook and units: 0, or a usage error printed. */
+static int
+check_path_option(const char *opt, const char *path)
+{
+	if (!path || pt_install_path_ok(path))
+		return 0;
+	if (path[0] == '/' && strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-") == strlen(path))
+		fprintf(stderr, "passthrough: '%s' for install must be a clean absolute path to a file (no '.', '..' or "
+			"empty component, not a directory), not '%s'\n", opt, path);
+	else
+		fprintf(stderr, "passthrough: '%s' for install must be an absolute path of letters, digits and /._+- "
+			"only, not '%s'\n", opt, path);
+	return PT_EXIT_USAGE;
+}
+
 static int
 install_run(struct pt_ctx *ctx, int argc, char **argv)
 {
@@ -28,7 +43,7 @@ install_run(struct pt_ctx *ctx, int argc, char **argv)
 				       pt_opt_given(ctx, &pt_opt_config) ? ctx->config_path : NULL,
 				       pt_opt_given(ctx, &pt_opt_lock_file) ? ctx->host.lock_file : NULL };
 	bool dsm = pt_opt_flag(ctx, &opt_dsm), systemd = pt_opt_flag(ctx, &opt_systemd);
-	struct pt_install_result res = { 0 };
+	struct pt_install_plan plan = { 0 };
 	char *err = NULL;
 	bool installed;
 	int lock = -1, r;
@@ -43,19 +58,18 @@ install_run(struct pt_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "passthrough: '--root' takes an absolute path, not '%s'\n", t.root);
 		return PT_EXIT_USAGE;
 	}
-	if ((t.config && !pt_install_path_ok(t.config)) || (t.lock_file && !pt_install_path_ok(t.lock_file))) {
-		/* they go into shell lines, units and the manifest as they are */
-		fprintf(stderr, "passthrough: '%s' for install must be an absolute path of letters, digits and "
-			"/._+- only, not '%s'\n", t.config && !pt_install_path_ok(t.config) ? "-c" : "--lock-file",
-			t.config && !pt_install_path_ok(t.config) ? t.config : t.lock_file);
-		return PT_EXIT_USAGE;
-	}
+	/* they go into shell lines, units and the manifest as they are */
+	r = check_path_option("-c", t.config);
+	if (r == 0)
+		r = check_path_option("--lock-file", t.lock_file);
+	if (r)
+		return r;
 	openlog("passthrough", LOG_PID, LOG_DAEMON);
 	if (strcmp(t.root, "/") == 0 && !ctx->dry_run) {
 		/* the timer, libvirtd's start (DSM), uninstall: one at a time */
 		lock = pt_lock_take(ctx->host.lock_file, ctx->lock_timeout_s * 1000, &err);
 		if (lock < 0)
-			return pt_install_finish(ctx, &res, lock, err, -1, NULL);
+			return pt_install_finish(ctx, &plan, lock, err, -1, NULL);
 	}
 	installed = pt_installed_layout(t.root, &t.layout) == 0;
 	t.layout = dsm ? PT_LAYOUT_DSM
@@ -63,26 +77,28 @@ install_run(struct pt_ctx *ctx, int argc, char **argv)
 		   : installed ? t.layout
 		   : pt_root_is_dsm(t.root) ? PT_LAYOUT_DSM : PT_LAYOUT_SYSTEMD;
 	if (pt_opt_flag(ctx, &opt_repair) && !installed) /* uninstalled: the timer or the DSM lines must not put it back */
-		return pt_install_finish(ctx, &res, 0, NULL, lock, NULL);
-	r = pt_install(&t, ctx->dry_run, &res, &err);
+		return pt_install_finish(ctx, &plan, 0, NULL, lock, NULL);
+	r = pt_install_plan(&t, &plan, &err);
+	if (r == 0 && !ctx->dry_run)
+		r = pt_install_apply(&plan, &err);
 	if (r == 0 && !ctx->dry_run && strcmp(t.root, "/") == 0) {
 		bool units = false;
 
-		for (size_t i = 0; i < res.n; i++)
-			units |= res.v[i].unit;
+		for (size_t i = 0; i < plan.n; i++)
+			units |= plan.ops[i].unit && plan.ops[i].result == PT_FILEOP_DONE;
 		if (units)
 			r = pt_systemctl((const char *const[]){ "daemon-reload", NULL }, &err);
 		if (units && r == 0)
 			r = pt_systemctl((const char *const[]){ "--no-block", "start", "passthrough.timer", NULL }, &err);
 		r = r > 0 ? 0 : r;
 	}
-	return pt_install_finish(ctx, &res, r, err, lock, "nothing to change");
+	return pt_install_finish(ctx, &plan, r, err, lock, "nothing to change");
 }
 
 const struct pt_cmd pt_cmd_install = {
 	.name = "install",
 	.summary = "install the libvirt hook, boot unit and self-heal timer",
-	.usage = "[--dsm | --systemd] [--root DIR] [--dry-run] [--repair] [-c FILE] [--lock-file FILE]",
+	.usage = "[--dsm | --systemd] [--root DIR] [--dry-run] [--repair] [-c FILE] [--lock-file FILE] [--json]",
 	.help =
 	"Puts in place, changing only what differs, and says what it changed:\n"
 	"  the binary (a copy of this one), and an empty config when there is none;\n"
@@ -99,11 +115,19 @@ const struct pt_cmd pt_cmd_install = {
 	"which runs before each libvirtd start: they re-create the hook (DSM rebuilds\n"
 	"/etc/libvirt at boot) and bind the devices. Without either: the layout installed\n"
 	"already, else DSM when /etc.defaults/VERSION exists, else systemd.\n"
-	"What it created, replaced, moved or edited is recorded for 'passthrough uninstall'.\n"
-	"--root DIR: install into DIR instead of / (no systemctl then). --dry-run: only say.\n"
+	"What it creates, replaces, moves or edits is recorded for 'passthrough uninstall'\n"
+	"before it does it (a backup is written first), and the mtimes of the directories\n"
+	"it changes, so that uninstall gives the tree back as it was, even after a kill.\n"
+	"--root DIR: install into DIR instead of / (no systemctl then); a link in DIR that\n"
+	"leads out of it is refused, and nothing is written. --dry-run: only say (the plan).\n"
+	"--json: the plan as typed operations (mkdir, create, replace, move, enable_unit,\n"
+	"block, and the bookkeeping: backup, record, commit, clean), each with its path and\n"
+	"reason, and after a real run its result. -v: the bookkeeping in the text too.\n"
 	"--repair: only when installed already (what the timer and the DSM lines run, so\n"
 	"that they cannot put back what uninstall took away). -c and --lock-file go into the\n"
-	"hook and units. With --quiet it prints nothing; each change also goes to syslog.\n"
+	"hook and units: clean absolute paths to a file, of [A-Za-z0-9/._+-] only (no '.' or\n"
+	"'..' component, not '/'). A manifest line install would not write is refused.\n"
+	"With --quiet it prints nothing; each change also goes to syslog.\n"
 	"\n"
 	"Exit status: 0 done (or nothing to change), 1 failed (what it changed until then is\n"
 	"recorded), 64 usage error.\n",

@@ -167,6 +167,8 @@ pt_report_pass(const struct pt_reconcile_result *res, const struct pt_report *re
 	}
 	for (size_t i = 0; i < res->obs.n_warnings; i++)
 		pt_say(rep, LOG_WARNING, "warning: %s", res->obs.warnings[i]);
+	if (res->record_error)
+		pt_say(rep, LOG_WARNING, "warning: %s; the hook hands title matches to its worker", res->record_error);
 	for (size_t i = 0; i < res->plan.n_problems; i++)
 		pt_say(&errors_only, LOG_ERR, "%s", res->plan.problems[i].message);
 	if (res->error)
@@ -306,28 +308,4 @@ pt_report_step(void *data, const struct pt_step *s, enum pt_step_outcome o, cons
 	}
 	free(action);
 	free(who);
-}
-
-int
-pt_install_finish(const struct pt_ctx *ctx, struct pt_install_result *res, int r, char *err, int lock,
-		  const char *if_none)
-{
-	for (size_t i = 0; i < res->n; i++) {
-		if (!ctx->dry_run)
-			syslog(LOG_NOTICE, "%s", res->v[i].line);
-		if (!ctx->quiet)
-			printf("%s%s\n", ctx->dry_run ? "would have " : "", res->v[i].line);
-	}
-	for (size_t i = 0; i < res->n_notes && !ctx->quiet; i++)
-		printf("note: %s\n", res->notes[i]);
-	if (!res->n && if_none && !ctx->quiet && r == 0)
-		printf("%s\n", if_none);
-	if (r < 0)
-		pt_say(&(struct pt_report){ false, false }, LOG_ERR, "%s", err);
-	free(err);
-	pt_install_result_done(res);
-	if (lock >= 0)
-		close(lock);
-	closelog();
-	return r < 0 ? PT_EXIT_FAIL : PT_EXIT_OK;
 }

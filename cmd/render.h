@@ -10,7 +10,6 @@
 #include "model/diag.h"
 #include "model/observed.h"
 #include "reconcile/apply.h"
-#include "reconcile/install.h"
 #include "reconcile/plan.h"
 #include "reconcile/reconcile.h"
 
@@ -53,11 +52,5 @@ void pt_report_pass(const struct pt_reconcile_result *res, const struct pt_repor
 
 /* A pt_step_report_fn for pt_apply(): data is a struct pt_report. */
 void pt_report_step(void *data, const struct pt_step *s, enum pt_step_outcome o, const char *msg);
-
-/* The end of install and uninstall: each change on stdout (unless --quiet; "would have ..."
- * with --dry-run) and in syslog, the notes, if_none when nothing changed, then err (when
- * r < 0). Frees res and err, closes the lock (when >= 0) and syslog; returns the exit status. */
-int pt_install_finish(const struct pt_ctx *ctx, struct pt_install_result *res, int r, char *err, int lock,
-		      const char *if_none);
 
 #endif

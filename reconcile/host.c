@@ -22,6 +22,19 @@ join(const char *root, const char *fmt, va_list ap)
 }
 
 char *
+pt_host_run_path(const struct pt_host *h, const char *suffix)
+{
+	size_t n;
+
+	if (!h->lock_file)
+		return NULL;
+	n = strlen(h->lock_file);
+	if (n > 5 && strcmp(h->lock_file + n - 5, ".lock") == 0)
+		return xasprintf("%.*s%s", (int)(n - 5), h->lock_file, suffix);
+	return xasprintf("%s%s", h->lock_file, suffix);
+}
+
+char *
 pt_host_sysfs_path(const struct pt_host *h, const char *fmt, ...)
 {
 	va_list ap;

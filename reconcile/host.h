@@ -17,6 +17,10 @@ struct pt_host {
  */
 char *pt_host_sysfs_path(const struct pt_host *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A file of run state beside the lock: its path with ".lock" replaced by suffix (else suffix
+ * appended): /run/passthrough.lock, ".journal" -> /run/passthrough.journal. NULL without a
+ * lock file. The caller frees. */
+char *pt_host_run_path(const struct pt_host *h, const char *suffix);
 /* The same for the /proc root. */
 char *pt_host_proc_path(const struct pt_host *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

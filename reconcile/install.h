@@ -1,74 +1,41 @@
-/* install.h: the files `passthrough install` puts on a host (hook, units, timer, DSM wiring), written idempotently, recorded, and undone byte for byte. */
+/* install.h: `passthrough install`, `uninstall` and doctor's install check as observe -> plan -> apply: the target tree observed under its root, the plan computed by model/install_plan.c, and the walk that carries it out. */
 #ifndef PT_INSTALL_H
 #define PT_INSTALL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-enum pt_layout {
-	PT_LAYOUT_SYSTEMD,   /* a systemd Linux host: units under /etc/systemd/system */
-	PT_LAYOUT_DSM,       /* Synology DSM 7: everything under /usr/local, wired from VMM's package script */
-};
-
-/* Where a layout puts things, as paths on the target system (without the root). */
-struct pt_layout_paths {
-	const char *name;          /* "systemd", "dsm" */
-	const char *bin;           /* the installed binary */
-	const char *config;        /* passthrough.yaml */
-	const char *unit_dir;      /* systemd units and their .wants links */
-	const char *state_dir;     /* the manifest and backups */
-	const char *pkg_script;    /* DSM: the script VMM runs before libvirtd starts; NULL elsewhere */
-};
-
-const struct pt_layout_paths *pt_layout_paths(enum pt_layout l);
-
-/* Whether a path may go into the scripts and units install writes: absolute, and only
- * [A-Za-z0-9/._+-] (nothing a shell, systemd or the manifest would read otherwise). */
-bool pt_install_path_ok(const char *path);
-
-/* The libvirt hook and where an earlier hook is kept when install chains to it. */
-#define PT_HOOK_PATH "/etc/libvirt/hooks/qemu"
-#define PT_HOOK_CHAINED PT_HOOK_PATH ".passthrough-orig"
+#include "model/install_layout.h"
+#include "model/install_plan.h"
 
 struct pt_install_target {
 	enum pt_layout layout;
 	const char *root;      /* "/" or a directory to install under (tests); borrowed */
-	const char *self;      /* the binary to copy to paths->bin (NULL: leave the binary alone); borrowed */
-	const char *config;    /* passthrough.yaml for the units and the hook; NULL: as installed before, else paths->config */
+	const char *self;      /* the binary to copy to the layout's bin (NULL: leave the binary alone); borrowed */
+	const char *config;    /* passthrough.yaml for the units and the hook; NULL: as installed before, else the layout's */
 	const char *lock_file; /* the lock for the units and the hook; NULL: as installed before, else PT_LOCK_FILE */
 };
 
-/* One thing install or uninstall did (or would do): "created '/etc/...'". */
-struct pt_install_change {
-	char *line;            /* for people; names the path as written (with the root) */
-	bool unit;             /* a systemd unit or link changed: systemd must reload */
-};
+/*
+ * Observes the tree under t->root (the layout's paths, where they lead, the manifest) and
+ * computes what install would do there (model/install_plan.h). Changes nothing. Returns 0 with
+ * *ret filled (free it with pt_install_plan_done()), or a negative errno with *reterr (one
+ * line; the caller frees): a path that leads out of the root, a manifest that is not one
+ * install wrote, an unmet precondition.
+ */
+int pt_install_plan(const struct pt_install_target *t, struct pt_install_plan *ret, char **reterr);
 
-struct pt_install_result {
-	struct pt_install_change *v;
-	size_t n, cap;
-	char **notes;          /* what the user should know or do next */
-	size_t n_notes, cap_notes;
-};
-
-void pt_install_result_done(struct pt_install_result *r);
+/* The same for uninstall, from the manifest that exists under t->root (t->layout is ignored);
+ * -ENOENT when nothing is installed. */
+int pt_uninstall_plan(const struct pt_install_target *t, struct pt_install_plan *ret, char **reterr);
 
 /*
- * Makes the tree under t->root hold the layout's files (binary, config if missing, hook
- * chained to any earlier one, units, timer, DSM wiring), changing only what differs, and
- * records what it created, moved or edited in the layout's manifest. With dry_run, only
- * reports. Preconditions are checked before anything is written. Returns 0 or a negative
- * errno with *reterr set (the caller frees); r lists what was done up to then.
+ * Carries out plan in order. Each operation checks its goal first and does nothing when it
+ * holds (result PT_FILEOP_HELD); every file is written to a temporary, fsynced and renamed,
+ * and its directory fsynced. Stops at the first failure: 0, or a negative errno with *reterr
+ * ("cannot write '/etc/libvirt/hooks/qemu': Permission denied"); results say what was done.
  */
-int pt_install(const struct pt_install_target *t, bool dry_run, struct pt_install_result *r, char **reterr);
-
-/*
- * Undoes what the manifest under t->root records, newest first: removes what install
- * created, puts back what it moved, restores edited files byte for byte (or takes out only
- * its own lines when the file changed since), keeps a config the user edited. The layout
- * is the one whose manifest exists (t->layout is ignored). -ENOENT when nothing is installed.
- */
-int pt_uninstall(const struct pt_install_target *t, bool dry_run, struct pt_install_result *r, char **reterr);
+int pt_install_apply(struct pt_install_plan *plan, char **reterr);
 
 /* The layout whose manifest exists under root: 0 with *ret set, or -ENOENT. */
 int pt_installed_layout(const char *root, enum pt_layout *ret);

@@ -25,14 +25,7 @@ struct entry {
 char *
 pt_journal_path(const struct pt_host *h)
 {
-	size_t n;
-
-	if (!h->lock_file)
-		return NULL;
-	n = strlen(h->lock_file);
-	if (n > 5 && strcmp(h->lock_file + n - 5, ".lock") == 0)
-		return xasprintf("%.*s.journal", (int)(n - 5), h->lock_file);
-	return xasprintf("%s.journal", h->lock_file);
+	return pt_host_run_path(h, ".journal");
 }
 
 static bool

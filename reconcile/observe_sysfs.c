@@ -54,22 +54,19 @@ pci_quiet(char *msg, ...)
 	(void)msg;
 }
 
-/* Reads a small sysfs or procfs file into a NUL-terminated string without the final newline. */
+/* A small sysfs file (a network interface's operstate or flags) without the final newline;
+ * NULL when it cannot be read. */
 static char *
 read_text(const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char buf[4096];
+	char *buf;
 	size_t n;
 
-	if (!f)
+	if (pt_read_file(path, 4096, &buf, &n) < 0)
 		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
-	return xstrdup(buf);
+	return buf;
 }
 
 static bool

@@ -10,6 +10,7 @@
 #include "reconcile/lock.h"
 #include "reconcile/observe_libvirt.h"
 #include "reconcile/observe_sysfs.h"
+#include "reconcile/vmrecord.h"
 
 /* The hook's one domain, copied into obs (whose pt_observed_done() frees it). */
 static void
@@ -121,6 +122,14 @@ pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct 
 		r = -1;
 		goto out;
 	}
+	if (!o->dry_run && !o->hook_domain && !o->host_only) {
+		/* for the hook: which domain each vm names, as libvirt says now */
+		char *path = pt_vm_record_path(h);
+
+		if (path)
+			pt_vm_record_write(path, cfg, &ret->obs, &ret->record_error);
+		free(path);
+	}
 	pt_plan_compute(cfg, &ret->obs, o->hook_domain ? o->hook_domain->name : o->only_vm, &ret->plan);
 	ret->stage = PT_RECONCILE_DONE;
 	if (o->dry_run || !ret->plan.n_steps) {
@@ -165,6 +174,7 @@ pt_reconcile_result_done(struct pt_reconcile_result *r)
 		return;
 	free(r->error);
 	free(r->wait_error);
+	free(r->record_error);
 	pt_diags_done(&r->diags);
 	pt_config_done(&r->cfg);
 	pt_observed_done(&r->obs);

@@ -39,6 +39,7 @@ struct pt_reconcile_result {
 	enum pt_reconcile_stage stage;
 	char *error;                  /* PT_RECONCILE_LOCK, _OBSERVE; or after applying: one line */
 	char *wait_error;             /* wait_running_ms ran out or libvirt could not say (the pass goes on) */
+	char *record_error;           /* the vm record (reconcile/vmrecord.h) could not be written (goes on) */
 	struct pt_diags diags;        /* PT_RECONCILE_CONFIG */
 	struct pt_config cfg;         /* read (valid from PT_RECONCILE_OBSERVE on; empty when o->cfg) */
 	struct pt_observed obs;       /* as observed first */

@@ -28,6 +28,20 @@ quiet_error(void *data, virErrorPtr err)
 	(void)err;
 }
 
+/*
+ * RTLD_DEEPBIND: libvirt and its fifty-odd libraries resolve their symbols among themselves
+ * first, not after searching ours: a sixth of the instructions of a converged apply
+ * (callgrind: 48.5M -> 40.5M at 64 devices x 8 domains). The sanitizers' runtime refuses it.
+ */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || __has_feature(address_sanitizer)
+#define PT_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL)
+#else
+#define PT_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND)
+#endif
+
 int
 pt_virt_load(char **err)
 {
@@ -40,15 +54,15 @@ pt_virt_load(char **err)
 		return 0;
 	if (!want || !*want) {
 		want = LIBVIRT_SONAME;
-		h = dlopen(want, RTLD_NOW | RTLD_LOCAL);
+		h = dlopen(want, PT_DLOPEN_FLAGS);
 		for (size_t i = 0; !h && i < sizeof(fallback) / sizeof(fallback[0]); i++) {
 			if (access(fallback[i], F_OK) == 0) {
 				want = fallback[i];
-				h = dlopen(want, RTLD_NOW | RTLD_LOCAL);
+				h = dlopen(want, PT_DLOPEN_FLAGS);
 			}
 		}
 	} else {
-		h = dlopen(want, RTLD_NOW | RTLD_LOCAL);
+		h = dlopen(want, PT_DLOPEN_FLAGS);
 	}
 	if (!h) {
 		*err = xasprintf("cannot load libvirt ('%s'): %s", want, dlerror());

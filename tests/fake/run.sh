@@ -80,7 +80,7 @@ apply() {
 	shift
 	(PATH="$tmp/bin:$PATH" "$BIN" apply -c "$tmp/$cfg.yaml" --sysfs-root "$mnt" \
 		--proc-root tests/fixtures/proc/default \
-		--connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" \
+		--connect "test://$repo/tests/fixtures/libvirt/${APPLY_XML:-frigate-running.xml}" \
 		--lock-file "$tmp/lock" "$@" >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
 	rc=$?
 	out=$(cat "$tmp/out") err=$(cat "$tmp/err")
@@ -413,11 +413,39 @@ hook() {
 	rc=$?
 	out=$(cat "$tmp/out") err=$(cat "$tmp/err")
 }
+# wait_worker: the detached worker a hook started (libvirt unreachable here) must be gone first
+wait_worker() {
+	for i in $(seq 100); do pgrep -f "apply -c $tmp/hooked.yaml" >/dev/null || break; sleep 0.1; done
+}
 start_fake default
+rm -f "$tmp/lock.vms"
 hook "$other_xml" homeassistant prepare
 is "hook, another VM, prepare: exit 0, silent, no writes" "0  0" "$rc $out$err $(fake_log | wc -l | tr -d ' ')"
+HOOK_V=1 hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
+is "hook prepare by a title apply never confirmed: exit 0, no writes" "0 0" "$rc $(fake_log | wc -l | tr -d ' ')"
+has "hook prepare by an unconfirmed title: says why, the worker takes over" \
+	"vm 'frigate_VM' matches its <title>, which apply has not confirmed .*a detached apply --vm takes over" "$err"
+wait_worker
+APPLY_XML=two-titles.xml apply hooked
+is "apply with two domains titled frigate_VM: the title names no one (exit 1), nothing recorded" "1 " \
+	"$rc $(cat "$tmp/lock.vms" 2>/dev/null)"
+b_xml="<domain type='kvm'><name>homeassistant</name><uuid>0b6a3c2e-1d4f-4e5a-8b7c-9d0e1f2a3b4c</uuid><title>frigate_VM</title><devices/></domain>"
+mark=$(fake_log | wc -l)
+HOOK_V=1 hook "$b_xml" homeassistant release
+is "hook release for b, titled like a: gives nothing back itself" "0 $mark" "$rc $(fake_log | wc -l)"
+wait_worker
+apply hooked
+is "apply records which domain frigate_VM is (by UUID)" "5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f	frigate_VM" \
+	"$(cat "$tmp/lock.vms")"
+hook "$b_xml" homeassistant release
+is "hook release for b once a's title is recorded: still not b's: nothing given back" "0 vfio-pci" \
+	"$rc $(driver $stand_in)"
+wait_worker
+hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f release
+is "hook release for a, the recorded one: back on e1000e" "0 e1000e" "$rc $(driver $stand_in)"
+mark=$(fake_log | wc -l)
 hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f stopped
-is "hook, frigate_VM, stopped (not ours to act on): no writes" "0 0" "$rc $(fake_log | wc -l | tr -d ' ')"
+is "hook, frigate_VM, stopped (not ours to act on): no writes" "0 $mark" "$rc $(fake_log | wc -l)"
 hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
 is "hook prepare, named by its title in the XML: exit 0" 0 "$rc"
 is "hook prepare: bound to vfio-pci before QEMU starts" "vfio-pci vfio-pci" "$(driver $stand_in) $(override $stand_in)"
@@ -437,8 +465,7 @@ is "hook prepare with the lock busy 5 s: exit 0, no write without the lock" "0 e
 has "hook prepare with the lock busy: the worker takes over" "a detached apply --vm takes over" "$err"
 kill $holder
 wait $holder 2>/dev/null
-# the worker it started (libvirt unreachable here: it changes nothing) must be gone before the next case
-for i in $(seq 100); do pgrep -f "apply -c $tmp/hooked.yaml" >/dev/null || break; sleep 0.1; done
+wait_worker
 ctl fail $stand_in unbind EBUSY
 hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f prepare
 is "hook prepare with EBUSY: still exit 0 (never fails a VM start)" 0 "$rc"
