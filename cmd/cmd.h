@@ -72,9 +72,8 @@ struct pt_ctx {
 	size_t n_given;
 };
 
-/* Whether opt was given; its value, or its default when it was not. */
+/* Whether opt was given (what a flag says); its value, or its default when it was not. */
 bool pt_opt_given(const struct pt_ctx *ctx, const struct pt_option *opt);
-bool pt_opt_flag(const struct pt_ctx *ctx, const struct pt_option *opt);
 const char *pt_opt_string(const struct pt_ctx *ctx, const struct pt_option *opt);
 unsigned pt_opt_seconds(const struct pt_ctx *ctx, const struct pt_option *opt);
 

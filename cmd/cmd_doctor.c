@@ -111,7 +111,7 @@ static void
 check_install(struct doctor *d, const struct pt_ctx *ctx)
 {
 	/* config and lock file as install recorded them; the binary is not compared (this may be another build) */
-	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root ? ctx->root : "/", NULL, NULL, NULL };
+	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root, NULL, NULL, NULL };
 	struct pt_install_plan plan;
 	size_t n;
 	char *err = NULL;

@@ -39,10 +39,10 @@ check_path_option(const char *opt, const char *path)
 static int
 install_run(struct pt_ctx *ctx, int argc, char **argv)
 {
-	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root ? ctx->root : "/", "/proc/self/exe",
+	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root, "/proc/self/exe",
 				       pt_opt_given(ctx, &pt_opt_config) ? ctx->config_path : NULL,
 				       pt_opt_given(ctx, &pt_opt_lock_file) ? ctx->host.lock_file : NULL };
-	bool dsm = pt_opt_flag(ctx, &opt_dsm), systemd = pt_opt_flag(ctx, &opt_systemd);
+	bool dsm = pt_opt_given(ctx, &opt_dsm), systemd = pt_opt_given(ctx, &opt_systemd);
 	struct pt_install_plan plan = { 0 };
 	char *err = NULL;
 	bool installed;
@@ -76,7 +76,7 @@ install_run(struct pt_ctx *ctx, int argc, char **argv)
 		   : systemd ? PT_LAYOUT_SYSTEMD
 		   : installed ? t.layout
 		   : pt_root_is_dsm(t.root) ? PT_LAYOUT_DSM : PT_LAYOUT_SYSTEMD;
-	if (pt_opt_flag(ctx, &opt_repair) && !installed) /* uninstalled: the timer or the DSM lines must not put it back */
+	if (pt_opt_given(ctx, &opt_repair) && !installed) /* uninstalled: the timer or the DSM lines must not put it back */
 		return pt_install_finish(ctx, &plan, 0, NULL, lock, NULL);
 	r = pt_install_plan(&t, &plan, &err);
 	if (r == 0 && !ctx->dry_run)

@@ -27,7 +27,7 @@ plan_run(struct pt_ctx *ctx, int argc, char **argv)
 	}
 	o.dry_run = true;
 	r = pt_reconcile(&ctx->host, &o, &res);
-	r = pt_print_plan(ctx, &res, r, pt_opt_flag(ctx, &opt_detailed_exitcode));
+	r = pt_print_plan(ctx, &res, r, pt_opt_given(ctx, &opt_detailed_exitcode));
 	pt_reconcile_result_done(&res);
 	return r;
 }

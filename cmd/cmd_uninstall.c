@@ -14,7 +14,7 @@
 static int
 uninstall_run(struct pt_ctx *ctx, int argc, char **argv)
 {
-	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root ? ctx->root : "/", NULL, NULL, NULL };
+	struct pt_install_target t = { PT_LAYOUT_SYSTEMD, ctx->root, NULL, NULL, NULL };
 	struct pt_install_plan plan = { 0 };
 	bool live = strcmp(t.root, "/") == 0 && !ctx->dry_run;
 	enum pt_layout l;

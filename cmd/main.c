@@ -304,10 +304,10 @@ main(int argc, char **argv)
 	r = parse_options(&ctx, NULL, argc, argv, true);
 	if (r)
 		return r;
-	if (pt_opt_flag(&ctx, &pt_opt_version))
+	if (pt_opt_given(&ctx, &pt_opt_version))
 		return print_version(&ctx);
 	if (optind >= argc) {
-		if (pt_opt_flag(&ctx, &pt_opt_help)) {
+		if (pt_opt_given(&ctx, &pt_opt_help)) {
 			print_main_help(stdout);
 			return PT_EXIT_OK;
 		}
@@ -336,11 +336,11 @@ main(int argc, char **argv)
 	r = parse_options(&ctx, cmd, nargs, args, false);
 	if (r)
 		return r;
-	if (pt_opt_flag(&ctx, &pt_opt_help)) {
+	if (pt_opt_given(&ctx, &pt_opt_help)) {
 		print_cmd_help(stdout, cmd);
 		return PT_EXIT_OK;
 	}
-	if (pt_opt_flag(&ctx, &pt_opt_version))
+	if (pt_opt_given(&ctx, &pt_opt_version))
 		return print_version(&ctx);
 	for (size_t i = 0; i < ctx.n_given; i++) {
 		const struct pt_option *o = ctx.given[i].opt;

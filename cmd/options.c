@@ -97,12 +97,6 @@ pt_opt_given(const struct pt_ctx *ctx, const struct pt_option *opt)
 	return given(ctx, opt) != NULL;
 }
 
-bool
-pt_opt_flag(const struct pt_ctx *ctx, const struct pt_option *opt)
-{
-	return given(ctx, opt) != NULL;
-}
-
 const char *
 pt_opt_string(const struct pt_ctx *ctx, const struct pt_option *opt)
 {

@@ -125,6 +125,16 @@ netif() {
 	ln -s "../../$rel" "$root/class/net/$2"
 }
 
+# loopback: the lo interface every kernel has (devices/virtual/net/lo).
+loopback() {
+	mkdir -p "$root/devices/virtual/net/lo"
+	echo 00:00:00:00:00:00 >"$root/devices/virtual/net/lo/address"
+	echo unknown >"$root/devices/virtual/net/lo/operstate"
+	echo 0x9 >"$root/devices/virtual/net/lo/flags"
+	echo 1 >"$root/devices/virtual/net/lo/ifindex"
+	ln -s ../../devices/virtual/net/lo "$root/class/net/lo"
+}
+
 # blockdev DIR-REL NAME MAJ:MIN SIZE [PARTITION-NO]: a block device (or partition) directory.
 blockdev() {
 	local dir=$root/$1

@@ -103,12 +103,7 @@ HT=80
 dev $p/0000:00:14.0 1022 790b 0c0500 61 1022 790b piix4_smbus 9 0
 dev $p/0000:00:14.3 1022 790e 060100 51 1022 790e - 9 0
 
-mkdir -p "$root/devices/virtual/net/lo"
-echo 00:00:00:00:00:00 >"$root/devices/virtual/net/lo/address"
-echo unknown >"$root/devices/virtual/net/lo/operstate"
-echo 0x9 >"$root/devices/virtual/net/lo/flags"
-echo 1 >"$root/devices/virtual/net/lo/ifindex"
-ln -s ../../devices/virtual/net/lo "$root/class/net/lo"
+loopback
 
 cat >"$proc/mounts" <<'EOF'
 /dev/md0 / ext4 rw,relatime,data=ordered 0 0

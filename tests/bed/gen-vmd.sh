@@ -63,12 +63,7 @@ RES=("0x7c000000 0x7c003fff 0x140204")
 BARS="7c000004 00000000"
 dev $v/10000:e0:1d.0/10000:e2:00.0 8086 f1a8 010802 03 8086 390d nvme 7 0
 
-mkdir -p "$root/devices/virtual/net/lo"
-echo 00:00:00:00:00:00 >"$root/devices/virtual/net/lo/address"
-echo unknown >"$root/devices/virtual/net/lo/operstate"
-echo 0x9 >"$root/devices/virtual/net/lo/flags"
-echo 1 >"$root/devices/virtual/net/lo/ifindex"
-ln -s ../../devices/virtual/net/lo "$root/class/net/lo"
+loopback
 
 cat >"$proc/mounts" <<'EOF'
 tmpfs / tmpfs rw,relatime 0 0
