@@ -247,8 +247,19 @@ pt_render_step(const struct pt_step *s)
 			    : s->flags & PT_STEP_CONFIG ? "persistent" : "live";
 
 	switch (s->kind) {
+	case PT_STEP_UNLOAD_VFIO:
+		return xstrdup("unload module vfio-pci (to load it with the declared parameters)");
 	case PT_STEP_LOAD_VFIO:
-		return xstrdup("load module vfio-pci");
+		return s->arg ? xasprintf("load module vfio-pci %s", s->arg) : xstrdup("load module vfio-pci");
+	case PT_STEP_POWER:
+		return xasprintf("power/control %s -> %s", s->from ? s->from : "(unknown)", s->to ? s->to : "(unknown)");
+	case PT_STEP_CHECK:
+		return xstrdup(s->flags & PT_STEP_RECOVER ? "check that it answers (recover it if not)"
+							  : "check that it answers");
+	case PT_STEP_RESCAN:
+		return xstrdup("rescan its bus until it is back");
+	case PT_STEP_RESET:
+		return xstrdup("reset the function");
 	case PT_STEP_SET_OVERRIDE:
 		return xasprintf("driver_override %s -> %s", s->from ? s->from : "(none)", s->to);
 	case PT_STEP_CLEAR_OVERRIDE:
@@ -291,6 +302,9 @@ pt_report_step(void *data, const struct pt_step *s, enum pt_step_outcome o, cons
 	switch (o) {
 	case PT_STEP_DONE:
 		pt_say(rep, LOG_NOTICE, "%s: %s", who, action);
+		break;
+	case PT_STEP_RECOVERED:
+		pt_say(rep, LOG_WARNING, "%s: %s: %s", who, action, msg ? msg : "recovered");
 		break;
 	case PT_STEP_FAILED:
 	case PT_STEP_TIMED_OUT:

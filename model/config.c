@@ -623,6 +623,18 @@ pt_on_stop_name(enum pt_on_stop s)
 	return s == PT_ON_STOP_RELEASE ? "release" : "keep";
 }
 
+const char *
+pt_reset_name(enum pt_reset r)
+{
+	return r == PT_RESET_BEFORE_ATTACH ? "before_attach" : "never";
+}
+
+const char *
+pt_recover_name(enum pt_recover r)
+{
+	return r == PT_RECOVER_RESCAN ? "rescan" : "none";
+}
+
 const struct pt_device *
 pt_config_find(const struct pt_config *cfg, const char *name)
 {

@@ -28,6 +28,19 @@ enum pt_on_stop {
 	PT_ON_STOP_RELEASE,  /* returns to the host driver when the VM stops */
 };
 
+/* What apply does to the function just before it is hot-plugged into its VM. */
+enum pt_reset {
+	PT_RESET_NEVER,          /* nothing (default): QEMU's own open may reset it */
+	PT_RESET_BEFORE_ATTACH,  /* write 1 to its `reset` while no VM holds it (a Coral without FLR) */
+};
+
+/* What apply does for a device that does not answer (config space reads all ones) or has gone
+ * from its bus while the bus is still there. */
+enum pt_recover {
+	PT_RECOVER_NONE,         /* report it, with what to do (default) */
+	PT_RECOVER_RESCAN,       /* a reset, then `remove` and a rescan of its bus, waiting for it */
+};
+
 enum {
 	PT_MATCH_VENDOR = 1 << 0,
 	PT_MATCH_DEVICE = 1 << 1,
@@ -55,11 +68,23 @@ struct pt_device {
 	bool persistent;             /* also add the hostdev to the domain's persistent config */
 	bool force;                  /* may take a device the host is using */
 	bool whole_group;            /* also bind undeclared members of its IOMMU group to vfio-pci */
+	bool power_on;               /* power: on: kept in D0 (power/control on, d3cold_allowed 0);
+				      * false: the kernel's choice stands */
+	enum pt_reset reset;
+	enum pt_recover recover;
+};
+
+/* The top-level `vfio_pci:` map: parameters apply passes to `modprobe vfio-pci`. */
+struct pt_vfio_params {
+	bool has_disable_idle_d3;    /* disable_idle_d3 was given */
+	bool disable_idle_d3;        /* keep idle vfio-pci devices in D0 (a Coral loses its state in D3) */
+	unsigned line, col;          /* where `vfio_pci` is in the file (0 when absent) */
 };
 
 struct pt_config {
 	char *file;                  /* the name used in messages */
 	unsigned version;
+	struct pt_vfio_params vfio_pci;
 	struct pt_device *devices;   /* in file order */
 	size_t n_devices;
 };
@@ -76,6 +101,8 @@ void pt_config_done(struct pt_config *cfg);
 
 const char *pt_state_name(enum pt_state s);
 const char *pt_on_stop_name(enum pt_on_stop s);
+const char *pt_reset_name(enum pt_reset r);       /* "never", "before_attach" */
+const char *pt_recover_name(enum pt_recover r);   /* "none", "rescan" */
 /* Returns the device whose name is `name`, or NULL; the result is owned by cfg. */
 const struct pt_device *pt_config_find(const struct pt_config *cfg, const char *name);
 

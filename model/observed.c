@@ -74,6 +74,9 @@ pt_pcidev_done(struct pt_pcidev *d)
 	free(d->driver);
 	free(d->driver_override);
 	free(d->host_use_why);
+	free(d->power_state);
+	free(d->power_control);
+	free(d->reset_methods);
 	memset(d, 0, sizeof(*d));
 }
 

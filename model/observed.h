@@ -18,6 +18,21 @@ enum {
 	PT_USE_BOOT_VGA = 1 << 5,      /* the console */
 };
 
+/* A yes or no the kernel may not tell (an attribute an older kernel lacks): zero is unknown. */
+enum pt_tri {
+	PT_TRI_UNKNOWN,
+	PT_TRI_NO,
+	PT_TRI_YES,
+};
+
+/* What apply found in power/control and d3cold_allowed before it pinned the device in D0
+ * (power: on), from the journal; given back when `power: on` is taken out. */
+struct pt_power_saved {
+	bool set;                      /* apply pinned this device and recorded what was there */
+	char control[8];               /* "auto" or "on"; "" when it was unknown */
+	enum pt_tri d3cold_allowed;
+};
+
 struct pt_pcidev {
 	struct pt_pciaddr addr;
 	uint16_t vendor, device;
@@ -32,6 +47,19 @@ struct pt_pcidev {
 	bool unclaimed;                /* driverless, no override, and a probe to give it back to the
 					* host bound nothing, with the same drivers loaded as now (the
 					* journal apply keeps, reconcile/journal.h) */
+	/* Power and reset. Each attribute is optional (Linux 4.4 has no power_state and no
+	 * reset_method): NULL or PT_TRI_UNKNOWN when the kernel does not say. None of them wakes
+	 * the device up. */
+	char *power_state;             /* power_state: "D0", "D3hot", "D3cold", "unknown"... */
+	char *power_control;           /* power/control: "on" (runtime PM forbidden) or "auto" */
+	enum pt_tri d3cold_allowed;    /* d3cold_allowed */
+	enum pt_tri has_reset;         /* the `reset` attribute exists: the kernel can reset it */
+	char *reset_methods;           /* reset_method (5.15+): "flr pm bus"; NULL when absent */
+	/* Whether config space answers (its vendor id is not 0xffff). Reading config resumes a
+	 * runtime-suspended device, so it is read only when asked (pt_observe_health(): doctor,
+	 * and apply just before an attach or after a detach); UNKNOWN otherwise. */
+	enum pt_tri answers;
+	struct pt_power_saved power_saved;
 };
 
 struct pt_hostdev {
@@ -61,6 +89,13 @@ struct pt_observed {
 	size_t n_devs;
 	bool iommu;                    /* the kernel has IOMMU groups */
 	bool vfio_pci_loaded;          /* bus/pci/drivers/vfio-pci exists */
+	/* The disable_idle_d3 vfio-pci was loaded with. Known only from the journal line apply
+	 * writes when it loads the module itself, for that very load (the parameter file reads
+	 * whatever was last written to it, which takes effect at the next load only). UNKNOWN when
+	 * something else loaded it, or it is not loaded. */
+	enum pt_tri vfio_idle_d3;
+	int vfio_refcnt;               /* /sys/module/vfio_pci/refcnt (an open vfio device holds
+					* one); -1 when unknown */
 	bool have_domains;             /* libvirt was asked; false when the caller did not */
 	bool domains_from_hook;        /* doms is the one domain of a libvirt hook's XML: libvirt
 					* must not be called, so no attach or detach is planned */

@@ -354,6 +354,13 @@ run_step(struct run *r, const struct pt_step *s)
 	case PT_STEP_ATTACH:
 	case PT_STEP_DETACH:
 		return step_domain(r, s, bdf);
+	case PT_STEP_UNLOAD_VFIO:
+	case PT_STEP_POWER:
+	case PT_STEP_CHECK:
+	case PT_STEP_RESCAN:
+	case PT_STEP_RESET:
+		fail(r, "not built yet");
+		return PT_STEP_FAILED;
 	}
 	return PT_STEP_FAILED;
 }

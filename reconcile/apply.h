@@ -25,6 +25,9 @@ enum pt_step_outcome {
 	PT_STEP_HELD,         /* its goal already held: nothing to do */
 	PT_STEP_FAILED,       /* msg says why; the device's later steps are skipped */
 	PT_STEP_SKIPPED,      /* an earlier step of the same device failed */
+	PT_STEP_RECOVERED,    /* a check or rescan brought the device back (reset, remove, rescan of
+			       * its bus): it is a new device now, on whatever driver took it; its later
+			       * steps are skipped and the pass plans again (pt_reconcile) */
 	PT_STEP_TIMED_OUT,    /* failed so: a write did not return within write_timeout_ms (msg says
 			       * which); the device may be wedged, with the kernel holding its lock:
 			       * nothing in this pass may touch it again, not even to read it */

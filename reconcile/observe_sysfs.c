@@ -415,6 +415,58 @@ observe_class_use(const struct pt_sysfs *s, const char *bdf, struct pt_pcidev *d
 		add_use(d, PT_USE_BOOT_VGA, xstrdup("it is the boot VGA device (the console)"));
 }
 
+/* A yes/no attribute ("0"/"1"); UNKNOWN when absent or neither. */
+static enum pt_tri
+read_tri(const struct pt_sysfs *s, const char *bdf, const char *name)
+{
+	char buf[8];
+
+	if (pt_sysfs_attr(s, bdf, name, buf, sizeof(buf)) < 0)
+		return PT_TRI_UNKNOWN;
+	return strcmp(buf, "1") == 0 ? PT_TRI_YES : strcmp(buf, "0") == 0 ? PT_TRI_NO : PT_TRI_UNKNOWN;
+}
+
+/* An attribute as a string, NULL when absent (an older kernel) or unreadable. */
+static char *
+read_word(const struct pt_sysfs *s, const char *bdf, const char *name)
+{
+	char buf[128];
+
+	return pt_sysfs_attr(s, bdf, name, buf, sizeof(buf)) < 0 ? NULL : xstrdup(buf);
+}
+
+/*
+ * Power state and reset, every one optional (sysfs-bus-pci: power_state 5.10, reset_method 5.15,
+ * d3cold_allowed 3.7; reset 2.6.31 exists only for a device with a reset method; power/control
+ * from the PM core). None of them touches the device: no config read, no resume.
+ */
+static void
+observe_power(const struct pt_sysfs *s, const char *bdf, struct pt_pcidev *d)
+{
+	char rel[NAME_MAX + 8];
+
+	d->power_state = read_word(s, bdf, "power_state");
+	d->power_control = read_word(s, bdf, "power/control");
+	d->d3cold_allowed = read_tri(s, bdf, "d3cold_allowed");
+	snprintf(rel, sizeof(rel), "%s/reset", bdf);
+	d->has_reset = faccessat(s->devices_fd, rel, F_OK, 0) == 0 ? PT_TRI_YES
+		       : errno == ENOENT ? PT_TRI_NO : PT_TRI_UNKNOWN;
+	d->reset_methods = d->has_reset == PT_TRI_YES ? read_word(s, bdf, "reset_method") : NULL;
+}
+
+void
+pt_observe_health(const struct pt_host *h, struct pt_pcidev *d)
+{
+	struct pt_sysfs sys;
+	char bdf[PT_PCIADDR_BUFSZ];
+	int r;
+
+	pt_sysfs_open(h, &sys);
+	r = pt_sysfs_config_answers(&sys, pt_pciaddr_format(&d->addr, bdf));
+	pt_sysfs_close(&sys);
+	d->answers = r > 0 ? PT_TRI_YES : r == 0 || r == -EIO ? PT_TRI_NO : PT_TRI_UNKNOWN;
+}
+
 /* Fills d from bus/pci/devices/BDF; 0, or a negative errno with *bad set to the attribute
  * that a device cannot be without (vendor, device, class). */
 static int
@@ -423,7 +475,6 @@ fill_device(const struct pt_sysfs *s, const char *bdf, const struct pt_pciaddr *
 {
 	static const char *const ids[] = { "vendor", "device", "class", "subsystem_vendor", "subsystem_device" };
 	unsigned long v[5] = { 0 };
-	unsigned char ht = 0;
 	char *group;
 
 	for (size_t i = 0; i < 5; i++) {
@@ -440,8 +491,10 @@ fill_device(const struct pt_sysfs *s, const char *bdf, const struct pt_pciaddr *
 	d->class_code = (uint32_t)v[2] & 0xffffff;
 	d->subsystem_vendor = (uint16_t)v[3];
 	d->subsystem_device = (uint16_t)v[4];
-	/* the byte at 0x0e, without the multi-function bit */
-	d->header_type = pt_sysfs_config_byte(s, bdf, 0x0e, &ht) == 0 ? ht & 0x7f : 0;
+	/* The header type by the class (0x0604 and 0x0609 PCI-to-PCI, 0x0607 CardBus), which
+	 * PCI requires to agree with it: config space is not read on every pass (see answers). */
+	d->header_type = (d->class_code >> 8) == 0x0604 || (d->class_code >> 8) == 0x0609 ? 1
+			 : (d->class_code >> 8) == 0x0607 ? 2 : 0;
 	d->driver = pt_sysfs_driver(s, bdf);
 	group = pt_sysfs_link_name(s, bdf, "iommu_group");
 	d->iommu_group = -1;
@@ -454,6 +507,7 @@ fill_device(const struct pt_sysfs *s, const char *bdf, const struct pt_pciaddr *
 		free(group);
 	}
 	d->driver_override = pt_sysfs_override(s, bdf);
+	observe_power(s, bdf, d);
 	observe_class_use(s, bdf, d);
 	return 0;
 }

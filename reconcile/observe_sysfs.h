@@ -13,6 +13,14 @@
 int pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr);
 
 /*
+ * Reads whether device d's config space answers (its vendor id at offset 0 is not 0xffff) into
+ * d->answers: PT_TRI_NO when it reads all ones or cannot be read although the device is there.
+ * Reading config resumes a runtime-suspended device, which is why pt_observe_sysfs() does not:
+ * doctor asks, and apply checks just before an attach and after a detach.
+ */
+void pt_observe_health(const struct pt_host *h, struct pt_pcidev *d);
+
+/*
  * Human-readable vendor and device names from pci.ids, e.g. "Intel Corporation 82574L
  * Gigabit Network Connection"; NULL when unknown. Loads pci.ids on first use; the caller frees.
  */

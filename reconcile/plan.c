@@ -648,6 +648,7 @@ pt_plan_done(struct pt_plan *plan)
 		free(s->from);
 		free(s->to);
 		free(s->domain);
+		free(s->arg);
 		free(s->reason);
 	}
 	for (size_t i = 0; i < plan->n_problems; i++)
@@ -682,6 +683,8 @@ pt_problem_kind_name(enum pt_problem_kind k)
 	case PT_PROBLEM_NO_IOMMU: return "no_iommu";
 	case PT_PROBLEM_GROUP: return "group";
 	case PT_PROBLEM_NO_HOST_DRIVER: return "no_host_driver";
+	case PT_PROBLEM_NOT_RESPONDING: return "not_responding";
+	case PT_PROBLEM_NO_RESET: return "no_reset";
 	}
 	return "?";
 }
@@ -690,12 +693,17 @@ const char *
 pt_step_kind_name(enum pt_step_kind k)
 {
 	switch (k) {
+	case PT_STEP_UNLOAD_VFIO: return "unload_vfio";
 	case PT_STEP_LOAD_VFIO: return "load_vfio";
 	case PT_STEP_DETACH: return "detach";
 	case PT_STEP_SET_OVERRIDE: return "set_override";
 	case PT_STEP_UNBIND: return "unbind";
 	case PT_STEP_CLEAR_OVERRIDE: return "clear_override";
 	case PT_STEP_PROBE: return "probe";
+	case PT_STEP_POWER: return "power";
+	case PT_STEP_CHECK: return "check";
+	case PT_STEP_RESCAN: return "rescan";
+	case PT_STEP_RESET: return "reset";
 	case PT_STEP_ATTACH: return "attach";
 	}
 	return "?";
@@ -707,14 +715,20 @@ pt_step_symbol(enum pt_step_kind k)
 	switch (k) {
 	case PT_STEP_LOAD_VFIO:
 	case PT_STEP_PROBE:
+	case PT_STEP_RESCAN:
 	case PT_STEP_ATTACH:
 		return '+';
+	case PT_STEP_UNLOAD_VFIO:
 	case PT_STEP_DETACH:
 	case PT_STEP_UNBIND:
 		return '-';
 	case PT_STEP_SET_OVERRIDE:
 	case PT_STEP_CLEAR_OVERRIDE:
+	case PT_STEP_POWER:
+	case PT_STEP_RESET:
 		return '~';
+	case PT_STEP_CHECK:
+		return '?';
 	}
 	return '?';
 }

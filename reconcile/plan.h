@@ -9,12 +9,20 @@
 #include "model/observed.h"
 
 enum pt_step_kind {
-	PT_STEP_LOAD_VFIO,        /* modprobe vfio-pci */
+	PT_STEP_UNLOAD_VFIO,      /* modprobe -r vfio-pci, to load it again with the declared parameters
+				   * (no VM holds a vfio device; each device it unbinds is probed again) */
+	PT_STEP_LOAD_VFIO,        /* modprobe vfio-pci [arg: "disable_idle_d3=1"] */
 	PT_STEP_DETACH,           /* detach the hostdev from `domain` */
 	PT_STEP_SET_OVERRIDE,     /* driver_override: from -> "vfio-pci" */
 	PT_STEP_UNBIND,           /* unbind from driver `from` */
 	PT_STEP_CLEAR_OVERRIDE,   /* driver_override: from -> (none) */
 	PT_STEP_PROBE,            /* drivers_probe; `to` is the driver expected, NULL: its host driver */
+	PT_STEP_POWER,            /* power/control and d3cold_allowed: from -> to ("auto" -> "on", pinned
+				   * in D0; back: "on" -> the values the journal saved) */
+	PT_STEP_CHECK,            /* config space answers (before an attach, after a detach or a VM
+				   * stop); with PT_STEP_RECOVER, brought back when it does not */
+	PT_STEP_RESCAN,           /* gone from its bus, the bus still there: rescan it, wait for it */
+	PT_STEP_RESET,            /* write 1 to `reset` (no VM holds it: just before the attach) */
 	PT_STEP_ATTACH,           /* attach the hostdev to `domain` */
 };
 
@@ -22,6 +30,7 @@ enum {
 	PT_STEP_LIVE = 1 << 0,    /* attach/detach: the running domain */
 	PT_STEP_CONFIG = 1 << 1,  /* attach/detach: the persistent definition */
 	PT_STEP_MEMBER = 1 << 2,  /* a member of `device`'s IOMMU group taken with it (whole_group) */
+	PT_STEP_RECOVER = 1 << 3, /* check: recover: rescan (a reset, remove, rescan of its bus) */
 };
 
 struct pt_step {
@@ -30,6 +39,7 @@ struct pt_step {
 	struct pt_pciaddr addr;
 	char *from, *to;          /* drivers, or domains for attach/detach; NULL for none */
 	char *domain;             /* attach/detach: the libvirt domain name */
+	char *arg;                /* load_vfio: module parameters ("disable_idle_d3=1"), or NULL */
 	unsigned flags;           /* PT_STEP_* */
 	char *reason;             /* one line */
 };
@@ -46,6 +56,8 @@ enum pt_problem_kind {
 	PT_PROBLEM_GROUP,         /* its IOMMU group would not be viable, or would go to two VMs */
 	PT_PROBLEM_NO_HOST_DRIVER, /* to be given back to the host, but a probe found no driver for it
 				    * (pt_pcidev.unclaimed: apply probed, with the drivers loaded now) */
+	PT_PROBLEM_NOT_RESPONDING, /* its config space reads all ones and recover is none */
+	PT_PROBLEM_NO_RESET,      /* reset: before_attach, but the kernel has no reset for it */
 };
 
 struct pt_problem {

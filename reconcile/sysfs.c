@@ -97,19 +97,22 @@ pt_sysfs_hex(const struct pt_sysfs *s, const char *bdf, const char *name, unsign
 }
 
 int
-pt_sysfs_config_byte(const struct pt_sysfs *s, const char *bdf, unsigned off, unsigned char *ret)
+pt_sysfs_config_answers(const struct pt_sysfs *s, const char *bdf)
 {
 	char rel[96];
-	int fd = openat(s->devices_fd, dev_rel(rel, bdf, "config"), O_RDONLY | O_CLOEXEC), r = 0;
+	int fd = openat(s->devices_fd, dev_rel(rel, bdf, "config"), O_RDONLY | O_CLOEXEC), r;
+	unsigned char id[2];
 	ssize_t n;
 
 	if (fd < 0)
 		return pt_neg_errno();
-	n = pread(fd, ret, 1, (off_t)off);
+	n = pread(fd, id, sizeof(id), 0);
 	if (n < 0)
 		r = pt_neg_errno();
-	else if (n != 1)
+	else if (n != (ssize_t)sizeof(id))
 		r = -EIO;
+	else
+		r = !(id[0] == 0xff && id[1] == 0xff);
 	close(fd);
 	return r;
 }

@@ -25,8 +25,10 @@ void pt_sysfs_close(struct pt_sysfs *s);
 int pt_sysfs_attr(const struct pt_sysfs *s, const char *bdf, const char *name, char *buf, size_t size);
 /* A hex attribute ("0x8086"); -EINVAL when it is not a number. */
 int pt_sysfs_hex(const struct pt_sysfs *s, const char *bdf, const char *name, unsigned long *ret);
-/* One byte of config space at off; 0 or a negative errno. */
-int pt_sysfs_config_byte(const struct pt_sysfs *s, const char *bdf, unsigned off, unsigned char *ret);
+/* Whether bdf's config space answers: 1 when its vendor id (offset 0) is not 0xffff, 0 when it
+ * reads all ones (a device that stopped answering, or fell off the bus), or a negative errno
+ * (-ENOENT: no such device). Reading config resumes a runtime-suspended device. */
+int pt_sysfs_config_answers(const struct pt_sysfs *s, const char *bdf);
 /* The last part of a device's link (driver -> ../../bus/pci/drivers/e1000e: "e1000e"), or
  * NULL when there is none; the caller frees. */
 char *pt_sysfs_link_name(const struct pt_sysfs *s, const char *bdf, const char *name);
