@@ -45,6 +45,8 @@ struct pt_reconcile_result {
 	struct pt_observed obs;       /* as observed first */
 	struct pt_plan plan;          /* the plan made from it (DONE) */
 	unsigned failed;              /* steps that failed */
+	/* A device brought back by a check or a rescan (PT_STEP_RECOVERED) is planned and applied
+	 * once more within the pass; those steps are reported like the first plan's. */
 	bool replanned;               /* steps ran, the host was observed again and `after` planned
 				       * (not after a write that did not return: see PT_STEP_TIMED_OUT) */
 	struct pt_plan after;         /* what is still to do after applying (replanned) */
