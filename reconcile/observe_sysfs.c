@@ -587,6 +587,23 @@ pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr
 	path = pt_host_sysfs_path(h, "bus/pci/drivers/vfio-pci");
 	obs->vfio_pci_loaded = stat(path, &st) == 0;
 	free(path);
+	/* an open vfio device holds a reference on the module; the journal says what it was loaded with */
+	obs->vfio_refcnt = -1;
+	obs->vfio_idle_d3 = PT_TRI_UNKNOWN;
+	if (obs->vfio_pci_loaded) {
+		char *buf = NULL, *end;
+		size_t len;
+		long v;
+
+		path = pt_host_sysfs_path(h, "module/vfio_pci/refcnt");
+		if (pt_read_file(path, 64, &buf, &len) == 0) {
+			v = strtol(buf, &end, 10);
+			if (end != buf && v >= 0 && v <= INT_MAX)
+				obs->vfio_refcnt = (int)v;
+		}
+		free(buf);
+		free(path);
+	}
 	pt_observed_sort(obs);
 	observe_users(h, obs);
 	pt_journal_observe(h, obs);
