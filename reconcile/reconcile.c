@@ -60,6 +60,8 @@ observe(const struct pt_host *h, const struct pt_reconcile_opts *o, const struct
 {
 	if (pt_observe_sysfs(h, obs, err) < 0)
 		return -1;
+	/* people see every device's power and reset; a pass needs its own devices' only */
+	pt_observe_power(h, obs, o->all_power ? NULL : cfg);
 	if (o->hook_domain) {
 		for (size_t i = 0; i < obs->n_doms; i++)
 			pt_domain_done(&obs->doms[i]);
@@ -77,7 +79,7 @@ int
 pt_reconcile_observe(const struct pt_host *h, const char *config_path, bool with_libvirt,
 		     struct pt_reconcile_result *ret)
 {
-	struct pt_reconcile_opts o = { .config_path = config_path, .host_only = !with_libvirt };
+	struct pt_reconcile_opts o = { .config_path = config_path, .host_only = !with_libvirt, .all_power = true };
 
 	memset(ret, 0, sizeof(*ret));
 	ret->diags = (struct pt_diags)PT_DIAGS_INIT;

@@ -17,6 +17,8 @@ struct pt_reconcile_opts {
 	const char *only_vm;          /* only what this VM owns (name, UUID or title), or NULL */
 	bool host_only;               /* sysfs only, libvirt never asked (boot) */
 	bool dry_run;                 /* observe and plan only: no lock, no change */
+	bool all_power;               /* read every device's power and reset attributes, not only
+				       * the file's devices' (pt_observe_power()) */
 	unsigned wait_running_ms;     /* first wait up to this long until only_vm runs (the hook's worker) */
 	unsigned lock_timeout_ms;     /* for h->lock_file (when NULL: no lock is taken) */
 	/* The libvirt hook: the one domain it knows, from libvirt's own XML (borrowed; state
