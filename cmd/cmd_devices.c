@@ -41,7 +41,7 @@ print_text(const struct pt_observed *obs, const struct pt_config *cfg)
 		const struct pt_device *claim = pt_claim_of(cfg, obs, d);
 		char a[PT_PCIADDR_BUFSZ];
 		char *name = pt_render_name(d), *cls = pt_pci_class_name(d->class_code);
-		char *members = group_members(obs, d);
+		char *members = group_members(obs, d), *power = pt_render_power(d);
 
 		printf("%s %s [%04x]: %s [%04x:%04x]\n", pt_pciaddr_format(&d->addr, a), cls ? cls : "Class",
 		       d->class_code >> 8, name, d->vendor, d->device);
@@ -53,6 +53,7 @@ print_text(const struct pt_observed *obs, const struct pt_config *cfg)
 			printf(", no IOMMU group\n");
 		else
 			printf(", IOMMU group %d%s%s\n", d->iommu_group, members[0] ? " with " : " (alone)", members);
+		printf("    power %s, reset %s\n", power, pt_render_reset(d));
 		if (pt_pcidev_is_bridge(d))
 			printf("    bridge: exempt from the group rule, never passed through\n");
 		if (d->host_use)
@@ -61,6 +62,7 @@ print_text(const struct pt_observed *obs, const struct pt_config *cfg)
 			printf("    claimed by '%s' (%s%s%s)\n", claim->name, pt_state_name(claim->state),
 			       claim->vm ? " to " : "", claim->vm ? claim->vm : "");
 		free(members);
+		free(power);
 		free(name);
 		free(cls);
 	}
@@ -107,6 +109,7 @@ print_json(const struct pt_observed *obs, const struct pt_config *cfg)
 		pt_json_string(stdout, d->host_use_why);
 		printf(",\"claimed_by\":");
 		pt_json_string(stdout, claim ? claim->name : NULL);
+		pt_json_power(stdout, d);
 		printf("}");
 		free(name);
 		free(cls);
@@ -145,6 +148,7 @@ devices_run(struct pt_ctx *ctx, int argc, char **argv)
 			pt_config_done(&cfg);
 		return PT_EXIT_FAIL;
 	}
+	pt_observe_power(&ctx->host, &obs, NULL);
 	if (ctx->json)
 		print_json(&obs, have_cfg ? &cfg : NULL);
 	else if (!ctx->quiet)
@@ -163,8 +167,12 @@ const struct pt_cmd pt_cmd_devices = {
 	.help =
 	"Lists every PCI device: address, class, name and ids, subsystem ids, driver and\n"
 	"driver_override, IOMMU group and the other members of that group, whether the host\n"
-	"depends on it (host-critical, and why), and which entry of the file claims it. The\n"
-	"file is optional here; this is what to run before writing one.\n"
+	"depends on it (host-critical, and why), which entry of the file claims it, and its\n"
+	"power and reset: power_state (unknown before Linux 5.10), power/control and\n"
+	"d3cold_allowed, and the reset methods the kernel has for it (reset_method, 5.15 and\n"
+	"later; else whether it has a reset at all; \"none\": a VM gets the device in whatever\n"
+	"state the last one left it). Nothing here wakes a device up. The file is optional\n"
+	"here; this is what to run before writing one.\n"
 	"\n"
 	"Exit status: 0 success, 1 the devices cannot be read or the file is invalid,\n"
 	"64 usage error.\n",

@@ -143,31 +143,92 @@ check_install(struct doctor *d, const struct pt_ctx *ctx)
 	pt_install_plan_done(&plan);
 }
 
+/* Whether the disable_idle_d3 vfio-pci has in force is the one the file declares (no line when it
+ * declares none). */
 static void
-check_devices(struct doctor *d, const struct pt_config *cfg, const struct pt_observed *obs)
+check_idle_d3(struct doctor *d, const struct pt_config *cfg, const struct pt_observed *obs)
+{
+	bool ok;
+	char *text = pt_render_idle_d3(cfg, obs, &ok);
+
+	if (text)
+		check(d, ok ? PASS : WARN, "disable_idle_d3", "%s", text);
+	free(text);
+}
+
+/*
+ * What the device's health, power and reset mean for its VM: whether config space answers (read
+ * here, which resumes a runtime-suspended device: doctor is one of the few that may), whether it
+ * sits in D3cold, and whether the kernel can reset it between two VMs. One line per finding.
+ */
+static void
+check_lifecycle(struct doctor *d, const struct pt_config *cfg, const struct pt_device *e,
+		const struct pt_pcidev *dev, const char *what)
+{
+	char a[PT_PCIADDR_BUFSZ];
+	bool to_vfio = e->state != PT_STATE_RELEASED;
+
+	pt_pciaddr_format(&dev->addr, a);
+	if (dev->answers == PT_TRI_NO && e->recover == PT_RECOVER_RESCAN)
+		check(d, WARN, what, "%s does not answer (its config space reads ffff): apply tries a reset, "
+		      "remove and a rescan of its bus before its next attach (recover: rescan); if it stays "
+		      "away, power-cycle the host", a);
+	else if (dev->answers == PT_TRI_NO)
+		check(d, FAIL, what, "%s does not answer (its config space reads ffff): it is not hot-plugged; "
+		      "set recover: rescan to have passthrough try a reset, remove and a rescan of its bus, or "
+		      "power-cycle the host", a);
+	/* power_state was read before config was, so this is how doctor found it */
+	if (to_vfio && dev->power_state && strcmp(dev->power_state, "D3cold") == 0)
+		check(d, WARN, what, "%s is in D3cold (powered off): %s", a, e->power_on
+		      ? "power: on is declared; 'passthrough apply' keeps it in D0"
+		      : "a device that does not come back from D3cold cannot be used by its VM; set power: on "
+			"to keep it in D0 (power/control on, d3cold_allowed 0)");
+	/* reset: before_attach without a reset is the plan's no_reset problem; kept in D0 by both
+	 * settings, a device without a reset keeps its state between VMs as well as it can */
+	if (to_vfio && dev->has_reset == PT_TRI_NO && e->reset != PT_RESET_BEFORE_ATTACH &&
+	    !(e->power_on && cfg->vfio_pci.has_disable_idle_d3 && cfg->vfio_pci.disable_idle_d3))
+		check(d, WARN, what, "%s has no reset method: without a reset the next VM gets the device in "
+		      "whatever state the last one left it; a device like the Coral then works only for the "
+		      "first VM start after boot: set vfio_pci: { disable_idle_d3: true } and power: on", a);
+}
+
+static void
+check_devices(struct doctor *d, const struct pt_ctx *ctx, const struct pt_config *cfg, struct pt_observed *obs)
 {
 	struct pt_plan plan;
+	size_t n_problems = 0;
 
+	check_idle_d3(d, cfg, obs);
 	for (size_t i = 0; i < cfg->n_devices; i++) {
 		const struct pt_device *e = &cfg->devices[i];
 		char *err = NULL, a[PT_PCIADDR_BUFSZ], what[80];
-		const struct pt_pcidev *dev = pt_resolve_device(e, obs, &err);
+		const struct pt_pcidev *found = pt_resolve_device(e, obs, &err);
+		struct pt_pcidev *dev;
 
 		snprintf(what, sizeof(what), "'%s'", e->name);
-		if (!dev) {
+		if (!found) {
 			check(d, FAIL, what, "%s", err);
 			free(err);
 			continue;
 		}
-		check(d, dev->iommu_group >= 0 ? PASS : FAIL, what, "%s %04x:%04x, IOMMU group %d, on %s",
-		      pt_pciaddr_format(&dev->addr, a), dev->vendor, dev->device, dev->iommu_group,
-		      dev->driver ? dev->driver : "no driver");
+		dev = &obs->devs[found - obs->devs];
+		check(d, dev->iommu_group >= 0 ? PASS : FAIL, what, "%s %04x:%04x, IOMMU group %d, on %s, power %s, "
+		      "reset %s", pt_pciaddr_format(&dev->addr, a), dev->vendor, dev->device, dev->iommu_group,
+		      dev->driver ? dev->driver : "no driver", dev->power_state ? dev->power_state : "unknown",
+		      pt_render_reset(dev));
+		pt_observe_health(&ctx->host, dev);
+		check_lifecycle(d, cfg, e, dev, what);
 	}
-	/* what resolving alone does not see: group viability, host use, the VMs */
+	/* what resolving alone does not see: group viability, host use, the VMs; a device that does
+	 * not answer has its own line above */
 	pt_plan_compute(cfg, obs, NULL, &plan);
-	for (size_t i = 0; i < plan.n_problems; i++)
+	for (size_t i = 0; i < plan.n_problems; i++) {
+		if (plan.problems[i].kind == PT_PROBLEM_NOT_RESPONDING)
+			continue;
 		check(d, FAIL, "plan", "%s", plan.problems[i].message);
-	if (!plan.n_problems)
+		n_problems++;
+	}
+	if (!n_problems)
 		check(d, PASS, "plan", "%zu step%s pending ('passthrough plan' shows them)", plan.n_steps,
 		      plan.n_steps == 1 ? "" : "s");
 	pt_plan_done(&plan);
@@ -198,6 +259,8 @@ doctor_run(struct pt_ctx *ctx, int argc, char **argv)
 	pt_diags_done(&diags);
 
 	have_obs = pt_observe_sysfs(&ctx->host, &obs, &err) == 0;
+	if (have_obs)
+		pt_observe_power(&ctx->host, &obs, NULL);
 	if (have_obs) {
 		check_kernel(&d, ctx, &obs);
 	} else {
@@ -218,7 +281,7 @@ doctor_run(struct pt_ctx *ctx, int argc, char **argv)
 
 	check_install(&d, ctx);
 	if (have_cfg && have_obs)
-		check_devices(&d, &cfg, &obs);
+		check_devices(&d, ctx, &cfg, &obs);
 	if (d.json)
 		printf("%s]\n", d.n ? "" : "[");
 	if (have_cfg)
@@ -241,7 +304,14 @@ const struct pt_cmd pt_cmd_doctor = {
 	"  install          the hook, units, timer (and on DSM the VMM wiring) are as install\n"
 	"                   wrote them: install's plan is empty (else the first operation it\n"
 	"                   has; WARN when not installed; the timer repairs drift);\n"
-	"  'NAME'           each declared device is present, with its ids, group and driver;\n"
+	"  disable_idle_d3  when the file declares vfio_pci: { disable_idle_d3 }: whether that is\n"
+	"                   the value in force (WARN when another one is, until vfio-pci is loaded\n"
+	"                   again, or when vfio-pci was loaded by something else);\n"
+	"  'NAME'           each declared device is present, with its ids, group, driver, power\n"
+	"                   state and reset methods; then one line per finding: FAIL when it does not\n"
+	"                   answer (its config space reads ffff; doctor reads it, which wakes a\n"
+	"                   suspended device), WARN when one going to vfio-pci is in D3cold, or\n"
+	"                   has no reset method (what that means for VM restarts, and what to set);\n"
 	"  plan             the file can be carried out (group viability, host use, the VMs).\n"
 	"Changes nothing. --root DIR: where install wrote (as for install).\n"
 	"\n"

@@ -60,6 +60,18 @@ fill_row(struct row *row, const struct pt_device *e, const struct pt_observed *o
 	}
 }
 
+/* What the device's power and reset are against what the entry declares (a device going to
+ * vfio-pci: a released one is its host driver's business). */
+static void
+print_power(const struct pt_device *e, const struct pt_pcidev *d)
+{
+	char *power = pt_render_power(d);
+
+	printf("    power:    want %s, have %s\n", e->power_on ? "D0 (power: on)" : "the kernel's choice", power);
+	printf("    reset:    want %s, have %s\n", pt_reset_name(e->reset), pt_render_reset(d));
+	free(power);
+}
+
 static int
 status_run(struct pt_ctx *ctx, int argc, char **argv)
 {
@@ -68,6 +80,8 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 	struct pt_plan plan;
 	struct row *rows;
 	size_t pending = 0;
+	char *idle_d3;
+	bool idle_d3_ok;
 	int r;
 
 	(void)argc;
@@ -81,6 +95,7 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 		fill_row(&rows[i], &cfg.devices[i], &obs, &plan);
 		pending += rows[i].why != NULL;
 	}
+	idle_d3 = pt_render_idle_d3(&cfg, &obs, &idle_d3_ok);
 	if (ctx->json) {
 		printf("{\"converged\":%s,\"devices\":[", pending ? "false" : "true");
 		for (size_t i = 0; i < cfg.n_devices; i++) {
@@ -103,9 +118,22 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 			pt_json_string(stdout, row->problem ? pt_problem_kind_name(row->problem->kind) : NULL);
 			printf(",\"why\":");
 			pt_json_string(stdout, row->why);
-			printf("}");
+			pt_json_power(stdout, row->dev);
+			printf(",\"want_power\":");
+			pt_json_string(stdout, row->entry->power_on ? "on" : NULL);
+			printf(",\"want_reset\":\"%s\",\"want_recover\":\"%s\"}", pt_reset_name(row->entry->reset),
+			       pt_recover_name(row->entry->recover));
 		}
-		printf("]}\n");
+		printf("],\"vfio_pci\":{\"loaded\":%s,\"disable_idle_d3_in_force\":", obs.vfio_pci_loaded ? "true" : "false");
+		pt_json_tri(stdout, obs.vfio_idle_d3);
+		printf(",\"disable_idle_d3_declared\":");
+		if (cfg.vfio_pci.has_disable_idle_d3)
+			printf("%s", cfg.vfio_pci.disable_idle_d3 ? "true" : "false");
+		else
+			printf("null");
+		printf(",\"detail\":");
+		pt_json_string(stdout, idle_d3);
+		printf("}}\n");
 	} else if (!ctx->quiet) {
 		for (size_t i = 0; i < cfg.n_devices; i++) {
 			const struct row *row = &rows[i];
@@ -118,9 +146,13 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 			printf("    vm:       want %s, attached to %s\n",
 			       row->entry->state == PT_STATE_ATTACHED ? row->entry->vm : "(none)",
 			       row->attached[0] ? row->attached : "(none)");
+			if (row->dev && row->entry->state != PT_STATE_RELEASED)
+				print_power(row->entry, row->dev);
 			if (row->why)
 				printf("    why:      %s\n", row->why);
 		}
+		if (idle_d3)
+			printf("vfio-pci disable_idle_d3: %s\n", idle_d3);
 		for (size_t i = 0; i < plan.n_notes; i++)
 			printf("note: %s\n", plan.notes[i]);
 		printf("%zu of %zu device%s converged.\n", cfg.n_devices - pending, cfg.n_devices,
@@ -132,6 +164,7 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 		free(rows[i].why);
 	}
 	free(rows);
+	free(idle_d3);
 	pt_plan_done(&plan);
 	pt_observed_done(&obs);
 	pt_config_done(&cfg);
@@ -148,6 +181,11 @@ const struct pt_cmd pt_cmd_status = {
 	"is converged, and if not, why (the problem found, or the steps still pending).\n"
 	"A device declared released is converged only on a host driver; the journal beside\n"
 	"--lock-file says when a probe found none ('no host driver claims it (probed)').\n"
+	"For a device going to vfio-pci, also its power (power_state, power/control,\n"
+	"d3cold_allowed) against power: on, and its reset methods against reset:; and when the\n"
+	"file declares vfio_pci: { disable_idle_d3 }, whether that value is the one in force\n"
+	"(known only when apply loaded vfio-pci itself: its parameter file shows the last value\n"
+	"written, which takes effect only when the module is loaded again).\n"
 	"\n"
 	"Exit status: 0 every device converged, 1 some device is not (or an error),\n"
 	"64 usage error.\n",

@@ -37,3 +37,9 @@ pt_json_string(FILE *f, const char *s)
 	}
 	fputc('"', f);
 }
+
+void
+pt_json_tri(FILE *f, enum pt_tri t)
+{
+	fputs(t == PT_TRI_YES ? "true" : t == PT_TRI_NO ? "false" : "null", f);
+}

@@ -4,7 +4,11 @@
 
 #include <stdio.h>
 
+#include "model/observed.h"
+
 /* Writes s as a JSON string literal with quotes; NULL is written as null. */
 void pt_json_string(FILE *f, const char *s);
+/* Writes true, false, or null for unknown. */
+void pt_json_tri(FILE *f, enum pt_tri t);
 
 #endif

@@ -241,6 +241,88 @@ pt_render_name(const struct pt_pcidev *d)
 	return s ? s : xstrdup("unknown device");
 }
 
+const char *
+pt_render_reset(const struct pt_pcidev *d)
+{
+	if (d->has_reset == PT_TRI_NO)
+		return "none";
+	if (d->has_reset == PT_TRI_UNKNOWN)
+		return "unknown";
+	if (!d->reset_methods)
+		return "yes (methods unknown: kernel before 5.15)";
+	return d->reset_methods[0] ? d->reset_methods : "none";
+}
+
+static const char *
+tri_digit(enum pt_tri t)
+{
+	return t == PT_TRI_YES ? "1" : t == PT_TRI_NO ? "0" : "unknown";
+}
+
+char *
+pt_render_power(const struct pt_pcidev *d)
+{
+	if (!d->power_control && d->d3cold_allowed == PT_TRI_UNKNOWN)
+		return xstrdup(d->power_state ? d->power_state : "unknown");
+	return xasprintf("%s (power/control %s, d3cold_allowed %s)", d->power_state ? d->power_state : "unknown",
+			 d->power_control ? d->power_control : "unknown", tri_digit(d->d3cold_allowed));
+}
+
+void
+pt_json_power(FILE *f, const struct pt_pcidev *d)
+{
+	fputs(",\"power_state\":", f);
+	pt_json_string(f, d ? d->power_state : NULL);
+	fputs(",\"power_control\":", f);
+	pt_json_string(f, d ? d->power_control : NULL);
+	fputs(",\"d3cold_allowed\":", f);
+	pt_json_tri(f, d ? d->d3cold_allowed : PT_TRI_UNKNOWN);
+	fputs(",\"has_reset\":", f);
+	pt_json_tri(f, d ? d->has_reset : PT_TRI_UNKNOWN);
+	fputs(",\"reset_methods\":", f);
+	if (d && d->has_reset == PT_TRI_NO) {
+		fputs("[]", f);
+	} else if (!d || d->has_reset == PT_TRI_UNKNOWN || !d->reset_methods) {
+		fputs("null", f);
+	} else {
+		/* "flr pm bus" as ["flr","pm","bus"] */
+		char *copy = xstrdup(d->reset_methods), *save = NULL;
+		bool first = true;
+
+		fputc('[', f);
+		for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+			fputs(first ? "" : ",", f);
+			pt_json_string(f, w);
+			first = false;
+		}
+		fputc(']', f);
+		free(copy);
+	}
+}
+
+char *
+pt_render_idle_d3(const struct pt_config *cfg, const struct pt_observed *obs, bool *ret_ok)
+{
+	char want;
+
+	if (!cfg || !cfg->vfio_pci.has_disable_idle_d3)
+		return NULL;
+	want = cfg->vfio_pci.disable_idle_d3 ? 'Y' : 'N';
+	*ret_ok = true;
+	if (!obs->vfio_pci_loaded)
+		return xasprintf("declared %c; vfio-pci not loaded (apply loads it with disable_idle_d3=%d)", want,
+				 want == 'Y');
+	if (obs->vfio_idle_d3 == PT_TRI_UNKNOWN) {
+		*ret_ok = false;
+		return xasprintf("declared %c; cannot tell: vfio-pci was loaded by something else", want);
+	}
+	if ((obs->vfio_idle_d3 == PT_TRI_YES) == (want == 'Y'))
+		return xasprintf("%c in force, as declared", want);
+	*ret_ok = false;
+	return xasprintf("declared %c but %c is in force until vfio-pci is loaded again", want,
+			 want == 'Y' ? 'N' : 'Y');
+}
+
 char *
 pt_render_step(const struct pt_step *s)
 {

@@ -34,6 +34,27 @@ int pt_print_plan(const struct pt_ctx *ctx, const struct pt_reconcile_result *re
 /* "Intel Corporation 82574L Gigabit Network Connection", or "unknown device"; caller frees. */
 char *pt_render_name(const struct pt_pcidev *d);
 
+/* What the kernel can reset d with: its reset_method ("flr pm bus"), "yes (methods unknown:
+ * kernel before 5.15)" when it has `reset` but no reset_method, "none" when it has no `reset`,
+ * "unknown"; borrowed (owned by d, or static). */
+const char *pt_render_reset(const struct pt_pcidev *d);
+
+/* "D3hot (power/control auto, d3cold_allowed 1)"; "unknown" for what the kernel does not say
+ * ("unknown" alone when it says none of the three); caller frees. */
+char *pt_render_power(const struct pt_pcidev *d);
+
+/* The power and reset facts of d as JSON members, each with its leading comma: power_state,
+ * power_control (strings), d3cold_allowed, has_reset (booleans), reset_methods (a list; [] when
+ * it has no `reset`); null for what is unknown, all null when d is NULL. */
+void pt_json_power(FILE *f, const struct pt_pcidev *d);
+
+/* The disable_idle_d3 vfio-pci has in force against the one cfg declares: "Y in force, as
+ * declared", "declared Y but N is in force until vfio-pci is loaded again", "declared Y; cannot
+ * tell: vfio-pci was loaded by something else", "declared Y; vfio-pci not loaded (apply loads it
+ * with disable_idle_d3=1)". NULL when cfg does not declare it. *ret_ok: whether the declared
+ * value is in force or will be at the next load apply makes. Caller frees. */
+char *pt_render_idle_d3(const struct pt_config *cfg, const struct pt_observed *obs, bool *ret_ok);
+
 /* A step as people read it: "driver_override (none) -> vfio-pci", "attach to frigate_VM (live)"; caller frees. */
 char *pt_render_step(const struct pt_step *s);
 
