@@ -60,6 +60,7 @@ struct pt_pcidev {
 	 * and apply just before an attach or after a detach); UNKNOWN otherwise. */
 	enum pt_tri answers;
 	bool power_observed;           /* the five above were read (pt_observe_power()) */
+	bool recover_failed;           /* the journal says recover: rescan did not bring it back */
 	struct pt_power_saved power_saved;
 };
 

@@ -215,6 +215,31 @@ rescan_bus(struct run *r, const struct pt_step *s, const char *bdf, const char *
 	return PT_STEP_RECOVERED;
 }
 
+/* The journal's note that recover: rescan did not help, written or forgotten; a journal that
+ * cannot be written adds to the step's message (it is failing anyway) or is left. */
+static void
+note_unresponsive(struct run *r, const char *bdf)
+{
+	char *err = NULL;
+
+	if (pt_journal_set_unresponsive(&r->sys, bdf, true, &err) < 0) {
+		char *m = r->err;
+
+		r->err = xasprintf("%s (and %s)", m ? m : "", err);
+		free(m);
+		free(err);
+	}
+}
+
+static void
+forget_unresponsive(struct run *r, const char *bdf)
+{
+	char *err = NULL;
+
+	pt_journal_set_unresponsive(&r->sys, bdf, false, &err);
+	free(err);
+}
+
 /* A device that does not answer: a reset, then remove and a rescan of its bus (recover: rescan). */
 static enum pt_step_outcome
 recover(struct run *r, const struct pt_step *s, const char *bdf)
@@ -597,12 +622,23 @@ run_step(struct run *r, const struct pt_step *s)
 		return step_power(r, s, bdf);
 	case PT_STEP_CHECK:
 		e = answers(r, bdf);
-		if (e > 0)
+		if (e > 0) {
+			forget_unresponsive(r, bdf);
 			return PT_STEP_HELD;
-		if (s->flags & PT_STEP_RECOVER)
-			return e == -ENOENT ? rescan_bus(r, s, bdf, "") : recover(r, s, bdf);
+		}
+		if (s->flags & PT_STEP_RECOVER) {
+			out = e == -ENOENT ? rescan_bus(r, s, bdf, "") : recover(r, s, bdf);
+			if (out == PT_STEP_FAILED && answers(r, bdf) == 0)
+				note_unresponsive(r, bdf);   /* back, but dead: not tried again */
+			else if (out == PT_STEP_DONE || out == PT_STEP_RECOVERED)
+				forget_unresponsive(r, bdf);
+			return out;
+		}
 		if (e == -ENOENT)
 			fail(r, "%s is gone from the bus; set recover: rescan to have passthrough rescan its bus", bdf);
+		else if (s->reason && strstr(s->reason, "not tried again"))
+			fail(r, "%s does not answer (its config space reads %s): not hot-plugged; recover: rescan did not "
+			     "bring it back before (see the journal); power-cycle the host", bdf, e == 0 ? "ffff" : strerror(-e));
 		else
 			fail(r, "%s does not answer (its config space reads %s): not hot-plugged; set recover: rescan to have "
 			     "passthrough try a reset, remove and a rescan of its bus, or power-cycle the host", bdf,

@@ -21,6 +21,7 @@ enum kind {
 	E_UNCLAIMED,   /* unclaimed BDF VVVV:DDDD drivers=HEX */
 	E_POWER,       /* power BDF control=auto d3cold_allowed=1 ("-": it was unknown) */
 	E_VFIO,        /* vfio-pci disable_idle_d3=1 module=INODE */
+	E_UNRESPONSIVE, /* unresponsive BDF VVVV:DDDD: recover: rescan did not bring it back */
 };
 
 struct entry {
@@ -83,6 +84,18 @@ parse_line(char *line, struct entry *e)
 		w[n++] = t;
 	if (n == 5 || n < 3)
 		return false;
+	if (n == 3 && strcmp(w[0], "unresponsive") == 0) {
+		e->kind = E_UNRESPONSIVE;
+		colon = strchr(w[2], ':');
+		if (pt_pciaddr_parse_full(w[1], &e->addr, &why) < 0 || !colon)
+			return false;
+		*colon = '\0';
+		if (!parse_hex(w[2], 4, 0xffff, &v) || !parse_hex(colon + 1, 4, 0xffff, &d))
+			return false;
+		e->vendor = (unsigned)v;
+		e->device = (unsigned)d;
+		return true;
+	}
 	if (n == 3 && strcmp(w[0], "vfio-pci") == 0) {
 		char *end;
 
@@ -198,6 +211,10 @@ pt_journal_observe(const struct pt_host *h, struct pt_observed *obs)
 			d->power_saved = v[i].power;
 			continue;
 		}
+		if (v[i].kind == E_UNRESPONSIVE) {
+			d->recover_failed = d->vendor == v[i].vendor && d->device == v[i].device;
+			continue;
+		}
 		if (d->driver || d->driver_override || d->vendor != v[i].vendor || d->device != v[i].device)
 			continue;
 		/* the drivers are listed only when an entry could count: never on a converged host */
@@ -225,6 +242,8 @@ format_entry(const struct entry *e)
 				 t == PT_TRI_YES ? "1" : t == PT_TRI_NO ? "0" : "-");
 	case E_VFIO:
 		return xasprintf("vfio-pci disable_idle_d3=%d module=%llu\n", e->idle_d3, e->module);
+	case E_UNRESPONSIVE:
+		return xasprintf("unresponsive %s %04x:%04x\n", pt_pciaddr_format(&e->addr, a), e->vendor, e->device);
 	}
 	return xstrdup("");
 }
@@ -394,4 +413,23 @@ pt_journal_set_vfio(const struct pt_host *h, int idle_d3, char **reterr)
 		}
 	}
 	return journal_put(h, &e, idle_d3 < 0, false, reterr);
+}
+
+int
+pt_journal_set_unresponsive(const struct pt_sysfs *s, const char *bdf, bool failed, char **reterr)
+{
+	struct entry e = { .kind = E_UNRESPONSIVE };
+	unsigned long vendor = 0, device = 0;
+	int r = entry_addr(&e, bdf, reterr);
+
+	if (r < 0)
+		return r;
+	if (failed) {
+		/* the ids from sysfs (they stay readable when config space does not answer) */
+		pt_sysfs_hex(s, bdf, "vendor", &vendor);
+		pt_sysfs_hex(s, bdf, "device", &device);
+		e.vendor = (unsigned)vendor;
+		e.device = (unsigned)device;
+	}
+	return journal_put(s->h, &e, !failed, false, reterr);
 }

@@ -64,6 +64,11 @@ int pt_journal_set(const struct pt_sysfs *s, const char *bdf, bool unclaimed, ch
  * kernel's choice: a second pin must not save "on"), or forgets them (saved NULL). 0, or a
  * negative errno with *reterr set. */
 int pt_journal_set_power(const struct pt_host *h, const char *bdf, const struct pt_power_saved *saved, char **reterr);
+/* Records that recover: rescan did not bring device bdf back (a reset, remove and rescan of its
+ * bus, and it still does not answer), or forgets it: "unresponsive BDF VVVV:DDDD". The plan
+ * does not try again (each try's remove and add would wake `watch` for the next); a reboot, or
+ * a check that finds it answering, starts over. */
+int pt_journal_set_unresponsive(const struct pt_sysfs *s, const char *bdf, bool failed, char **reterr);
 /* Records that vfio-pci was just loaded with disable_idle_d3 = idle_d3 (0 or 1), or forgets it (-1). */
 int pt_journal_set_vfio(const struct pt_host *h, int idle_d3, char **reterr);
 
