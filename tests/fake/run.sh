@@ -142,10 +142,10 @@ no_modprobe() {
 }
 no_modprobe
 
-echo "# the fake agrees with the kernel's binding semantics (the same script passes on the real kernel in bed-basics)"
+echo "# the fake agrees with the kernel's binding, power, reset and rescan semantics (the same script passes on the real kernel in bed-basics)"
 start_fake default
-tests/fake/semantics.sh "$mnt" "$nic2" e1000 >"$tmp/sem" 2>&1
-is "tests/fake/semantics.sh on the fake: exit status, plan line, failures" "0 1..25 " \
+tests/fake/semantics.sh "$mnt" "$nic2" e1000 0000:01:00.0 e1000e "pm bus" >"$tmp/sem" 2>&1
+is "tests/fake/semantics.sh on the fake: exit status, plan line, failures" "0 1..63 " \
 	"$? $(tail -n 1 "$tmp/sem") $(grep -A2 '^not ok' "$tmp/sem")"
 if command -v lspci >/dev/null && command -v unshare >/dev/null; then
 	seen=$(unshare -m --propagation private sh -c "mount --bind '$mnt' /sys && lspci -k -s 00:02.0" 2>&1)
