@@ -99,6 +99,8 @@ struct pt_observed {
 	bool have_domains;             /* libvirt was asked; false when the caller did not */
 	bool domains_from_hook;        /* doms is the one domain of a libvirt hook's XML: libvirt
 					* must not be called, so no attach or detach is planned */
+	bool just_stopped;             /* that domain has just stopped (the hook's release): its
+					* devices are checked once (do they still answer?) */
 	struct pt_domain *doms;        /* sorted by name */
 	size_t n_doms;
 	char **warnings;               /* what the domain XMLs had that could not be read (a device

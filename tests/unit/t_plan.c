@@ -253,7 +253,8 @@ static const struct plan_case cases[] = {
 	  .fixture = "default",
 	  .yaml = "  tpu: { address: 00:02.0, match: { vendor: 8086, device: 10d3 }, vm: frigate_VM }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
-	  .want = "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	  .want = "check tpu 0000:00:02.0 (none) -> (none)\n"
+	          "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
 	          "unbind tpu 0000:00:02.0 e1000e -> (none)\n"
 	          "probe tpu 0000:00:02.0 (none) -> vfio-pci\n"
 	          "attach tpu 0000:00:02.0 (none) -> frigate_VM [live]\n" },
@@ -268,7 +269,8 @@ static const struct plan_case cases[] = {
 	          "  nic: { address: 00:03.0, vm: ha }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .live = { "0000:00:02.0" } },
 		    { .name = "ha", .running = true } },
-	  .want = "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
+	  .want = "check nic 0000:00:03.0 (none) -> (none)\n"
+	          "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
 	          "unbind nic 0000:00:03.0 e1000 -> (none)\n"
 	          "probe nic 0000:00:03.0 (none) -> vfio-pci\n"
 	          "attach nic 0000:00:03.0 (none) -> ha [live]\n" },
@@ -294,12 +296,14 @@ static const struct plan_case cases[] = {
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true },
 		    { .name = "ha", .title = "Home Assistant", .running = true, .live = { "0000:00:02.0" } } },
 	  .want = "detach tpu 0000:00:02.0 Home Assistant -> (none) [live]\n"
+	          "check tpu 0000:00:02.0 (none) -> (none)\n"
 	          "attach tpu 0000:00:02.0 (none) -> frigate_VM [live]\n" },
 	{ .name = "bound: detached from every VM",
 	  .fixture = "e1000e-vfio",
 	  .yaml = "  tpu: { address: 00:02.0, state: bound }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .live = { "0000:00:02.0" } } },
-	  .want = "detach tpu 0000:00:02.0 frigate_VM -> (none) [live]\n" },
+	  .want = "detach tpu 0000:00:02.0 frigate_VM -> (none) [live]\n"
+	          "check tpu 0000:00:02.0 (none) -> (none)\n" },
 	{ .name = "released: detached, unbound, override cleared, reprobed",
 	  .fixture = "e1000e-vfio",
 	  .yaml = "  tpu: { address: 00:02.0, state: released }\n",
@@ -307,6 +311,7 @@ static const struct plan_case cases[] = {
 		    { .name = "old", .have_config = true, .config = { "0000:00:02.0" } } },
 	  .want = "detach tpu 0000:00:02.0 frigate_VM -> (none) [live]\n"
 	          "detach tpu 0000:00:02.0 old -> (none) [config]\n"
+	          "check tpu 0000:00:02.0 (none) -> (none)\n"
 	          "unbind tpu 0000:00:02.0 vfio-pci -> (none)\n"
 	          "clear_override tpu 0000:00:02.0 vfio-pci -> (none)\n"
 	          "probe tpu 0000:00:02.0 (none) -> (none)\n" },
@@ -350,7 +355,8 @@ static const struct plan_case cases[] = {
 	  .fixture = "e1000e-vfio",
 	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, persistent: true }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .have_config = true } },
-	  .want = "attach tpu 0000:00:02.0 (none) -> frigate_VM [live,config]\n" },
+	  .want = "check tpu 0000:00:02.0 (none) -> (none)\n"
+	          "attach tpu 0000:00:02.0 (none) -> frigate_VM [live,config]\n" },
 	{ .name = "match selecting two devices",
 	  .fixture = "default",
 	  .yaml = "  tpu: { match: { vendor: 8086, device: 10d3 }, vm: frigate_VM }\n",
@@ -372,7 +378,8 @@ static const struct plan_case cases[] = {
 	{ .name = "nothing at the address",
 	  .fixture = "default",
 	  .yaml = "  gone: { address: 00:09.0, state: bound }\n",
-	  .want = "error: 'gone': no PCI device at 0000:00:09.0\n" },
+	  .want = "error: 'gone': no PCI device at 0000:00:09.0; if it fell off the bus, set recover: rescan to have passthrough "
+	          "rescan its bus\n" },
 	{ .name = "two entries on one device",
 	  .fixture = "default",
 	  .yaml = "  a: { address: 00:04.0, state: bound }\n"
@@ -408,7 +415,8 @@ static const struct plan_case cases[] = {
 	  .fixture = "default",
 	  .yaml = "  nic: { address: 00:06.0, vm: frigate_VM, whole_group: true }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
-	  .want = "set_override nic 0000:00:06.1 (none) -> vfio-pci [member]\n"
+	  .want = "check nic 0000:00:06.0 (none) -> (none)\n"
+	          "set_override nic 0000:00:06.1 (none) -> vfio-pci [member]\n"
 	          "unbind nic 0000:00:06.1 e1000 -> (none) [member]\n"
 	          "probe nic 0000:00:06.1 (none) -> vfio-pci [member]\n"
 	          "set_override nic 0000:00:06.2 (none) -> vfio-pci [member]\n"
@@ -440,7 +448,8 @@ static const struct plan_case cases[] = {
 	  .yaml = "  nic: { address: 01:00.0, vm: frigate_VM, whole_group: true }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
 	  .mutate = mutate_bridge_shares_group,
-	  .want = "set_override nic 0000:01:00.0 (none) -> vfio-pci\n"
+	  .want = "check nic 0000:01:00.0 (none) -> (none)\n"
+	          "set_override nic 0000:01:00.0 (none) -> vfio-pci\n"
 	          "unbind nic 0000:01:00.0 e1000e -> (none)\n"
 	          "probe nic 0000:01:00.0 (none) -> vfio-pci\n"
 	          "attach nic 0000:01:00.0 (none) -> frigate_VM [live]\n" },
@@ -509,7 +518,8 @@ static const struct plan_case cases[] = {
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true },
 		    { .name = "ha", .running = true } },
 	  .only_vm = "ha",
-	  .want = "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
+	  .want = "check nic 0000:00:03.0 (none) -> (none)\n"
+	          "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
 	          "unbind nic 0000:00:03.0 e1000 -> (none)\n"
 	          "probe nic 0000:00:03.0 (none) -> vfio-pci\n"
 	          "attach nic 0000:00:03.0 (none) -> ha [live]\n" },
@@ -518,7 +528,8 @@ static const struct plan_case cases[] = {
 	  .yaml = "  coral: { match: { vendor: 0x1ac1, device: 0x089a }, vm: frigate_VM }\n"
 	          "  nic10g: { address: 07:00.0, match: { vendor: 8086, device: 10fb }, vm: frigate_VM }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
-	  .want = "set_override coral 0000:01:00.0 (none) -> vfio-pci\n"
+	  .want = "check coral 0000:01:00.0 (none) -> (none)\n"
+	          "set_override coral 0000:01:00.0 (none) -> vfio-pci\n"
 	          "probe coral 0000:01:00.0 (none) -> vfio-pci\n"
 	          "attach coral 0000:01:00.0 (none) -> frigate_VM [live]\n"
 	          "error: 'nic10g' 0000:07:00.0: in use by the host: network interface 'eth0' has an address; stop using it there, or set force: true\n" },
@@ -622,7 +633,8 @@ static const struct plan_case cases[] = {
 	  .fixture = "vmd",
 	  .yaml = "  ssd2: { address: \"10000:e2:00.0\", vm: nvr }\n",
 	  .doms = { { .name = "nvr", .running = true } },
-	  .want = "set_override ssd2 10000:e2:00.0 (none) -> vfio-pci\n"
+	  .want = "check ssd2 10000:e2:00.0 (none) -> (none)\n"
+	          "set_override ssd2 10000:e2:00.0 (none) -> vfio-pci\n"
 	          "unbind ssd2 10000:e2:00.0 nvme -> (none)\n"
 	          "probe ssd2 10000:e2:00.0 (none) -> vfio-pci\n"
 	          "attach ssd2 10000:e2:00.0 (none) -> nvr [live]\n" },
@@ -635,7 +647,8 @@ static const struct plan_case cases[] = {
 	  .fixture = "vmd",
 	  .yaml = "  ssd: { address: \"0000:e1:00.0\", vm: nvr }\n",
 	  .doms = { { .name = "nvr", .running = true, .live_xml = NVR_HOLDS_VMD_SSD } },
-	  .want = "attach ssd 0000:e1:00.0 (none) -> nvr [live]\n" },
+	  .want = "check ssd 0000:e1:00.0 (none) -> (none)\n"
+	          "attach ssd 0000:e1:00.0 (none) -> nvr [live]\n" },
 	{ .name = "a hostdev whose address cannot be read: left out, said, never domain 0000",
 	  .fixture = "vmd",
 	  .yaml = "  ssd: { address: \"0000:e1:00.0\", vm: nvr }\n",
@@ -644,6 +657,7 @@ static const struct plan_case cases[] = {
 				  "<address domain='0x100000000' bus='0xe1' slot='0x00' function='0x0'/>"
 				  "</source></hostdev>" } },
 	  .want = "warning: domain 'nvr': <hostdev> left out: address attribute domain='0x100000000' is out of range (at most 0xffffffff)\n"
+	          "check ssd 0000:e1:00.0 (none) -> (none)\n"
 	          "attach ssd 0000:e1:00.0 (none) -> nvr [live]\n" },
 };
 
