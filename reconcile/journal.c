@@ -288,7 +288,7 @@ same_slot(const struct entry *a, const struct entry *b)
 /* Replaces the journal's entry in e's slot by e (forget: removes it). Writes nothing when
  * forgetting an entry that is not there. 0, or a negative errno with *reterr set. */
 static int
-journal_put(const struct pt_host *h, const struct entry *e, bool forget, char **reterr)
+journal_put(const struct pt_host *h, const struct entry *e, bool forget, bool keep, char **reterr)
 {
 	char *path = pt_journal_path(h);
 	struct entry *v = NULL;
@@ -306,6 +306,11 @@ journal_put(const struct pt_host *h, const struct entry *e, bool forget, char **
 	for (size_t i = 0; i < n; i++)
 		if (!same_slot(&v[i], e))
 			v[kept++] = v[i];
+	if (keep && !forget && kept < n) {
+		free(v);
+		free(path);
+		return 0;   /* keep: it has the device's first values already */
+	}
 	if (forget && kept == n) {
 		free(v);
 		free(path);
@@ -355,7 +360,7 @@ pt_journal_set(const struct pt_sysfs *s, const char *bdf, bool unclaimed, char *
 		e.vendor = (unsigned)vendor;
 		e.device = (unsigned)device;
 	}
-	return journal_put(s->h, &e, !unclaimed, reterr);
+	return journal_put(s->h, &e, !unclaimed, false, reterr);
 }
 
 int
@@ -370,7 +375,7 @@ pt_journal_set_power(const struct pt_host *h, const char *bdf, const struct pt_p
 		e.power = *saved;
 		e.power.set = true;
 	}
-	return journal_put(h, &e, saved == NULL, reterr);
+	return journal_put(h, &e, saved == NULL, true, reterr);
 }
 
 int
@@ -388,5 +393,5 @@ pt_journal_set_vfio(const struct pt_host *h, int idle_d3, char **reterr)
 			return -ENOENT;
 		}
 	}
-	return journal_put(h, &e, idle_d3 < 0, reterr);
+	return journal_put(h, &e, idle_d3 < 0, false, reterr);
 }

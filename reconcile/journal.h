@@ -60,7 +60,9 @@ int pt_journal_set(const struct pt_sysfs *s, const char *bdf, bool unclaimed, ch
  * whatever was last written to it, which takes effect at the next load (observed as
  * obs->vfio_idle_d3, known only while it is that load).
  */
-/* Records saved for device bdf, or forgets it (saved NULL). 0, or a negative errno with *reterr set. */
+/* Records saved for device bdf unless the journal has its values already (the first ones are the
+ * kernel's choice: a second pin must not save "on"), or forgets them (saved NULL). 0, or a
+ * negative errno with *reterr set. */
 int pt_journal_set_power(const struct pt_host *h, const char *bdf, const struct pt_power_saved *saved, char **reterr);
 /* Records that vfio-pci was just loaded with disable_idle_d3 = idle_d3 (0 or 1), or forgets it (-1). */
 int pt_journal_set_vfio(const struct pt_host *h, int idle_d3, char **reterr);
