@@ -27,8 +27,7 @@ w() {
 
 # settled_driver DRIVER: the driver once it is DRIVER, or the one after 5 s (a probe may be async).
 settled_driver() {
-	local i
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		[ "$(driver)" = "$1" ] && break
 		sleep 0.1
 	done
@@ -51,8 +50,8 @@ check() {
 # settled FILE VALUE: FILE's content once it reads VALUE, or what it reads after 3 s (runtime
 # suspension follows a probe or a put asynchronously on the real kernel).
 settled() {
-	local i v
-	for i in $(seq 30); do
+	local v
+	for _ in $(seq 30); do
 		v=$(cat "$1" 2>&1)
 		[ "$v" = "$2" ] && break
 		sleep 0.1
