@@ -439,12 +439,11 @@ resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
 		return false;
 	}
 	if (!w->dev) {
-		bool gone = e->has_address && !pt_observed_dev(obs, &e->address);
+		const char *hint = "";
 
-		want_error(p, w, PT_PROBLEM_DEVICE, "'%s': %s%s", e->name, err,
-			   gone && e->state != PT_STATE_RELEASED
-				   ? "; if it fell off the bus, set recover: rescan to have passthrough rescan its bus"
-				   : "");
+		if (e->has_address && e->state != PT_STATE_RELEASED && !pt_observed_dev(obs, &e->address))
+			hint = "; if it fell off the bus, set recover: rescan to have passthrough rescan its bus";
+		want_error(p, w, PT_PROBLEM_DEVICE, "'%s': %s%s", e->name, err, hint);
 		free(err);
 		return false;
 	}
@@ -557,7 +556,7 @@ plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *
 		const struct pt_domain *dom = &obs->doms[i];
 		unsigned flags = 0;
 
-		if (dom == w->dom && w->live)
+		if (w->live && w->dom && dom == w->dom)
 			continue;
 		if (dom->state == PT_DOMAIN_RUNNING && pt_domain_has_hostdev(dom, &d->addr, false))
 			flags |= PT_STEP_LIVE;
@@ -570,7 +569,7 @@ plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *
 		s = add_step(p, PT_STEP_DETACH, e->name, &d->addr, label(dom), NULL);
 		s->domain = xstrdup(dom->name);
 		s->flags = flags;
-		if (e->state == PT_STATE_ATTACHED)
+		if (e->state == PT_STATE_ATTACHED && w->dom)
 			s->reason = xasprintf("declared for %s, not %s", label(w->dom), label(dom));
 		else
 			s->reason = xasprintf("declared %s", pt_state_name(e->state));

@@ -841,4 +841,6 @@ has "vfio-pci loaded again by someone else (a new module inode): which value is 
 	"unload module vfio-pci" "$out"
 no_modprobe
 
+. tests/fake/watch.sh
+
 echo "1..$n"
