@@ -42,7 +42,7 @@ start_fake() {
 	local fixture=$1
 	shift
 	stop_fake
-	rm -rf "$tmp/back" "$mnt"
+	rm -rf "$tmp/back" "$mnt" "$tmp/lock.journal"   # a fresh host: /run is empty
 	mkdir -p "$mnt"
 	cp -a "tests/fixtures/sysfs/$fixture" "$tmp/back"
 	"$FAKESYS" "$@" "$tmp/back" "$mnt" 2>"$tmp/fakesys.err" &
@@ -142,10 +142,10 @@ no_modprobe() {
 }
 no_modprobe
 
-echo "# the fake agrees with the kernel's binding semantics (the same script passes on the real kernel in bed-basics)"
+echo "# the fake agrees with the kernel's binding, power, reset and rescan semantics (the same script passes on the real kernel in bed-basics)"
 start_fake default
-tests/fake/semantics.sh "$mnt" "$nic2" e1000 >"$tmp/sem" 2>&1
-is "tests/fake/semantics.sh on the fake: exit status, plan line, failures" "0 1..25 " \
+tests/fake/semantics.sh "$mnt" "$nic2" e1000 0000:01:00.0 e1000e "pm bus" >"$tmp/sem" 2>&1
+is "tests/fake/semantics.sh on the fake: exit status, plan line, failures" "0 1..63 " \
 	"$? $(tail -n 1 "$tmp/sem") $(grep -A2 '^not ok' "$tmp/sem")"
 if command -v lspci >/dev/null && command -v unshare >/dev/null; then
 	seen=$(unshare -m --propagation private sh -c "mount --bind '$mnt' /sys && lspci -k -s 00:02.0" 2>&1)
@@ -415,7 +415,7 @@ hook() {
 }
 # wait_worker: the detached worker a hook started (libvirt unreachable here) must be gone first
 wait_worker() {
-	for i in $(seq 100); do pgrep -f "apply -c $tmp/hooked.yaml" >/dev/null || break; sleep 0.1; done
+	for _ in $(seq 100); do pgrep -f "apply -c $tmp/hooked.yaml" >/dev/null || break; sleep 0.1; done
 }
 start_fake default
 rm -f "$tmp/lock.vms"
@@ -497,6 +497,349 @@ hook "$frigate_xml" 5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f release
 is "hook release again: the same line, not probed again" \
 	"passthrough: 'tpu-standin' $stand_in: no host driver claims it (probed); load its driver or set on_stop: keep $writes" \
 	"$err $(fake_log | wc -l)"
+
+# --- issue 15: power, reset, health and recovery on real hardware's faults ---------------
+rp_nic=0000:01:00.0 rp=0000:00:05.0
+uuid=5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f
+frigate_stopped="<domain type='kvm'><name>$uuid</name><uuid>$uuid</uuid><title>frigate_VM</title><devices/></domain>"
+# hook_run CONFIG OP: libvirt's hook for frigate_VM (the file names it by its UUID name, so
+# the hook acts itself) with CONFIG; sets out, err, rc.
+hook_run() {
+	(printf '%s' "$frigate_stopped" | PATH="$tmp/bin:$PATH" "$BIN" hook "$uuid" "$2" - - -c "$tmp/$1.yaml" \
+		--sysfs-root "$mnt" --proc-root tests/fixtures/proc/default --connect test:///nonexistent \
+		--lock-file "$tmp/lock" ${HOOK_V:+-v} >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
+	rc=$?
+	out=$(cat "$tmp/out") err=$(cat "$tmp/err")
+}
+attr() { cat "$mnt/bus/pci/devices/$1/$2" 2>&1; }
+# log_since MARK: the fake's log lines after the first MARK ones
+log_since() { fake_log | tail -n +$(($1 + 1)); }
+lines() { printf '%s' "$1" | grep -c .; }
+again="the next run tries again ('passthrough status' shows where it stands)"
+
+echo "# Linux 4.4 (DSM 7.2): no power_state, reset_method or iommu_groups/N/type; apply, status and devices work and say unknown"
+start_fake default --profile linux-4.4
+is "linux-4.4: the attributes are absent" "no no no yes yes" \
+	"$([ -e "$mnt/bus/pci/devices/$stand_in/power_state" ] && echo yes || echo no) $([ -e "$mnt/bus/pci/devices/$stand_in/reset_method" ] && echo yes || echo no) $([ -e "$mnt/kernel/iommu_groups/1/type" ] && echo yes || echo no) $([ -e "$mnt/bus/pci/devices/$stand_in/reset" ] && echo yes || echo no) $([ -e "$mnt/bus/pci/devices/$stand_in/d3cold_allowed" ] && echo yes || echo no)"
+apply bound
+is "linux-4.4: apply: exit 0, silent, on vfio-pci" "0  vfio-pci" "$rc $out$err $(driver $stand_in)"
+is "linux-4.4: apply: the writes" "driver_override $stand_in vfio-pci = 0
+unbind e1000e $stand_in = 0
+probe $stand_in = 0" "$(fake_log)"
+is "linux-4.4: vfio-pci has no runtime PM there: power/control stays on" on "$(attr $stand_in power/control)"
+look status bound
+is "linux-4.4: status: exit 0, converged, nothing on stderr" "0 tpu-standin $stand_in: converged " \
+	"$rc $(printf '%s\n' "$out" | head -n 1) $err"
+look status bound --json
+is "linux-4.4: status --json: exit 0" "0 " "$rc $err"
+has "linux-4.4: status --json: power state unknown (null), no reset methods known" '"power_state":null' "$out"
+"$BIN" devices --sysfs-root "$mnt" >"$tmp/out" 2>"$tmp/err"
+is "linux-4.4: devices: exit 0, nothing on stderr" "0 " "$? $(cat "$tmp/err")"
+block=$(awk -v b="$stand_in" '$1 == b { p = 1; print; next } /^[0-9a-f]/ { p = 0 } p' "$tmp/out")
+has "linux-4.4: devices: $stand_in's power state unknown" "power.*unknown" "$block"
+has "linux-4.4: devices: $stand_in's reset methods unknown (it has a reset)" "reset.*unknown" "$block"
+config pinned "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", state: bound, power: on }"
+start_fake default --profile linux-4.4
+apply pinned
+is "linux-4.4: power: on: exit 0, silent" "0 " "$rc $out$err"
+is "linux-4.4: power: on: only d3cold_allowed written (power/control is already on)" "driver_override $stand_in vfio-pci = 0
+unbind e1000e $stand_in = 0
+probe $stand_in = 0
+d3cold_allowed $stand_in 0 = 0" "$(fake_log)"
+
+echo "# a device whose config space reads all ones, recover: none: not hot-plugged, one line; the other device is bound"
+config dead_none "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", vm: frigate_VM }
+  nic2: { address: \"$nic2\", state: bound }"
+start_fake default
+ctl dead $stand_in
+mark=$(fake_log | wc -l)
+apply dead_none
+is "dead, recover none: exit 1, one line naming the device and what to do" \
+	"1 passthrough: 'tpu-standin' $stand_in: check that it answers failed: $stand_in does not answer (its config space reads ffff): not hot-plugged; set recover: rescan to have passthrough try a reset, remove and a rescan of its bus, or power-cycle the host; $again" \
+	"$rc $err"
+is "dead, recover none: left where it was (not bound, not attached)" "e1000e (null)" "$(driver $stand_in) $(override $stand_in)"
+is "dead, recover none: the other device is on vfio-pci" vfio-pci "$(driver $nic2)"
+is "dead, recover none: the writes: the other device's only" "driver_override $nic2 vfio-pci = 0
+unbind e1000 $nic2 = 0
+probe $nic2 = 0" "$(log_since "$mark")"
+first=$err mark=$(fake_log | wc -l)
+apply dead_none
+is "dead, recover none: the next run: exit 1, the same line, no writes" "1 $first 0" "$rc $err $(log_since "$mark" | wc -l)"
+"$BIN" doctor -c "$tmp/dead_none.yaml" --sysfs-root "$mnt" --proc-root tests/fixtures/proc/default \
+	--connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" --lock-file "$tmp/lock" >"$tmp/out" 2>&1
+has "dead, recover none: doctor says it does not answer" "tpu-standin.*$stand_in.*does not answer" "$(cat "$tmp/out")"
+
+echo "# the VM stops and its device no longer answers, recover: rescan: a reset, remove, a rescan of its bus, bound again"
+config dead_rescan "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", vm: \"$uuid\", recover: rescan }"
+start_fake default
+hook_run dead_rescan prepare
+is "VM stop, dead: prepare bound it" "0 vfio-pci" "$rc $(driver $stand_in)"
+ctl dead $stand_in
+mark=$(fake_log | wc -l)
+HOOK_V=1 hook_run dead_rescan release
+is "VM stop, dead, recover rescan: exit 0, back on vfio-pci, its override set again" "0 vfio-pci vfio-pci" \
+	"$rc $(driver $stand_in) $(override $stand_in)"
+has "VM stop, dead, recover rescan: says what it tried" \
+	"'tpu-standin' $stand_in: check that it answers \(recover it if not\): a reset failed; removed; back after a rescan of bus 0000:00 \([0-9]+ ms\); planning again" "$err"
+is "VM stop, dead, recover rescan: the writes (the config read wakes it from D3hot; the reset fails: dead)" \
+	"config read resumes $stand_in
+reset $stand_in 1 = -25
+removed $stand_in
+remove $stand_in 1 = 0
+added $stand_in on e1000e
+rescan bus 0000:00 1 = 0
+driver_override $stand_in vfio-pci = 0
+unbind e1000e $stand_in = 0
+probe $stand_in = 0" "$(log_since "$mark")"
+is "VM stop, dead, recover rescan: its config answers now" "8086" "$(od -An -tx1 -N2 "$mnt/bus/pci/devices/$stand_in/config" | awk '{ print $2 $1 }')"
+
+echo "# ... a device a reset revives: the reset is enough"
+start_fake default
+hook_run dead_rescan prepare
+ctl dead $stand_in reset
+mark=$(fake_log | wc -l)
+HOOK_V=1 hook_run dead_rescan release
+is "dead until a reset: exit 0, still on vfio-pci" "0 vfio-pci" "$rc $(driver $stand_in)"
+has "dead until a reset: says so" "check that it answers \(recover it if not\): it answers again after a reset" "$err"
+is "dead until a reset: the writes: the reset only (config read before and after it)" "config read resumes $stand_in
+reset $stand_in 1 = 0
+config read resumes $stand_in" "$(log_since "$mark")"
+
+echo "# ... a device no rescan finds again: removed, the bus rescanned, an error after the wait"
+start_fake default
+hook_run dead_rescan prepare
+ctl dead $stand_in never
+mark=$(fake_log | wc -l)
+t0=$(date +%s)
+hook_run dead_rescan release
+took=$(($(date +%s) - t0))
+is "dead for good: exit 0 (the hook never fails), one line" "0 1" "$rc $(lines "$err")"
+has "dead for good: the line says what was tried and what to do" \
+	"'tpu-standin' $stand_in: check that it answers \(recover it if not\) failed: a reset failed; removed; rescanned bus 0000:00, but $stand_in did not come back and answer within 10 s; power-cycle the host" "$err"
+is "dead for good: within the wait and a little (10 s + 3 s)" yes "$([ "$took" -le 13 ] && echo yes || echo "no, $took s")"
+is "dead for good: the writes" "config read resumes $stand_in
+reset $stand_in 1 = -25
+removed $stand_in
+remove $stand_in 1 = 0
+rescan bus 0000:00 1 = 0" "$(log_since "$mark")"
+
+echo "# ... recover: none: the one line, the device left on vfio-pci"
+config dead_keep "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", vm: \"$uuid\" }"
+start_fake default
+hook_run dead_keep prepare
+ctl dead $stand_in
+mark=$(fake_log | wc -l)
+hook_run dead_keep release
+is "VM stop, dead, recover none: exit 0, one line" \
+	"0 passthrough: 'tpu-standin' $stand_in: check that it answers failed: $stand_in does not answer (its config space reads ffff): not hot-plugged; set recover: rescan to have passthrough try a reset, remove and a rescan of its bus, or power-cycle the host; $again" \
+	"$rc $err"
+is "VM stop, dead, recover none: no writes (the config read woke it)" "config read resumes $stand_in" "$(log_since "$mark")"
+
+echo "# a device that vanished (hot-removed) and comes back on a rescan of its bus"
+config gone_rescan "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", state: bound, recover: rescan }"
+config gone_none "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", state: bound }"
+start_fake default
+ctl vanish $stand_in
+mark=$(fake_log | wc -l)
+apply gone_none
+is "vanished, recover none: exit 1, one line saying what to set" \
+	"1 1" "$rc $(lines "$err")"
+has "vanished, recover none: ... naming the device" "'tpu-standin'.*$stand_in.*; if it fell off the bus, set recover: rescan to have passthrough rescan its bus" "$err"
+is "vanished, recover none: no writes" "" "$(log_since "$mark")"
+apply gone_rescan -v
+is "vanished, recover rescan: exit 0, on vfio-pci" "0 vfio-pci" "$rc $(driver $stand_in)"
+has "vanished, recover rescan: says it is back" "'tpu-standin' $stand_in: rescan its bus until it is back: back after a rescan of bus 0000:00" "$err"
+is "vanished, recover rescan: the writes" "added $stand_in on e1000e
+rescan bus 0000:00 1 = 0
+driver_override $stand_in vfio-pci = 0
+unbind e1000e $stand_in = 0
+probe $stand_in = 0" "$(log_since "$mark")"
+apply gone_rescan
+is "vanished, recover rescan: the next run is quiet" "0 " "$rc $out$err"
+
+echo "# ... behind a root port: only its bus (0000:01) is rescanned"
+config rp_rescan "version: 1
+devices:
+  nic-rp: { address: \"$rp_nic\", state: bound, recover: rescan }"
+start_fake default
+ctl vanish $rp_nic
+mark=$(fake_log | wc -l)
+apply rp_rescan
+is "behind a root port: exit 0, on vfio-pci" "0 vfio-pci" "$rc $(driver $rp_nic)"
+is "behind a root port: the writes" "added $rp_nic on e1000e
+rescan bus 0000:01 1 = 0
+driver_override $rp_nic vfio-pci = 0
+unbind e1000e $rp_nic = 0
+probe $rp_nic = 0" "$(log_since "$mark")"
+start_fake default
+ctl vanish $rp
+mark=$(fake_log | wc -l)
+apply rp_rescan
+is "its root port gone too: exit 1, one line" "1 1" "$rc $(lines "$err")"
+has "its root port gone too: the line says the bus is gone" \
+	"'nic-rp' $rp_nic: .*$rp_nic is gone and so is its bus 0000:01 \(the bridge above it went too\)" "$err"
+is "its root port gone too: no writes" "" "$(log_since "$mark")"
+
+echo "# ... in PCI domain 10000 (behind VMD): the bus is 10000:e2"
+config vmd_rescan "version: 1
+devices:
+  ssd2: { address: \"10000:e2:00.0\", state: bound, recover: rescan }"
+start_fake vmd
+ctl vanish 10000:e2:00.0
+mark=$(fake_log | wc -l)
+apply vmd_rescan
+is "domain 10000: exit 0, on vfio-pci" "0 vfio-pci" "$rc $(driver 10000:e2:00.0)"
+has "domain 10000: its bus rescanned by its five-digit name" "^rescan bus 10000:e2 1 = 0" "$(log_since "$mark")"
+
+echo "# reset: before_attach, and the reset fails (ENOTTY, EIO): not hot-plugged, one line; the other device is bound"
+config reset_attach "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", vm: frigate_VM, reset: before_attach }
+  nic2: { address: \"$nic2\", state: bound }"
+for e in "ENOTTY Inappropriate ioctl for device -25" "EIO Input/output error -5"; do
+	name=${e%% *} msg=${e#* } rcode=${e##* }
+	msg=${msg% *}
+	start_fake default
+	ctl reset-fail $stand_in "$name"
+	apply reset_attach
+	is "reset fails with $name: exit 1, one line" \
+		"1 passthrough: 'tpu-standin' $stand_in: reset the function failed: cannot write '$mnt/bus/pci/devices/$stand_in/reset': $msg; $again" \
+		"$rc $err"
+	is "reset fails with $name: bound, not attached; the other device bound" "vfio-pci vfio-pci" "$(driver $stand_in) $(driver $nic2)"
+	is "reset fails with $name: the writes" "driver_override $stand_in vfio-pci = 0
+unbind e1000e $stand_in = 0
+probe $stand_in = 0
+reset $stand_in 1 = $rcode
+driver_override $nic2 vfio-pci = 0
+unbind e1000 $nic2 = 0
+probe $nic2 = 0" "$(fake_log | grep -v '^control ')"
+done
+config reset_none "version: 1
+devices:
+  nic2: { address: \"$nic2\", vm: frigate_VM, reset: before_attach }"
+start_fake default
+apply reset_none
+is "reset: before_attach on a device with no reset (e1000): exit 1, one line, no writes" "1 1 0" \
+	"$rc $(lines "$err") $(fake_log | wc -l | tr -d ' ')"
+has "... the line says so" "'nic2' $nic2: reset: before_attach, but the kernel has no reset method for it \(no 'reset' attribute\)" "$err"
+
+echo "# D3cold, and power: on"
+config idle "version: 1
+devices:
+  tpu-standin: { address: \"$stand_in\", state: bound }"
+start_fake default
+apply idle
+is "idle on vfio-pci: power/control auto, D3hot" "auto D3hot" "$(attr $stand_in power/control) $(attr $stand_in power_state)"
+mark=$(fake_log | wc -l)
+apply idle
+is "idle on vfio-pci: a converged pass reads no config (nothing woken) and writes nothing" "0 " "$rc $(log_since "$mark")"
+ctl d3cold $stand_in
+is "d3cold: in D3cold" D3cold "$(attr $stand_in power_state)"
+mark=$(fake_log | wc -l)
+apply pinned
+is "D3cold, power: on: exit 0, silent" "0 " "$rc $out$err"
+is "D3cold, power: on: in D0, pinned" "D0 on 0" "$(attr $stand_in power_state) $(attr $stand_in power/control) $(attr $stand_in d3cold_allowed)"
+is "D3cold, power: on: the writes" "power/control $stand_in on = 0
+d3cold_allowed $stand_in 0 = 0" "$(log_since "$mark")"
+is "D3cold, power: on: the kernel refuses D3cold now" "Device or resource busy" \
+	"$( (echo "d3cold $stand_in" >"$mnt/fakesys-control") 2>&1 | sed 's/.*: //')"
+mark=$(fake_log | wc -l)
+apply pinned
+is "power: on: the next run writes nothing" "0 " "$rc $(log_since "$mark")"
+mark=$(fake_log | wc -l)
+apply idle
+is "power: on taken out: exit 0, silent" "0 " "$rc $out$err"
+is "power: on taken out: the kernel's values back (auto, 1), D3hot again" "auto 1 D3hot" \
+	"$(attr $stand_in power/control) $(attr $stand_in d3cold_allowed) $(attr $stand_in power_state)"
+is "power: on taken out: the writes" "power/control $stand_in auto = 0
+d3cold_allowed $stand_in 1 = 0" "$(log_since "$mark")"
+start_fake default
+mark=$(fake_log | wc -l)
+apply pinned
+is "power: on with the bind in the same pass: exit 0, D0" "0 D0" "$rc $(attr $stand_in power_state)"
+is "power: on with the bind: the writes" "driver_override $stand_in vfio-pci = 0
+unbind e1000e $stand_in = 0
+probe $stand_in = 0
+power/control $stand_in on = 0
+d3cold_allowed $stand_in 0 = 0" "$(log_since "$mark")"
+
+echo "# ... D3cold when its VM stops: the check's config read wakes it; when it is dead too, the one line"
+start_fake default
+hook_run dead_keep prepare
+ctl d3cold $stand_in
+mark=$(fake_log | wc -l)
+hook_run dead_keep release
+is "VM stop in D3cold: exit 0, silent, woken (back in D3hot: idle)" "0  D3hot" "$rc $out$err $(attr $stand_in power_state)"
+is "VM stop in D3cold: the writes: none, one config read" "config read resumes $stand_in" "$(log_since "$mark")"
+ctl d3cold $stand_in
+ctl dead $stand_in
+hook_run dead_keep release
+is "VM stop in D3cold, dead: the one line, still D3cold" "0 1 D3cold" "$rc $(lines "$err") $(attr $stand_in power_state)"
+has "VM stop in D3cold, dead: it does not answer" "'tpu-standin' $stand_in: check that it answers failed: $stand_in does not answer" "$err"
+
+echo "# vfio_pci: { disable_idle_d3 }: modprobe's parameter, the value in force known from the journal, a reload only when nothing holds vfio-pci"
+# fake_modprobe: a stand-in that loads and unloads the fake's vfio-pci through its control file
+fake_modprobe() {
+	cat >"$tmp/bin/modprobe" <<MP
+#!/bin/sh
+echo "\$*" >>"$tmp/modprobe.args"
+if [ "\$1" = -r ]; then
+	echo "unload \$2" 2>/dev/null >"$mnt/fakesys-control" || { echo "modprobe: FATAL: Module \$2 is in use." >&2; exit 1; }
+else
+	echo "load \$*" >"$mnt/fakesys-control" || exit 1
+fi
+MP
+	chmod +x "$tmp/bin/modprobe"
+	rm -f "$tmp/modprobe.args"
+}
+config idle_off "version: 1
+vfio_pci: { disable_idle_d3: true }
+devices:
+  tpu-standin: { address: \"$stand_in\", state: bound }"
+start_fake default
+fake_modprobe
+ctl unload vfio-pci
+apply idle_off
+is "disable_idle_d3, vfio-pci not loaded: exit 0, modprobe's argv" "0 vfio-pci disable_idle_d3=1" "$rc $(cat "$tmp/modprobe.args")"
+is "disable_idle_d3, vfio-pci not loaded: on vfio-pci, idle in D0" "vfio-pci D0" "$(driver $stand_in) $(attr $stand_in power_state)"
+apply idle_off
+is "disable_idle_d3: the next run knows the value in force: quiet, no modprobe" "0  1" "$rc $out$err $(wc -l <"$tmp/modprobe.args")"
+start_fake default
+fake_modprobe
+apply bound
+ctl open $stand_in
+look plan idle_off
+has "disable_idle_d3, vfio-pci loaded by someone else and a vfio device open: the plan says it waits for the next load" \
+	"disable_idle_d3=Y is declared, but which value is in force is not known .*a vfio device is open \(module refcnt 1\)" "$out"
+apply idle_off
+is "... apply: exit 0, no modprobe" "0 no" "$rc $([ -e "$tmp/modprobe.args" ] && echo yes || echo no)"
+ctl close $stand_in
+mark=$(fake_log | wc -l)
+apply idle_off
+is "disable_idle_d3, nothing holds vfio-pci: reloaded with the parameter: exit 0" \
+	"0 -r vfio-pci
+vfio-pci disable_idle_d3=1" "$rc $(cat "$tmp/modprobe.args")"
+is "... bound again, in D0 now" "vfio-pci D0" "$(driver $stand_in) $(attr $stand_in power_state)"
+is "... the writes: the reload (the load binds it again: its override names vfio-pci)" "control unload vfio-pci = 0
+control load vfio-pci disable_idle_d3=1 = 0" "$(log_since "$mark")"
+ctl unload vfio-pci
+ctl load vfio-pci
+look plan idle_off
+has "vfio-pci loaded again by someone else (a new module inode): which value is in force is unknown again" \
+	"unload module vfio-pci" "$out"
+no_modprobe
 
 . tests/fake/watch.sh
 
