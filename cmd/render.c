@@ -385,7 +385,10 @@ pt_report_step(void *data, const struct pt_step *s, enum pt_step_outcome o, cons
 
 	switch (o) {
 	case PT_STEP_DONE:
-		pt_say(rep, LOG_NOTICE, "%s: %s", who, action);
+		if (msg)   /* what it found on the way: "it answers again after a reset" */
+			pt_say(rep, LOG_NOTICE, "%s: %s: %s", who, action, msg);
+		else
+			pt_say(rep, LOG_NOTICE, "%s: %s", who, action);
 		break;
 	case PT_STEP_RECOVERED:
 		pt_say(rep, LOG_WARNING, "%s: %s: %s", who, action, msg ? msg : "recovered");

@@ -179,11 +179,12 @@ wait_back(const struct run *r, const char *bdf, unsigned timeout_ms)
 	}
 }
 
-/* "DDDD:BB" of an address: its bus, as class/pci_bus names it. */
+/* "DDDD:BB" of an address: its bus, as class/pci_bus names it (a domain above ffff in full:
+ * "10000:e2" behind a VMD). */
 static void
 bus_name(const struct pt_pciaddr *a, char buf[16])
 {
-	snprintf(buf, 16, "%04x:%02x", (unsigned)a->domain & 0xffff, a->bus);
+	snprintf(buf, 16, "%04x:%02x", (unsigned)a->domain, a->bus);
 }
 
 /* Rescans the bus of addr (and nothing else) and waits for the device; RECOVERED or FAILED. */
@@ -724,7 +725,7 @@ pt_apply(const struct pt_host *h, const struct pt_plan *plan, const struct pt_ap
 		} else if (out == PT_STEP_RECOVERED && s->device) {
 			stopped[n_stopped++] = s->device;   /* a new device now: planned again */
 		}
-		report(data, s, out, out == PT_STEP_FAILED || out == PT_STEP_TIMED_OUT || out == PT_STEP_RECOVERED ? r.err : NULL);
+		report(data, s, out, out == PT_STEP_HELD || out == PT_STEP_SKIPPED ? NULL : r.err);
 	}
 	if (r.conn)
 		pt_virt.virConnectClose(r.conn);

@@ -33,6 +33,7 @@ enum pt_step_outcome {
 			       * nothing in this pass may touch it again, not even to read it */
 };
 
+/* msg: why, for FAILED, TIMED_OUT and RECOVERED; for DONE, what was found on the way, or NULL. */
 typedef void (*pt_step_report_fn)(void *data, const struct pt_step *s, enum pt_step_outcome o,
 				  const char *msg);
 

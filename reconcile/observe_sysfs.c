@@ -437,9 +437,10 @@ read_word(const struct pt_sysfs *s, const char *bdf, const char *name)
 }
 
 /*
- * Power state and reset, every one optional (sysfs-bus-pci: power_state 5.10, reset_method 5.15,
- * d3cold_allowed 3.7; reset 2.6.31 exists only for a device with a reset method; power/control
- * from the PM core). None of them touches the device: no config read, no resume.
+ * Power state and reset, every one optional (Documentation/ABI/testing/sysfs-bus-pci dates them:
+ * reset July 2009 (2.6.31), and it exists only for a device with a reset method; d3cold_allowed
+ * July 2012 (3.6); power_state November 2020 (5.11); reset_method 5.15; power/control is the PM
+ * core's). DSM 7.2's Linux 4.4 has neither power_state nor reset_method. None of them touches the device: no config read, no resume.
  */
 static void
 observe_power(const struct pt_sysfs *s, const char *bdf, struct pt_pcidev *d)
