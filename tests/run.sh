@@ -103,7 +103,13 @@ for suite in $SUITES; do
 		asan_tests=$(for t in ${TESTS:-}; do echo "build/asan/${t#build/}"; done)
 		saved_bin=$BIN saved_vg=$VALGRIND
 		BIN=./build/asan/passthrough VALGRIND=no
-		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+		# intercept_tls_get_addr=0: GCC 12's LeakSanitizer, on Debian 12's glibc, records a
+		# bogus dynamic-TLS block of the dlopened libvirt ("DTLS 6 at 0x0000000000e3-...",
+		# with verbosity=1) and its tracer dies on it at exit ("Tracer caught signal 11"),
+		# depending only on the memory layout (it came and went with an unrelated change to
+		# observe_sysfs.c). Without the interception, dynamic TLS is not scanned; libvirt keeps
+		# its thread-local errors in pthread keys, which still are, so no leak is hidden or made up.
+		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:intercept_tls_get_addr=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 		run_unit $asan_tests
 		run_cli
 		run_fake
