@@ -251,8 +251,15 @@ bed_trace_count() {
 
 # --- libvirtd and the nested VM (tier 3) --------------------------------------
 
-# start_libvirtd: cgroup2, qemu.conf tweaks, virtlogd + libvirtd, wait until it answers.
+# start_libvirtd [--monitor-log]: cgroup2, qemu.conf tweaks, virtlogd + libvirtd, wait until it
+# answers.  With --monitor-log, what libvirtd says to and hears from QEMU's monitors (the QMP
+# commands: device_add, ...) also goes to $BED_WORK/libvirtd-monitor.log.
 start_libvirtd() {
+	local outputs="3:file:$BED_WORK/libvirtd.log"
+	if [ "${1:-}" = --monitor-log ]; then
+		outputs="$outputs 1:file:$BED_WORK/libvirtd-monitor.log"
+		echo 'log_filters = "1:qemu.qemu_monitor"' >>/etc/libvirt/libvirtd.conf
+	fi
 	log "starting libvirtd"
 	[ -e /dev/kvm ] || fail "/dev/kvm in the guest (kvm_amd loaded?)" "/dev/kvm" "missing; lsmod: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 	grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup
@@ -264,7 +271,7 @@ start_libvirtd() {
 		namespaces = [ ]
 		remember_owner = 0
 	EOF
-	echo "log_outputs = \"3:file:$BED_WORK/libvirtd.log\"" >>/etc/libvirt/libvirtd.conf
+	echo "log_outputs = \"$outputs\"" >>/etc/libvirt/libvirtd.conf
 	# No default network (would need dnsmasq, iptables, a bridge).
 	rm -f /etc/libvirt/qemu/networks/autostart/*.xml
 	mkdir -p /var/run/libvirt /var/lib/libvirt/qemu /var/log/libvirt/qemu /var/cache/libvirt
