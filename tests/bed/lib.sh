@@ -254,6 +254,7 @@ bed_trace_count() {
 # start_libvirtd [--monitor-log]: cgroup2, qemu.conf tweaks, virtlogd + libvirtd, wait until it
 # answers.  With --monitor-log, what libvirtd says to and hears from QEMU's monitors (the QMP
 # commands: device_add, ...) also goes to $BED_WORK/libvirtd-monitor.log.
+# shellcheck disable=SC2120 # its argument is optional
 start_libvirtd() {
 	local outputs="3:file:$BED_WORK/libvirtd.log"
 	if [ "${1:-}" = --monitor-log ]; then
