@@ -51,7 +51,9 @@ TESTS     = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB       = $(BUILD)/libpassthrough.a
 # The FUSE fake is built only where libfuse3-dev is; tests/fake/run.sh says why it skips otherwise.
 FAKESYS   = $(BUILD)/fakesys
-FAKESYS_IF_FUSE = $(if $(shell $(PKG_CONFIG) --exists fuse3 2>/dev/null && echo yes),$(FAKESYS))
+# The fake tier's uevent sender and listener (tests/fake/uevent.c, for tests/fake/watch.sh).
+UEVENT    = $(BUILD)/uevent
+FAKESYS_IF_FUSE = $(if $(shell $(PKG_CONFIG) --exists fuse3 2>/dev/null && echo yes),$(FAKESYS) $(UEVENT))
 
 # The Debian 12 packages the build, the tests and the test bed need.
 DEPS_BUILD = gcc make libc6-dev pkg-config libvirt-dev libyaml-dev libpci-dev libxml2-dev
@@ -88,6 +90,10 @@ $(FAKESYS): tests/fake/fakesys.c
 	@mkdir -p $(@D)
 	$(CC) $(FUSE_CFLAGS) -D_GNU_SOURCE $(HARDEN_CPPFLAGS) $(PT_CFLAGS) $(PT_LDFLAGS) -o $@ $< $(FUSE_LDLIBS)
 
+$(UEVENT): tests/fake/uevent.c
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE $(HARDEN_CPPFLAGS) $(PT_CFLAGS) $(PT_LDFLAGS) -o $@ $<
+
 # `make check` runs every tier that can run here and ends with one "N passed, N failed" line:
 # unit and CLI tests (under valgrind when it is installed), the fault tests on the FUSE fake
 # sysfs, the same again built with ASan and UBSan, and the real-kernel scenarios when the
@@ -122,7 +128,7 @@ valgrind: $(PROG) $(TESTS)
 # Static analysis: cppcheck, and clang-tidy with the checked-in .clang-tidy (tests/.clang-tidy
 # for the tests); both fail on any finding. cppcheck's variableScope is off: declarations sit at
 # the top of their block here, as in git and kmod.
-LINT_SRC   = $(LIB_SRC) $(CMD_SRC) $(TEST_SRC) tests/fake/fakesys.c $(wildcard tests/fuzz/*.c)
+LINT_SRC   = $(LIB_SRC) $(CMD_SRC) $(TEST_SRC) tests/fake/fakesys.c tests/fake/uevent.c $(wildcard tests/fuzz/*.c)
 TIDY_FLAGS = -I. -D_GNU_SOURCE -DPT_VERSION=\"$(VERSION)\" -DPT_CONFIG_FILE=\"$(CONFIG_FILE)\" \
              -DPT_SBINDIR=\"$(SBINDIR)\" -std=c11 \
              $(shell $(PKG_CONFIG) --cflags $(PKGS) cmocka fuse3 2>/dev/null)

@@ -30,7 +30,14 @@ print_device_text(const struct pt_device *d)
 		       d->persistent ? ", persistent" : "");
 	else
 		printf(" (%s", pt_state_name(d->state));
-	printf("%s%s)\n", d->force ? ", force" : "", d->whole_group ? ", whole_group" : "");
+	printf("%s%s", d->force ? ", force" : "", d->whole_group ? ", whole_group" : "");
+	if (d->power_on)
+		printf(", power on");
+	if (d->reset != PT_RESET_NEVER)
+		printf(", reset %s", pt_reset_name(d->reset));
+	if (d->recover != PT_RECOVER_NONE)
+		printf(", recover %s", pt_recover_name(d->recover));
+	printf(")\n");
 }
 
 static void
@@ -60,7 +67,10 @@ print_json(const char *file, const struct pt_config *cfg, const struct pt_diags 
 		printf("]}\n");
 		return;
 	}
-	printf(",\"version\":%u,\"devices\":[", cfg->version);
+	printf(",\"version\":%u,\"vfio_pci\":{", cfg->version);
+	if (cfg->vfio_pci.has_disable_idle_d3)
+		printf("\"disable_idle_d3\":%s", cfg->vfio_pci.disable_idle_d3 ? "true" : "false");
+	printf("},\"devices\":[");
 	for (size_t i = 0; i < cfg->n_devices; i++) {
 		const struct pt_device *d = &cfg->devices[i];
 		char addr[PT_PCIADDR_BUFSZ];
@@ -84,9 +94,11 @@ print_json(const char *file, const struct pt_config *cfg, const struct pt_diags 
 		printf("},\"vm\":");
 		pt_json_string(stdout, d->vm);
 		printf(",\"state\":\"%s\",\"on_stop\":\"%s\",\"persistent\":%s,\"force\":%s,"
-		       "\"whole_group\":%s,\"line\":%u}", pt_state_name(d->state), pt_on_stop_name(d->on_stop),
+		       "\"whole_group\":%s,\"power\":%s,\"reset\":\"%s\",\"recover\":\"%s\",\"line\":%u}",
+		       pt_state_name(d->state), pt_on_stop_name(d->on_stop),
 		       d->persistent ? "true" : "false", d->force ? "true" : "false",
-		       d->whole_group ? "true" : "false", d->line);
+		       d->whole_group ? "true" : "false", d->power_on ? "\"on\"" : "null",
+		       pt_reset_name(d->reset), pt_recover_name(d->recover), d->line);
 	}
 	printf("]}\n");
 }
@@ -115,6 +127,8 @@ validate_run(struct pt_ctx *ctx, int argc, char **argv)
 		return PT_EXIT_FAIL;
 	}
 	if (!ctx->json && !ctx->quiet) {
+		if (ctx->verbose && cfg.vfio_pci.has_disable_idle_d3)
+			printf("vfio_pci: disable_idle_d3 %s\n", cfg.vfio_pci.disable_idle_d3 ? "true" : "false");
 		if (ctx->verbose)
 			for (size_t i = 0; i < cfg.n_devices; i++)
 				print_device_text(&cfg.devices[i]);

@@ -1,4 +1,4 @@
-/* cmd_watch.c: `passthrough watch`: follows libvirt's lifecycle events and runs apply for each VM that starts or stops. */
+/* cmd_watch.c: `passthrough watch`: follows libvirt's lifecycle events and the kernel's PCI uevents, and runs apply for each VM that starts or stops and each PCI device that comes or goes. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +24,7 @@ on_signal(int sig)
 struct watch {
 	struct pt_ctx *ctx;
 	struct pt_report rep;
+	bool no_uevents;  /* the kernel's uevents cannot be followed */
 };
 
 static void
@@ -39,9 +40,19 @@ on_event(void *data, enum pt_event ev, const char *domain, const char *text)
 	case PT_EVENT_LOST:
 		pt_say(&w->rep, LOG_WARNING, "%s", text);
 		return;
+	case PT_EVENT_NO_UEVENTS:
+		pt_say(&w->rep, LOG_WARNING, "%s; a PCI device that comes back waits for a VM event or the timer", text);
+		w->no_uevents = true;
+		return;
 	case PT_EVENT_CONNECTED:
 		/* anything may have happened while we were away: all of it */
-		pt_say(&w->rep, LOG_INFO, "watching libvirt at '%s'", w->ctx->host.libvirt_uri);
+		pt_say(&w->rep, LOG_INFO, "watching libvirt at '%s'%s", w->ctx->host.libvirt_uri,
+		       w->no_uevents ? "" : " and the kernel's PCI uevents");
+		o.only_vm = NULL;
+		break;
+	case PT_EVENT_PCI:
+		/* a device came back (hot-add, rescan) or went: it may be any entry's */
+		pt_say(&w->rep, LOG_INFO, "kernel: %s", text);
 		o.only_vm = NULL;
 		break;
 	case PT_EVENT_STARTED:
@@ -62,7 +73,7 @@ on_event(void *data, enum pt_event ev, const char *domain, const char *text)
 static int
 watch_run(struct pt_ctx *ctx, int argc, char **argv)
 {
-	struct watch w = { ctx, { isatty(STDERR_FILENO) || ctx->verbose > 0, ctx->verbose > 0 } };
+	struct watch w = { ctx, { isatty(STDERR_FILENO) || ctx->verbose > 0, ctx->verbose > 0 }, false };
 	struct sigaction sa;
 	char *err = NULL;
 	int r;
@@ -87,16 +98,22 @@ watch_run(struct pt_ctx *ctx, int argc, char **argv)
 
 const struct pt_cmd pt_cmd_watch = {
 	.name = "watch",
-	.summary = "follow libvirt lifecycle events and reconcile",
+	.summary = "follow libvirt lifecycle events and PCI uevents, and reconcile",
 	.usage = "[-c FILE] [--lock-file FILE]",
 	.help =
 	"Stays running: subscribes to libvirt's domain lifecycle events and runs apply --vm\n"
 	"for each VM that starts (its devices are hot-plugged as soon as it runs) or stops\n"
 	"(on_stop: release gives them back), and a full apply whenever it (re)connects. When\n"
-	"libvirtd restarts it reconnects, trying every 2 s. Makes the hook optional where\n"
-	"editing hooks is awkward; both can run, the lock keeps them apart. The file is read\n"
-	"again for every apply. Changes go to syslog; errors to stderr too. Stops on SIGTERM\n"
-	"or SIGINT. passthrough-watch.service (installed, not enabled) runs it.\n"
+	"libvirtd restarts it reconnects, trying every 2 s. It also follows the kernel's\n"
+	"uevents (netlink, the messages udev reads; no daemon needed): when a PCI device is\n"
+	"added or removed (hot-add, a rescan; not a driver's bind or unbind), a full apply\n"
+	"runs 150 ms after the last event of the burst and at most 500 ms after its first, so\n"
+	"a device that comes back is rebound and re-attached at once. Only the kernel's own\n"
+	"messages count. When the socket cannot be opened, it says so once and goes on.\n"
+	"Makes the hook optional where editing hooks is awkward; both can run, the lock keeps\n"
+	"them apart. The file is read again for every apply. Changes go to syslog; errors to\n"
+	"stderr too. Stops on SIGTERM or SIGINT. passthrough-watch.service (installed, not\n"
+	"enabled) runs it.\n"
 	"\n"
 	"Exit status: 0 stopped by a signal, 1 libvirt cannot be loaded or its event loop failed.\n",
 	.options = (const struct pt_option *const[]){ &pt_opt_lock_file, &pt_opt_lock_timeout, NULL },

@@ -95,9 +95,11 @@ print_json(const struct pt_plan *plan)
 		pt_json_string(stdout, s->to);
 		printf(",\"domain\":");
 		pt_json_string(stdout, s->domain);
-		printf(",\"live\":%s,\"config\":%s,\"group_member\":%s,\"reason\":",
+		printf(",\"arg\":");
+		pt_json_string(stdout, s->arg);
+		printf(",\"live\":%s,\"config\":%s,\"group_member\":%s,\"recover\":%s,\"reason\":",
 		       s->flags & PT_STEP_LIVE ? "true" : "false", s->flags & PT_STEP_CONFIG ? "true" : "false",
-		       s->flags & PT_STEP_MEMBER ? "true" : "false");
+		       s->flags & PT_STEP_MEMBER ? "true" : "false", s->flags & PT_STEP_RECOVER ? "true" : "false");
 		pt_json_string(stdout, s->reason);
 		printf("}");
 	}

@@ -17,9 +17,11 @@ struct parser {
 	struct pt_config cfg;
 };
 
-static const char *const top_keys[] = { "version", "devices", NULL };
+static const char *const top_keys[] = { "version", "devices", "vfio_pci", NULL };
+static const char *const vfio_pci_keys[] = { "disable_idle_d3", NULL };
 static const char *const device_keys[] = {
-	"address", "match", "vm", "state", "on_stop", "persistent", "force", "whole_group", NULL
+	"address", "match", "vm", "state", "on_stop", "persistent", "force", "whole_group", "power",
+	"reset", "recover", NULL
 };
 static const char *const match_keys[] = {
 	"vendor", "device", "subsystem_vendor", "subsystem_device", "class", NULL
@@ -30,10 +32,11 @@ static const char *const match_keys[] = {
  * vtypes[] (passthrough.yaml(5) lists them too); any other tag is refused.
  */
 enum vtype {
-	VT_MAPPING,   /* the document, 'devices', a device entry, 'match' */
-	VT_STRING,    /* keys, device names, 'vm', 'address', 'state', 'on_stop' */
+	VT_MAPPING,   /* the document, 'devices', a device entry, 'match', 'vfio_pci' */
+	VT_STRING,    /* keys, device names, 'vm', 'address', 'state', 'on_stop', 'power', 'reset',
+		       * 'recover' */
 	VT_NUMBER,    /* 'version' */
-	VT_BOOL,      /* 'persistent', 'force', 'whole_group' */
+	VT_BOOL,      /* 'persistent', 'force', 'whole_group', 'disable_idle_d3' */
 	VT_ID,        /* a PCI id: hex text, or a decimal !!int */
 };
 
@@ -355,13 +358,57 @@ device_name_ok(const char *s)
 /* The key nodes of a device entry, for messages about how keys combine. */
 struct device_keys {
 	const struct pt_ynode *match, *vm, *state, *on_stop, *persistent, *whole_group;
+	const struct pt_ynode *power, *reset, *recover;
 };
+
+/*
+ * `power: on` is the only value. It is read as a string, as the schema reads every plain
+ * scalar: a plain `on` is not a boolean here (YAML 1.1 tools read it as true, so a file
+ * written by one may say `power: true`, which is refused with the value to write).
+ */
+static void
+parse_power(struct parser *p, const struct pt_ynode *v, struct pt_device *d)
+{
+	if (!value_ok(p, "power", v, VT_STRING))
+		return;
+	if (strcmp(v->value, "on") == 0)
+		d->power_on = true;
+	else
+		error_at(p, v, "invalid power '%s' (expected on, or leave it out for the kernel's choice)",
+			 v->value);
+}
+
+static void
+parse_reset(struct parser *p, const struct pt_ynode *v, struct pt_device *d)
+{
+	if (!value_ok(p, "reset", v, VT_STRING))
+		return;
+	if (strcmp(v->value, "before_attach") == 0)
+		d->reset = PT_RESET_BEFORE_ATTACH;
+	else if (strcmp(v->value, "never") == 0)
+		d->reset = PT_RESET_NEVER;
+	else
+		error_at(p, v, "invalid reset '%s' (expected before_attach or never)", v->value);
+}
+
+static void
+parse_recover(struct parser *p, const struct pt_ynode *v, struct pt_device *d)
+{
+	if (!value_ok(p, "recover", v, VT_STRING))
+		return;
+	if (strcmp(v->value, "rescan") == 0)
+		d->recover = PT_RECOVER_RESCAN;
+	else if (strcmp(v->value, "none") == 0)
+		d->recover = PT_RECOVER_NONE;
+	else
+		error_at(p, v, "invalid recover '%s' (expected rescan or none)", v->value);
+}
 
 static void
 parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynode *map,
 	     struct pt_device *d)
 {
-	struct device_keys keys = { NULL, NULL, NULL, NULL, NULL, NULL };
+	struct device_keys keys = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	unsigned errors_before = p->errors;
 	char what[PT_DEVICE_NAME_MAX + 16];
 
@@ -427,6 +474,15 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 		} else if (strcmp(key, "whole_group") == 0) {
 			keys.whole_group = k;
 			parse_bool(p, key, v, &d->whole_group);
+		} else if (strcmp(key, "power") == 0) {
+			keys.power = k;
+			parse_power(p, v, d);
+		} else if (strcmp(key, "reset") == 0) {
+			keys.reset = k;
+			parse_reset(p, v, d);
+		} else if (strcmp(key, "recover") == 0) {
+			keys.recover = k;
+			parse_recover(p, v, d);
 		} else {
 			unknown_key(p, k, device_keys);
 		}
@@ -448,9 +504,19 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 			error_at(p, keys.on_stop, "'on_stop' applies only to state: attached, not %s", st);
 		if (keys.persistent)
 			error_at(p, keys.persistent, "'persistent' applies only to state: attached, not %s", st);
+		/* the reset is done just before a hot-plug, which only an attached device gets */
+		if (keys.reset)
+			error_at(p, keys.reset, "'reset' applies only to state: attached, not %s", st);
 	}
-	if (d->state == PT_STATE_RELEASED && keys.whole_group && d->whole_group)
-		error_at(p, keys.whole_group, "'whole_group' applies only to devices that go to vfio-pci, not released");
+	if (d->state == PT_STATE_RELEASED) {
+		if (keys.whole_group && d->whole_group)
+			error_at(p, keys.whole_group, "'whole_group' applies only to devices that go to vfio-pci, not released");
+		/* a device on its host driver is that driver's to power and to recover */
+		if (keys.power)
+			error_at(p, keys.power, "'power' applies only to devices that go to vfio-pci, not released");
+		if (keys.recover)
+			error_at(p, keys.recover, "'recover' applies only to devices that go to vfio-pci, not released");
+	}
 }
 
 static bool
@@ -519,10 +585,39 @@ parse_devices(struct parser *p, const struct pt_ynode *map)
 	check_overlaps(p);
 }
 
+/* The top-level `vfio_pci:` map; `key` is the `vfio_pci` key, whose position is kept. */
+static void
+parse_vfio_pci(struct parser *p, const struct pt_ynode *key, const struct pt_ynode *map)
+{
+	struct pt_vfio_params *v = &p->cfg.vfio_pci;
+
+	v->line = key->line;
+	v->col = key->col;
+	if (!tag_ok(p, map, VT_MAPPING, "'vfio_pci'"))
+		return;
+	if (map->kind != PT_YNODE_MAPPING) {
+		error_at(p, map, "'vfio_pci' must be a mapping like { disable_idle_d3: true }, not %s",
+			 pt_ynode_kind_name(map));
+		return;
+	}
+	for (size_t i = 0; i < map->n_pairs; i++) {
+		const struct pt_ynode *k = map->pairs[i].key;
+
+		if (!key_ok(p, map, i, "key"))
+			continue;
+		if (strcmp(k->value, "disable_idle_d3") == 0) {
+			if (parse_bool(p, k->value, map->pairs[i].value, &v->disable_idle_d3))
+				v->has_disable_idle_d3 = true;
+		} else {
+			unknown_key(p, k, vfio_pci_keys);
+		}
+	}
+}
+
 static void
 parse_root(struct parser *p, const struct pt_ynode *root)
 {
-	const struct pt_ynode *version = NULL, *devices = NULL;
+	const struct pt_ynode *version = NULL, *devices = NULL, *vfio_key = NULL, *vfio = NULL;
 
 	if (root && !tag_ok(p, root, VT_MAPPING, "the document"))
 		return;
@@ -541,12 +636,16 @@ parse_root(struct parser *p, const struct pt_ynode *root)
 
 		if (!key_ok(p, root, i, "key"))
 			continue;
-		if (strcmp(k->value, "version") == 0)
+		if (strcmp(k->value, "version") == 0) {
 			version = root->pairs[i].value;
-		else if (strcmp(k->value, "devices") == 0)
+		} else if (strcmp(k->value, "devices") == 0) {
 			devices = root->pairs[i].value;
-		else
+		} else if (strcmp(k->value, "vfio_pci") == 0) {
+			vfio_key = k;
+			vfio = root->pairs[i].value;
+		} else {
 			unknown_key(p, k, top_keys);
+		}
 	}
 	if (!version) {
 		error_at(p, root, "missing 'version: %d'", PT_CONFIG_VERSION);
@@ -561,6 +660,8 @@ parse_root(struct parser *p, const struct pt_ynode *root)
 		error_at(p, root, "missing 'devices'");
 	else
 		parse_devices(p, devices);
+	if (vfio)
+		parse_vfio_pci(p, vfio_key, vfio);
 }
 
 int

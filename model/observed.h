@@ -48,8 +48,8 @@ struct pt_pcidev {
 					* host bound nothing, with the same drivers loaded as now (the
 					* journal apply keeps, reconcile/journal.h) */
 	/* Power and reset. Each attribute is optional (Linux 4.4 has no power_state and no
-	 * reset_method): NULL or PT_TRI_UNKNOWN when the kernel does not say. None of them wakes
-	 * the device up. */
+	 * reset_method): NULL or PT_TRI_UNKNOWN when the kernel does not say, or when they were not
+	 * read (power_observed false). None of them wakes the device up. */
 	char *power_state;             /* power_state: "D0", "D3hot", "D3cold", "unknown"... */
 	char *power_control;           /* power/control: "on" (runtime PM forbidden) or "auto" */
 	enum pt_tri d3cold_allowed;    /* d3cold_allowed */
@@ -59,6 +59,7 @@ struct pt_pcidev {
 	 * runtime-suspended device, so it is read only when asked (pt_observe_health(): doctor,
 	 * and apply just before an attach or after a detach); UNKNOWN otherwise. */
 	enum pt_tri answers;
+	bool power_observed;           /* the five above were read (pt_observe_power()) */
 	struct pt_power_saved power_saved;
 };
 
@@ -99,6 +100,8 @@ struct pt_observed {
 	bool have_domains;             /* libvirt was asked; false when the caller did not */
 	bool domains_from_hook;        /* doms is the one domain of a libvirt hook's XML: libvirt
 					* must not be called, so no attach or detach is planned */
+	bool just_stopped;             /* that domain has just stopped (the hook's release): its
+					* devices are checked once (do they still answer?) */
 	struct pt_domain *doms;        /* sorted by name */
 	size_t n_doms;
 	char **warnings;               /* what the domain XMLs had that could not be read (a device

@@ -14,12 +14,15 @@
 #include "model/xalloc.h"
 #include "reconcile/child.h"
 #include "reconcile/domxml.h"
+#include "reconcile/fileio.h"
 #include "reconcile/journal.h"
 #include "reconcile/sysfs.h"
 #include "reconcile/virt.h"
 
 #define VFIO "vfio-pci"
 #define MODPROBE_TIMEOUT_MS 60000
+/* How long a device may take to come back after a rescan of its bus. */
+#define RECOVER_WAIT_MS 10000
 
 struct run {
 	const struct pt_host *h;
@@ -85,13 +88,21 @@ write_attr_bounded(struct run *r, const char *rel, const char *value)
 	return e;
 }
 
-/* Runs modprobe MODULE (bounded, no shell); 0 or -EIO with the message set. */
+/* Runs modprobe [-r] MODULE [ARG] (bounded, no shell); 0 or -EIO with the message set. */
 static int
-run_modprobe(struct run *r, const char *module)
+run_modprobe(struct run *r, bool remove, const char *module, const char *arg)
 {
-	const char *argv[] = { r->o->modprobe, module, NULL };
+	const char *argv[5] = { r->o->modprobe };
+	size_t n = 1;
+
 	char *err = NULL;
 
+	if (remove)
+		argv[n++] = "-r";
+	argv[n++] = module;
+	if (arg)
+		argv[n++] = arg;
+	argv[n] = NULL;
 	if (pt_child_run(argv, MODPROBE_TIMEOUT_MS, &err) < 0) {
 		fail(r, "%s", err);
 		free(err);
@@ -125,6 +136,192 @@ wait_driver(const struct run *r, const char *bdf, const char *want, unsigned tim
 		drv = pt_sysfs_driver(&r->sys, bdf);
 	}
 	return drv;
+}
+
+
+/* Whether the sysfs path rel exists. */
+static bool
+sys_exists(const struct run *r, const char *rel)
+{
+	char *path = pt_host_sysfs_path(r->h, "%s", rel);
+	struct stat st;
+	bool yes = stat(path, &st) == 0;
+
+	free(path);
+	return yes;
+}
+
+/* A small sysfs attribute of device bdf, or NULL. */
+static char *
+read_attr(const struct run *r, const char *bdf, const char *name)
+{
+	char buf[64];
+
+	return pt_sysfs_attr(&r->sys, bdf, name, buf, sizeof(buf)) < 0 ? NULL : xstrdup(buf);
+}
+
+static int
+answers(const struct run *r, const char *bdf)
+{
+	return pt_sysfs_config_answers(&r->sys, bdf);
+}
+
+/* Waits up to timeout_ms for bdf to be there and answer; the ms it took, or -1. */
+static int
+wait_back(const struct run *r, const char *bdf, unsigned timeout_ms)
+{
+	for (unsigned waited = 0;; waited += 20) {
+		if (answers(r, bdf) > 0)
+			return (int)waited;
+		if (waited >= timeout_ms)
+			return -1;
+		sleep_ms(20);
+	}
+}
+
+/* "DDDD:BB" of an address: its bus, as class/pci_bus names it. */
+static void
+bus_name(const struct pt_pciaddr *a, char buf[16])
+{
+	snprintf(buf, 16, "%04x:%02x", (unsigned)a->domain & 0xffff, a->bus);
+}
+
+/* Rescans the bus of addr (and nothing else) and waits for the device; RECOVERED or FAILED. */
+static enum pt_step_outcome
+rescan_bus(struct run *r, const struct pt_step *s, const char *bdf, const char *before)
+{
+	char bus[16], *rel;
+	int e, ms;
+
+	bus_name(&s->addr, bus);
+	rel = xasprintf("class/pci_bus/%s/rescan", bus);
+	if (!sys_exists(r, rel)) {
+		fail(r, "%s%s is gone and so is its bus %s (the bridge above it went too): a rescan of that bus "
+		     "cannot bring it back; power-cycle the host", before, bdf, bus);
+		free(rel);
+		return PT_STEP_FAILED;
+	}
+	e = write_attr_bounded(r, rel, "1");
+	free(rel);
+	if (e < 0)
+		return e == -ETIMEDOUT ? PT_STEP_TIMED_OUT : PT_STEP_FAILED;
+	ms = wait_back(r, bdf, RECOVER_WAIT_MS);
+	if (ms < 0) {
+		fail(r, "%srescanned bus %s, but %s did not come back and answer within %u s; power-cycle the host",
+		     before, bus, bdf, RECOVER_WAIT_MS / 1000);
+		return PT_STEP_FAILED;
+	}
+	fail(r, "%sback after a rescan of bus %s (%d ms); planning again", before, bus, ms);
+	return PT_STEP_RECOVERED;
+}
+
+/* A device that does not answer: a reset, then remove and a rescan of its bus (recover: rescan). */
+static enum pt_step_outcome
+recover(struct run *r, const struct pt_step *s, const char *bdf)
+{
+	char *rel = xasprintf("bus/pci/devices/%s/reset", bdf), *tried;
+	int e;
+
+	if (sys_exists(r, rel)) {
+		e = write_attr_bounded(r, rel, "1");
+		if (e == -ETIMEDOUT) {
+			free(rel);
+			return PT_STEP_TIMED_OUT;
+		}
+		if (e == 0 && answers(r, bdf) > 0) {
+			free(rel);
+			fail(r, "it answers again after a reset");
+			return PT_STEP_DONE;
+		}
+		tried = xstrdup(e == 0 ? "a reset did not help; " : "a reset failed; ");
+	} else {
+		tried = xstrdup("it has no reset; ");
+	}
+	free(rel);
+	rel = xasprintf("bus/pci/devices/%s/remove", bdf);
+	e = write_attr_bounded(r, rel, "1");
+	free(rel);
+	if (e < 0) {
+		char *m = r->err;
+
+		r->err = xasprintf("%s%s", tried, m);
+		free(m);
+		free(tried);
+		return e == -ETIMEDOUT ? PT_STEP_TIMED_OUT : PT_STEP_FAILED;
+	}
+	{
+		char *before = xasprintf("%sremoved; ", tried);
+		enum pt_step_outcome out = rescan_bus(r, s, bdf, before);
+
+		free(before);
+		free(tried);
+		return out;
+	}
+}
+
+/* power/control and d3cold_allowed: pinned in D0, or given back what the journal saved. */
+static enum pt_step_outcome
+step_power(struct run *r, const struct pt_step *s, const char *bdf)
+{
+	bool unpin = s->flags & PT_STEP_UNPIN;
+	char *control = read_attr(r, bdf, "power/control"), *d3 = read_attr(r, bdf, "d3cold_allowed");
+	const char *want_d3 = s->arg;
+	enum pt_step_outcome out = PT_STEP_HELD;
+	char *err = NULL, *rel;
+
+	if (!unpin && !control && !d3) {
+		fail(r, "%s has neither power/control nor d3cold_allowed: cannot keep it in D0", bdf);
+		out = PT_STEP_FAILED;
+		goto done;
+	}
+	if (!unpin && ((control && strcmp(control, "on") != 0) || (d3 && strcmp(d3, "0") != 0))) {
+		/* what the kernel chose, for when power: on is taken out */
+		struct pt_power_saved sv = { .set = true };
+
+		snprintf(sv.control, sizeof(sv.control), "%s", control ? control : "");
+		sv.d3cold_allowed = !d3 ? PT_TRI_UNKNOWN : strcmp(d3, "1") == 0 ? PT_TRI_YES : PT_TRI_NO;
+		if (pt_journal_set_power(r->h, bdf, &sv, &err) < 0) {
+			fail(r, "%s", err);
+			out = PT_STEP_FAILED;
+			goto done;
+		}
+	}
+	if (s->to && control && strcmp(control, s->to) != 0) {
+		rel = xasprintf("bus/pci/devices/%s/power/control", bdf);
+		if (write_attr(r, rel, s->to) < 0)
+			out = PT_STEP_FAILED;
+		free(rel);
+		if (out == PT_STEP_HELD)
+			out = PT_STEP_DONE;
+	}
+	if (out != PT_STEP_FAILED && want_d3 && d3 && strcmp(d3, want_d3) != 0) {
+		rel = xasprintf("bus/pci/devices/%s/d3cold_allowed", bdf);
+		if (write_attr(r, rel, want_d3) < 0)
+			out = PT_STEP_FAILED;
+		else
+			out = PT_STEP_DONE;
+		free(rel);
+	}
+	if (out == PT_STEP_DONE) {
+		char *c2 = read_attr(r, bdf, "power/control"), *d2 = read_attr(r, bdf, "d3cold_allowed");
+
+		if ((s->to && control && !same(c2, s->to)) || (want_d3 && d3 && !same(d2, want_d3))) {
+			fail(r, "power/control reads '%s' and d3cold_allowed '%s' after writing them", c2 ? c2 : "?",
+			     d2 ? d2 : "?");
+			out = PT_STEP_FAILED;
+		}
+		free(c2);
+		free(d2);
+	}
+	if (unpin && out != PT_STEP_FAILED && pt_journal_set_power(r->h, bdf, NULL, &err) < 0) {
+		fail(r, "%s", err);
+		out = PT_STEP_FAILED;
+	}
+done:
+	free(err);
+	free(control);
+	free(d3);
+	return out;
 }
 
 static virDomainPtr
@@ -267,7 +464,7 @@ run_step(struct run *r, const struct pt_step *s)
 	case PT_STEP_LOAD_VFIO:
 		if (vfio_loaded(r))
 			return PT_STEP_HELD;
-		if (run_modprobe(r, "vfio-pci") < 0)
+		if (run_modprobe(r, false, "vfio-pci", s->arg) < 0)
 			return PT_STEP_FAILED;
 		for (unsigned waited = 0; !vfio_loaded(r) && waited < r->o->probe_timeout_ms; waited += 10)
 			sleep_ms(10);
@@ -275,7 +472,49 @@ run_step(struct run *r, const struct pt_step *s)
 			fail(r, "modprobe vfio-pci succeeded but bus/pci/drivers/vfio-pci did not appear");
 			return PT_STEP_FAILED;
 		}
+		if (s->arg) {
+			/* the value in force is known from now on, for this load */
+			char *err = NULL;
+
+			if (pt_journal_set_vfio(r->h, strcmp(s->arg, "disable_idle_d3=1") == 0, &err) < 0) {
+				fail(r, "loaded, but %s", err);
+				free(err);
+				return PT_STEP_FAILED;
+			}
+		}
 		return PT_STEP_DONE;
+	case PT_STEP_UNLOAD_VFIO: {
+		char *path, *buf = NULL, *err = NULL;
+		size_t len;
+		long refs = 0;
+
+		if (!vfio_loaded(r))
+			return PT_STEP_HELD;
+		/* an open vfio device holds the module: the plan saw none, look again */
+		path = pt_host_sysfs_path(r->h, "module/vfio_pci/refcnt");
+		if (pt_read_file(path, 64, &buf, &len) == 0)
+			refs = strtol(buf, NULL, 10);
+		free(buf);
+		free(path);
+		if (refs > 0) {
+			fail(r, "vfio-pci is in use (refcnt %ld): not unloaded", refs);
+			return PT_STEP_FAILED;
+		}
+		if (run_modprobe(r, true, "vfio-pci", NULL) < 0)
+			return PT_STEP_FAILED;
+		for (unsigned waited = 0; vfio_loaded(r) && waited < r->o->probe_timeout_ms; waited += 10)
+			sleep_ms(10);
+		if (vfio_loaded(r)) {
+			fail(r, "modprobe -r vfio-pci succeeded but bus/pci/drivers/vfio-pci is still there");
+			return PT_STEP_FAILED;
+		}
+		if (pt_journal_set_vfio(r->h, -1, &err) < 0) {
+			fail(r, "unloaded, but %s", err);
+			free(err);
+			return PT_STEP_FAILED;
+		}
+		return PT_STEP_DONE;
+	}
 	case PT_STEP_SET_OVERRIDE:
 	case PT_STEP_CLEAR_OVERRIDE:
 		ovr = pt_sysfs_override(&r->sys, bdf);
@@ -354,13 +593,41 @@ run_step(struct run *r, const struct pt_step *s)
 	case PT_STEP_ATTACH:
 	case PT_STEP_DETACH:
 		return step_domain(r, s, bdf);
-	case PT_STEP_UNLOAD_VFIO:
 	case PT_STEP_POWER:
+		return step_power(r, s, bdf);
 	case PT_STEP_CHECK:
-	case PT_STEP_RESCAN:
-	case PT_STEP_RESET:
-		fail(r, "not built yet");
+		e = answers(r, bdf);
+		if (e > 0)
+			return PT_STEP_HELD;
+		if (s->flags & PT_STEP_RECOVER)
+			return e == -ENOENT ? rescan_bus(r, s, bdf, "") : recover(r, s, bdf);
+		if (e == -ENOENT)
+			fail(r, "%s is gone from the bus; set recover: rescan to have passthrough rescan its bus", bdf);
+		else
+			fail(r, "%s does not answer (its config space reads %s): not hot-plugged; set recover: rescan to have "
+			     "passthrough try a reset, remove and a rescan of its bus, or power-cycle the host", bdf,
+			     e == 0 ? "ffff" : strerror(-e));
 		return PT_STEP_FAILED;
+	case PT_STEP_RESCAN:
+		if (answers(r, bdf) > 0)
+			return PT_STEP_HELD;
+		return rescan_bus(r, s, bdf, "");
+	case PT_STEP_RESET:
+		rel = xasprintf("bus/pci/devices/%s/reset", bdf);
+		if (!sys_exists(r, rel)) {
+			fail(r, "%s has no 'reset': the kernel knows no way to reset it; take reset: before_attach out", bdf);
+			free(rel);
+			return PT_STEP_FAILED;
+		}
+		e = write_attr_bounded(r, rel, "1");
+		free(rel);
+		if (e < 0)
+			return e == -ETIMEDOUT ? PT_STEP_TIMED_OUT : PT_STEP_FAILED;
+		if (answers(r, bdf) <= 0) {
+			fail(r, "%s does not answer after its reset: not hot-plugged", bdf);
+			return PT_STEP_FAILED;
+		}
+		return PT_STEP_DONE;
 	}
 	return PT_STEP_FAILED;
 }
@@ -409,6 +676,8 @@ pt_apply(const struct pt_host *h, const struct pt_plan *plan, const struct pt_ap
 			report(data, s, PT_STEP_SKIPPED, NULL);
 			continue;
 		}
+		free(r.err);
+		r.err = NULL;
 		out = run_step(&r, s);
 		if (out == PT_STEP_FAILED || out == PT_STEP_TIMED_OUT) {
 			failed++;
@@ -416,8 +685,10 @@ pt_apply(const struct pt_host *h, const struct pt_plan *plan, const struct pt_ap
 				no_vfio = true;
 			else if (s->device)
 				stopped[n_stopped++] = s->device;
+		} else if (out == PT_STEP_RECOVERED && s->device) {
+			stopped[n_stopped++] = s->device;   /* a new device now: planned again */
 		}
-		report(data, s, out, out == PT_STEP_FAILED || out == PT_STEP_TIMED_OUT ? r.err : NULL);
+		report(data, s, out, out == PT_STEP_FAILED || out == PT_STEP_TIMED_OUT || out == PT_STEP_RECOVERED ? r.err : NULL);
 	}
 	if (r.conn)
 		pt_virt.virConnectClose(r.conn);

@@ -1,4 +1,4 @@
-/* journal.c: the journal beside the lock (/run/passthrough.journal): the devices a probe gave back to no host driver; read as observation, written by apply. */
+/* journal.c: the journal beside the lock (/run/passthrough.journal): what apply did that sysfs cannot tell later (devices no host driver took, power settings it pinned, the parameters it loaded vfio-pci with); read as observation, written by apply. */
 #include "reconcile/journal.h"
 
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model/syserr.h"
@@ -14,12 +15,22 @@
 #include "reconcile/fileio.h"
 
 #define JOURNAL_MAX (64u << 10)
-#define HEADER "# passthrough: devices given back to the host that no driver took (see passthrough(8))\n"
+#define HEADER "# passthrough: what apply did that sysfs cannot tell later (see passthrough(8))\n"
+
+enum kind {
+	E_UNCLAIMED,   /* unclaimed BDF VVVV:DDDD drivers=HEX */
+	E_POWER,       /* power BDF control=auto d3cold_allowed=1 ("-": it was unknown) */
+	E_VFIO,        /* vfio-pci disable_idle_d3=1 module=INODE */
+};
 
 struct entry {
-	struct pt_pciaddr addr;
-	unsigned vendor, device;
-	uint64_t drivers;
+	enum kind kind;
+	struct pt_pciaddr addr;       /* unclaimed, power */
+	unsigned vendor, device;      /* unclaimed */
+	uint64_t drivers;             /* unclaimed */
+	struct pt_power_saved power;  /* power */
+	bool idle_d3;                 /* vfio-pci */
+	unsigned long long module;    /* vfio-pci: the inode of module/vfio_pci for that load */
 };
 
 char *
@@ -44,20 +55,65 @@ parse_hex(const char *s, int digits, unsigned long long max, unsigned long long 
 	return true;
 }
 
-/* One line ("unclaimed BDF VVVV:DDDD drivers=HEX", NUL-terminated, modified); false when it is not one. */
+static bool
+parse_tri(const char *s, enum pt_tri *ret)
+{
+	if (strcmp(s, "-") == 0)
+		*ret = PT_TRI_UNKNOWN;
+	else if (strcmp(s, "0") == 0)
+		*ret = PT_TRI_NO;
+	else if (strcmp(s, "1") == 0)
+		*ret = PT_TRI_YES;
+	else
+		return false;
+	return true;
+}
+
+/* One line (NUL-terminated, modified) into e; false when it is not one of the three kinds. */
 static bool
 parse_line(char *line, struct entry *e)
 {
-	char *w[4], *save = NULL, *colon;
+	char *w[5], *save = NULL, *colon;
 	unsigned long long v, d, drv;
 	const char *why;
 	int n = 0;
 
-	for (char *t = strtok_r(line, " \t", &save); t && n < 4; t = strtok_r(NULL, " \t", &save))
+	memset(e, 0, sizeof(*e));
+	for (char *t = strtok_r(line, " \t", &save); t && n < 5; t = strtok_r(NULL, " \t", &save))
 		w[n++] = t;
-	if (n != 4 || strtok_r(NULL, " \t", &save) || strcmp(w[0], "unclaimed") != 0 ||
-	    pt_pciaddr_parse_full(w[1], &e->addr, &why) < 0 || strncmp(w[3], "drivers=", 8) != 0)
+	if (n == 5 || n < 3)
 		return false;
+	if (n == 3 && strcmp(w[0], "vfio-pci") == 0) {
+		char *end;
+
+		e->kind = E_VFIO;
+		if (strcmp(w[1], "disable_idle_d3=0") != 0 && strcmp(w[1], "disable_idle_d3=1") != 0)
+			return false;
+		e->idle_d3 = w[1][16] == '1';
+		if (strncmp(w[2], "module=", 7) != 0 || !w[2][7] || w[2][7] == '-')
+			return false;
+		errno = 0;
+		e->module = strtoull(w[2] + 7, &end, 10);
+		return !errno && !*end;
+	}
+	if (n != 4 || pt_pciaddr_parse_full(w[1], &e->addr, &why) < 0)
+		return false;
+	if (strcmp(w[0], "power") == 0) {
+		const char *c = w[2] + 8;
+
+		e->kind = E_POWER;
+		e->power.set = true;
+		if (strncmp(w[2], "control=", 8) != 0 || strncmp(w[3], "d3cold_allowed=", 15) != 0 ||
+		    !parse_tri(w[3] + 15, &e->power.d3cold_allowed))
+			return false;
+		if (strcmp(c, "on") != 0 && strcmp(c, "auto") != 0 && strcmp(c, "-") != 0)
+			return false;
+		snprintf(e->power.control, sizeof(e->power.control), "%s", strcmp(c, "-") == 0 ? "" : c);
+		return true;
+	}
+	if (strcmp(w[0], "unclaimed") != 0 || strncmp(w[3], "drivers=", 8) != 0)
+		return false;
+	e->kind = E_UNCLAIMED;
 	colon = strchr(w[2], ':');
 	if (!colon)
 		return false;
@@ -100,6 +156,18 @@ read_entries(const char *path, struct entry **ret, size_t *ret_n)
 	return 0;
 }
 
+/* The inode of module/vfio_pci: a new one for each load of the module. 0 when it is not there. */
+static unsigned long long
+vfio_module_id(const struct pt_host *h)
+{
+	char *path = pt_host_sysfs_path(h, "module/vfio_pci");
+	struct stat st;
+	unsigned long long id = stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+
+	free(path);
+	return id;
+}
+
 void
 pt_journal_observe(const struct pt_host *h, struct pt_observed *obs)
 {
@@ -116,24 +184,56 @@ pt_journal_observe(const struct pt_host *h, struct pt_observed *obs)
 		n = 0;
 	free(path);
 	for (size_t i = 0; i < n; i++) {
-		struct pt_pcidev *d = (struct pt_pcidev *)pt_observed_dev(obs, &v[i].addr);
+		struct pt_pcidev *d = v[i].kind == E_VFIO ? NULL : (struct pt_pcidev *)pt_observed_dev(obs, &v[i].addr);
 
-		if (!d || d->driver || d->driver_override || d->vendor != v[i].vendor || d->device != v[i].device)
+		if (v[i].kind == E_VFIO) {
+			/* what apply loaded it with, as long as it is that load */
+			if (obs->vfio_pci_loaded && v[i].module == vfio_module_id(h))
+				obs->vfio_idle_d3 = v[i].idle_d3 ? PT_TRI_YES : PT_TRI_NO;
+			continue;
+		}
+		if (!d)
+			continue;
+		if (v[i].kind == E_POWER) {
+			d->power_saved = v[i].power;
+			continue;
+		}
+		if (d->driver || d->driver_override || d->vendor != v[i].vendor || d->device != v[i].device)
 			continue;
 		/* the drivers are listed only when an entry could count: never on a converged host */
 		if (!have_now && pt_sysfs_drivers_digest(&sys, &now) < 0)
-			break;
+			continue;
 		have_now = true;
 		d->unclaimed = v[i].drivers == now;
 	}
 	free(v);
 }
 
+static char *
+format_entry(const struct entry *e)
+{
+	char a[PT_PCIADDR_BUFSZ];
+	const enum pt_tri t = e->power.d3cold_allowed;
+
+	switch (e->kind) {
+	case E_UNCLAIMED:
+		return xasprintf("unclaimed %s %04x:%04x drivers=%016" PRIx64 "\n", pt_pciaddr_format(&e->addr, a),
+				 e->vendor, e->device, e->drivers);
+	case E_POWER:
+		return xasprintf("power %s control=%s d3cold_allowed=%s\n", pt_pciaddr_format(&e->addr, a),
+				 e->power.control[0] ? e->power.control : "-",
+				 t == PT_TRI_YES ? "1" : t == PT_TRI_NO ? "0" : "-");
+	case E_VFIO:
+		return xasprintf("vfio-pci disable_idle_d3=%d module=%llu\n", e->idle_d3, e->module);
+	}
+	return xstrdup("");
+}
+
 /* Writes the entries to path (through path.new and a rename), or removes path when there are none. */
 static int
 write_entries(const char *path, const struct entry *v, size_t n, char **reterr)
 {
-	char *tmp, *text = xstrdup(HEADER), *t;
+	char *tmp, *text = xstrdup(HEADER), *t, *line;
 	int fd, r = 0;
 	size_t len;
 	ssize_t w;
@@ -147,10 +247,9 @@ write_entries(const char *path, const struct entry *v, size_t n, char **reterr)
 		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char a[PT_PCIADDR_BUFSZ];
-
-		t = xasprintf("%sunclaimed %s %04x:%04x drivers=%016" PRIx64 "\n", text,
-			      pt_pciaddr_format(&v[i].addr, a), v[i].vendor, v[i].device, v[i].drivers);
+		line = format_entry(&v[i]);
+		t = xasprintf("%s%s", text, line);
+		free(line);
 		free(text);
 		text = t;
 	}
@@ -179,14 +278,21 @@ write_entries(const char *path, const struct entry *v, size_t n, char **reterr)
 	return r;
 }
 
-int
-pt_journal_set(const struct pt_sysfs *s, const char *bdf, bool unclaimed, char **reterr)
+/* The same entry: same kind and (but for vfio-pci's one line) same device. */
+static bool
+same_slot(const struct entry *a, const struct entry *b)
 {
-	char *path = pt_journal_path(s->h);
-	struct entry *v = NULL, e = { 0 };
-	unsigned long vendor = 0, device = 0;
+	return a->kind == b->kind && (a->kind == E_VFIO || pt_pciaddr_cmp(&a->addr, &b->addr) == 0);
+}
+
+/* Replaces the journal's entry in e's slot by e (forget: removes it). Writes nothing when
+ * forgetting an entry that is not there. 0, or a negative errno with *reterr set. */
+static int
+journal_put(const struct pt_host *h, const struct entry *e, bool forget, bool keep, char **reterr)
+{
+	char *path = pt_journal_path(h);
+	struct entry *v = NULL;
 	size_t n = 0, kept = 0;
-	const char *why;
 	int r;
 
 	if (!path)
@@ -197,36 +303,95 @@ pt_journal_set(const struct pt_sysfs *s, const char *bdf, bool unclaimed, char *
 		free(path);
 		return r;
 	}
-	if (pt_pciaddr_parse_full(bdf, &e.addr, &why) < 0) {
-		*reterr = xasprintf("'%s': %s", bdf, why);
+	for (size_t i = 0; i < n; i++)
+		if (!same_slot(&v[i], e))
+			v[kept++] = v[i];
+	if (keep && !forget && kept < n) {
 		free(v);
 		free(path);
-		return -EINVAL;
+		return 0;   /* keep: it has the device's first values already */
 	}
-	for (size_t i = 0; i < n; i++)
-		if (pt_pciaddr_cmp(&v[i].addr, &e.addr) != 0)
-			v[kept++] = v[i];
-	if (!unclaimed && kept == n) {
+	if (forget && kept == n) {
 		free(v);
 		free(path);
 		return 0;   /* nothing to forget */
 	}
-	if (unclaimed) {
-		if ((r = pt_sysfs_hex(s, bdf, "vendor", &vendor)) < 0 || (r = pt_sysfs_hex(s, bdf, "device", &device)) < 0 ||
-		    (r = pt_sysfs_drivers_digest(s, &e.drivers)) < 0) {
-			*reterr = xasprintf("cannot write the journal '%s': cannot read what %s is and which drivers are loaded: %s",
-					    path, bdf, strerror(-r));
-			free(v);
-			free(path);
-			return r;
-		}
-		e.vendor = (unsigned)vendor;
-		e.device = (unsigned)device;
+	if (!forget) {
 		xgrow(&v, &n, kept + 1, sizeof(*v));
-		v[kept++] = e;
+		v[kept++] = *e;
 	}
 	r = write_entries(path, v, kept, reterr);
 	free(v);
 	free(path);
 	return r;
+}
+
+static int
+entry_addr(struct entry *e, const char *bdf, char **reterr)
+{
+	const char *why;
+
+	if (pt_pciaddr_parse_full(bdf, &e->addr, &why) < 0) {
+		*reterr = xasprintf("'%s': %s", bdf, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+pt_journal_set(const struct pt_sysfs *s, const char *bdf, bool unclaimed, char **reterr)
+{
+	struct entry e = { .kind = E_UNCLAIMED };
+	unsigned long vendor = 0, device = 0;
+	int r = entry_addr(&e, bdf, reterr);
+
+	if (r < 0)
+		return r;
+	if (unclaimed) {
+		if ((r = pt_sysfs_hex(s, bdf, "vendor", &vendor)) < 0 || (r = pt_sysfs_hex(s, bdf, "device", &device)) < 0 ||
+		    (r = pt_sysfs_drivers_digest(s, &e.drivers)) < 0) {
+			char *path = pt_journal_path(s->h);
+
+			*reterr = xasprintf("cannot write the journal '%s': cannot read what %s is and which drivers are loaded: %s",
+					    path ? path : "(none)", bdf, strerror(-r));
+			free(path);
+			return r;
+		}
+		e.vendor = (unsigned)vendor;
+		e.device = (unsigned)device;
+	}
+	return journal_put(s->h, &e, !unclaimed, false, reterr);
+}
+
+int
+pt_journal_set_power(const struct pt_host *h, const char *bdf, const struct pt_power_saved *saved, char **reterr)
+{
+	struct entry e = { .kind = E_POWER };
+	int r = entry_addr(&e, bdf, reterr);
+
+	if (r < 0)
+		return r;
+	if (saved) {
+		e.power = *saved;
+		e.power.set = true;
+	}
+	return journal_put(h, &e, saved == NULL, true, reterr);
+}
+
+int
+pt_journal_set_vfio(const struct pt_host *h, int idle_d3, char **reterr)
+{
+	struct entry e = { .kind = E_VFIO, .idle_d3 = idle_d3 > 0 };
+
+	if (idle_d3 >= 0) {
+		e.module = vfio_module_id(h);
+		if (!e.module) {
+			char *path = pt_host_sysfs_path(h, "module/vfio_pci");
+
+			*reterr = xasprintf("cannot tell which load of vfio-pci this is: '%s' is missing", path);
+			free(path);
+			return -ENOENT;
+		}
+	}
+	return journal_put(h, &e, idle_d3 < 0, false, reterr);
 }

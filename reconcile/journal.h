@@ -1,4 +1,4 @@
-/* journal.h: the journal beside the lock (/run/passthrough.journal): the devices a probe gave back to no host driver; read as observation, written by apply. */
+/* journal.h: the journal beside the lock (/run/passthrough.journal): what apply did that sysfs cannot tell later; read as observation, written by apply. */
 #ifndef PT_JOURNAL_H
 #define PT_JOURNAL_H
 
@@ -46,5 +46,25 @@ void pt_journal_observe(const struct pt_host *h, struct pt_observed *obs);
  * 0, or a negative errno with *reterr set (the caller frees).
  */
 int pt_journal_set(const struct pt_sysfs *s, const char *bdf, bool unclaimed, char **reterr);
+
+/*
+ * Two more kinds of line, each what sysfs cannot tell afterwards:
+ *
+ *   power 0000:01:00.0 control=auto d3cold_allowed=1
+ *   vfio-pci disable_idle_d3=1 module=18342
+ *
+ * The first: what power/control and d3cold_allowed were before apply pinned the device in D0
+ * (power: on), so that taking `power: on` out gives the kernel's choice back (observed as
+ * pt_pcidev.power_saved). The second: the disable_idle_d3 apply loaded vfio-pci with, for that
+ * load only (module= is the inode of module/vfio_pci, new at each load): the parameter file reads
+ * whatever was last written to it, which takes effect at the next load (observed as
+ * obs->vfio_idle_d3, known only while it is that load).
+ */
+/* Records saved for device bdf unless the journal has its values already (the first ones are the
+ * kernel's choice: a second pin must not save "on"), or forgets them (saved NULL). 0, or a
+ * negative errno with *reterr set. */
+int pt_journal_set_power(const struct pt_host *h, const char *bdf, const struct pt_power_saved *saved, char **reterr);
+/* Records that vfio-pci was just loaded with disable_idle_d3 = idle_d3 (0 or 1), or forgets it (-1). */
+int pt_journal_set_vfio(const struct pt_host *h, int idle_d3, char **reterr);
 
 #endif

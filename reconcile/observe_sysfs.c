@@ -20,6 +20,7 @@
 #include "model/xalloc.h"
 #include "reconcile/fileio.h"
 #include "reconcile/journal.h"
+#include "reconcile/plan.h"
 #include "reconcile/sysfs.h"
 
 /*
@@ -452,6 +453,29 @@ observe_power(const struct pt_sysfs *s, const char *bdf, struct pt_pcidev *d)
 	d->has_reset = faccessat(s->devices_fd, rel, F_OK, 0) == 0 ? PT_TRI_YES
 		       : errno == ENOENT ? PT_TRI_NO : PT_TRI_UNKNOWN;
 	d->reset_methods = d->has_reset == PT_TRI_YES ? read_word(s, bdf, "reset_method") : NULL;
+	d->power_observed = true;
+}
+
+void
+pt_observe_power(const struct pt_host *h, struct pt_observed *obs, const struct pt_config *cfg)
+{
+	struct pt_sysfs sys;
+	char bdf[PT_PCIADDR_BUFSZ];
+
+	pt_sysfs_open(h, &sys);
+	if (!cfg) {
+		for (size_t i = 0; i < obs->n_devs; i++)
+			observe_power(&sys, pt_pciaddr_format(&obs->devs[i].addr, bdf), &obs->devs[i]);
+	}
+	for (size_t i = 0; cfg && i < cfg->n_devices; i++) {
+		char *err = NULL;
+		struct pt_pcidev *d = (struct pt_pcidev *)pt_resolve_device(&cfg->devices[i], obs, &err);
+
+		free(err);
+		if (d && !d->power_observed)
+			observe_power(&sys, pt_pciaddr_format(&d->addr, bdf), d);
+	}
+	pt_sysfs_close(&sys);
 }
 
 void
@@ -507,7 +531,6 @@ fill_device(const struct pt_sysfs *s, const char *bdf, const struct pt_pciaddr *
 		free(group);
 	}
 	d->driver_override = pt_sysfs_override(s, bdf);
-	observe_power(s, bdf, d);
 	observe_class_use(s, bdf, d);
 	return 0;
 }
@@ -587,6 +610,23 @@ pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr
 	path = pt_host_sysfs_path(h, "bus/pci/drivers/vfio-pci");
 	obs->vfio_pci_loaded = stat(path, &st) == 0;
 	free(path);
+	/* an open vfio device holds a reference on the module; the journal says what it was loaded with */
+	obs->vfio_refcnt = -1;
+	obs->vfio_idle_d3 = PT_TRI_UNKNOWN;
+	if (obs->vfio_pci_loaded) {
+		char *buf = NULL, *end;
+		size_t len;
+		long v;
+
+		path = pt_host_sysfs_path(h, "module/vfio_pci/refcnt");
+		if (pt_read_file(path, 64, &buf, &len) == 0) {
+			v = strtol(buf, &end, 10);
+			if (end != buf && v >= 0 && v <= INT_MAX)
+				obs->vfio_refcnt = (int)v;
+		}
+		free(buf);
+		free(path);
+	}
 	pt_observed_sort(obs);
 	observe_users(h, obs);
 	pt_journal_observe(h, obs);

@@ -2,6 +2,7 @@
 #ifndef PT_OBSERVE_SYSFS_H
 #define PT_OBSERVE_SYSFS_H
 
+#include "model/config.h"
 #include "model/observed.h"
 #include "reconcile/host.h"
 
@@ -11,6 +12,15 @@
  * caller frees; obs is left as it was on failure.
  */
 int pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr);
+
+/*
+ * Reads the power and reset attributes (power_state, power/control, d3cold_allowed, reset,
+ * reset_method; each optional) of every device cfg's entries select, or of every device when
+ * cfg is NULL (devices, status and doctor show them all). Not part of pt_observe_sysfs(): on a
+ * host with a thousand functions, five more reads each would be most of a converged pass, and
+ * apply needs them for its own devices only.
+ */
+void pt_observe_power(const struct pt_host *h, struct pt_observed *obs, const struct pt_config *cfg);
 
 /*
  * Reads whether device d's config space answers (its vendor id at offset 0 is not 0xffff) into

@@ -21,6 +21,14 @@ struct want {
 	bool config;                   /* in dom's persistent definition */
 	bool failed;
 	bool in_scope;                 /* gets steps and reports (all, or only --vm's) */
+	bool rescan;                   /* gone from its address, recover: rescan: rescan its bus */
+};
+
+/* What the whole plan does to vfio-pci itself. */
+struct vfio_plan {
+	bool reload;                   /* unload and load it again (with the declared parameters):
+					* every device on vfio-pci is probed again after */
+	const char *arg;               /* the parameters to load it with, or NULL */
 };
 
 /* Appends a formatted line to a list of strings (the plan's notes). */
@@ -217,9 +225,14 @@ override_is_vfio(const struct pt_pcidev *d)
 	return d->driver_override && strcmp(d->driver_override, VFIO) == 0;
 }
 
-/* Steps that move d to vfio-pci; *need_vfio is set when a probe needs the module. */
-static void
-plan_bind(struct pt_plan *p, const char *entry, const struct pt_pcidev *d, unsigned flags, bool *need_vfio)
+/*
+ * Steps that move d to vfio-pci; *need_vfio is set when a probe needs the module. With reload,
+ * a device on vfio-pci is probed again after the module's reload (which unbinds it). Returns
+ * whether it probes (binding vfio-pci sets power/control to auto).
+ */
+static bool
+plan_bind(struct pt_plan *p, const char *entry, const struct pt_pcidev *d, unsigned flags, bool reload,
+	  bool *need_vfio)
 {
 	struct pt_step *s;
 
@@ -228,8 +241,14 @@ plan_bind(struct pt_plan *p, const char *entry, const struct pt_pcidev *d, unsig
 		s->flags = flags;
 		s->reason = xstrdup("so that only vfio-pci may bind it");
 	}
+	if (on_vfio(d) && reload) {
+		s = add_step(p, PT_STEP_PROBE, entry, &d->addr, NULL, VFIO);
+		s->flags = flags;
+		s->reason = xstrdup("bind it to vfio-pci again once the module is reloaded");
+		return true;
+	}
 	if (on_vfio(d))
-		return;
+		return false;
 	if (d->driver) {
 		s = add_step(p, PT_STEP_UNBIND, entry, &d->addr, d->driver, NULL);
 		s->flags = flags;
@@ -239,6 +258,7 @@ plan_bind(struct pt_plan *p, const char *entry, const struct pt_pcidev *d, unsig
 	s->flags = flags;
 	s->reason = xstrdup("bind it to vfio-pci");
 	*need_vfio = true;
+	return true;
 }
 
 /*
@@ -412,9 +432,33 @@ resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
 	char a[PT_PCIADDR_BUFSZ];
 
 	w->dev = pt_resolve_device(e, obs, &err);
-	if (!w->dev) {
-		want_error(p, w, PT_PROBLEM_DEVICE, "'%s': %s", e->name, err);
+	if (!w->dev && e->has_address && !pt_observed_dev(obs, &e->address) && e->recover == PT_RECOVER_RESCAN &&
+	    e->state != PT_STATE_RELEASED) {
+		w->rescan = true;   /* gone: its bus is rescanned (apply checks the bus is still there) */
 		free(err);
+		return false;
+	}
+	if (!w->dev) {
+		const char *hint = "";
+
+		if (e->has_address && e->state != PT_STATE_RELEASED && !pt_observed_dev(obs, &e->address))
+			hint = "; if it fell off the bus, set recover: rescan to have passthrough rescan its bus";
+		want_error(p, w, PT_PROBLEM_DEVICE, "'%s': %s%s", e->name, err, hint);
+		free(err);
+		return false;
+	}
+	if (e->state == PT_STATE_ATTACHED && e->reset == PT_RESET_BEFORE_ATTACH && w->dev->has_reset == PT_TRI_NO) {
+		want_error(p, w, PT_PROBLEM_NO_RESET, "'%s' %s: reset: before_attach, but the kernel has no reset method for "
+			   "it (no 'reset' attribute); take reset out (and see 'passthrough doctor')", e->name,
+			   pt_pciaddr_format(&w->dev->addr, a));
+		return false;
+	}
+	if (w->dev->answers == PT_TRI_NO && (e->recover == PT_RECOVER_NONE || e->state == PT_STATE_RELEASED)) {
+		want_error(p, w, PT_PROBLEM_NOT_RESPONDING, "'%s' %s: does not answer (its config space reads ffff)%s",
+			   e->name, pt_pciaddr_format(&w->dev->addr, a),
+			   e->state == PT_STATE_RELEASED ? "; power-cycle the host to bring it back"
+			   : "; set recover: rescan to have passthrough try a reset, remove and a rescan of its bus, "
+			     "or power-cycle the host");
 		return false;
 	}
 	switch (e->state) {
@@ -460,20 +504,59 @@ resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
 	return true;
 }
 
+/* power: on kept in D0, or the kernel's choice given back; `probed`: vfio-pci is bound anew
+ * (which sets power/control to auto). */
 static void
-plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *wants, size_t n,
-	   const struct want *w, bool *need_vfio)
+plan_power(struct pt_plan *p, const struct want *w, bool probed)
 {
 	const struct pt_device *e = w->entry;
 	const struct pt_pcidev *d = w->dev;
+	const struct pt_power_saved *sv = &d->power_saved;
 	struct pt_step *s;
 
+	if (e->power_on && w->vfio) {
+		bool on = d->power_control && strcmp(d->power_control, "on") == 0;
+
+		if (!probed && (on || !d->power_control) && d->d3cold_allowed != PT_TRI_YES)
+			return;   /* held, or the kernel says neither */
+		s = add_step(p, PT_STEP_POWER, e->name, &d->addr, probed ? "auto" : d->power_control, "on");
+		s->arg = xstrdup("0");
+		s->reason = xstrdup("power: on: keep it in D0 (power/control on, d3cold_allowed 0)");
+		return;
+	}
+	if (!sv->set)
+		return;
+	s = add_step(p, PT_STEP_POWER, e->name, &d->addr, d->power_control, sv->control[0] ? sv->control : NULL);
+	s->flags = PT_STEP_UNPIN;
+	if (sv->d3cold_allowed != PT_TRI_UNKNOWN)
+		s->arg = xstrdup(sv->d3cold_allowed == PT_TRI_YES ? "1" : "0");
+	s->reason = xstrdup(e->power_on ? "back to the host: give the kernel's power choice back"
+					: "power: on taken out: give the kernel's choice back");
+}
+
+static void
+plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *wants, size_t n,
+	   const struct want *w, const struct vfio_plan *vp, bool *need_vfio)
+{
+	const struct pt_device *e = w->entry;
+	const struct pt_pcidev *d = w->dev;
+	unsigned attach = 0;
+	bool detached_live = false, probed;
+	struct pt_step *s;
+
+	/* What goes into its domain (not from the hook: attach calls libvirt; its worker does it). */
+	if (w->vfio && w->dom && !obs->domains_from_hook) {
+		if (w->live && !pt_domain_has_hostdev(w->dom, &d->addr, false))
+			attach |= PT_STEP_LIVE;
+		if (w->config && w->dom->have_config && !pt_domain_has_hostdev(w->dom, &d->addr, true))
+			attach |= PT_STEP_CONFIG;
+	}
 	/* 1. Off every domain it should not be in (not from the hook: detach calls libvirt). */
 	for (size_t i = 0; obs->have_domains && !obs->domains_from_hook && i < obs->n_doms; i++) {
 		const struct pt_domain *dom = &obs->doms[i];
 		unsigned flags = 0;
 
-		if (dom == w->dom && w->live)
+		if (w->live && w->dom && dom == w->dom)
 			continue;
 		if (dom->state == PT_DOMAIN_RUNNING && pt_domain_has_hostdev(dom, &d->addr, false))
 			flags |= PT_STEP_LIVE;
@@ -482,16 +565,28 @@ plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *
 			flags |= PT_STEP_CONFIG;
 		if (!flags)
 			continue;
+		detached_live |= (flags & PT_STEP_LIVE) != 0;
 		s = add_step(p, PT_STEP_DETACH, e->name, &d->addr, label(dom), NULL);
 		s->domain = xstrdup(dom->name);
 		s->flags = flags;
-		if (e->state == PT_STATE_ATTACHED)
+		if (e->state == PT_STATE_ATTACHED && w->dom)
 			s->reason = xasprintf("declared for %s, not %s", label(w->dom), label(dom));
 		else
 			s->reason = xasprintf("declared %s", pt_state_name(e->state));
 	}
-	/* 2. The driver. */
+	/* 2. Does it still answer? Before a hot-plug, after a VM let go of it, and when it did not. */
+	if (detached_live || (attach & PT_STEP_LIVE) || (obs->just_stopped && w->dom) || d->answers == PT_TRI_NO) {
+		s = add_step(p, PT_STEP_CHECK, e->name, &d->addr, NULL, NULL);
+		if (e->recover == PT_RECOVER_RESCAN && e->state != PT_STATE_RELEASED)
+			s->flags = PT_STEP_RECOVER;
+		s->reason = xstrdup(d->answers == PT_TRI_NO ? "it did not answer"
+				    : detached_live        ? "a VM just let go of it"
+				    : attach & PT_STEP_LIVE ? "never hot-plug a device that does not answer"
+							    : "its VM just stopped");
+	}
+	/* 3. The driver, and its power. */
 	if (!w->vfio) {
+		plan_power(p, w, false);
 		plan_release(p, w);
 		return;
 	}
@@ -500,26 +595,24 @@ plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *
 			const struct pt_pcidev *m = &obs->devs[i];
 
 			if (m != d && m->iommu_group == d->iommu_group && !pt_pcidev_is_bridge(m) &&
-			    !claimed_by(wants, n, m, w) && m->driver && !on_vfio(m))
-				plan_bind(p, e->name, m, PT_STEP_MEMBER, need_vfio);
+			    !claimed_by(wants, n, m, w) && m->driver && (!on_vfio(m) || vp->reload))
+				plan_bind(p, e->name, m, PT_STEP_MEMBER, vp->reload, need_vfio);
 		}
 	}
-	plan_bind(p, e->name, d, 0, need_vfio);
-	/* 3. Into its domain (not from the hook: attach calls libvirt; its worker does it). */
-	if (w->dom && !obs->domains_from_hook) {
-		unsigned flags = 0;
-
-		if (w->live && !pt_domain_has_hostdev(w->dom, &d->addr, false))
-			flags |= PT_STEP_LIVE;
-		if (w->config && w->dom->have_config && !pt_domain_has_hostdev(w->dom, &d->addr, true))
-			flags |= PT_STEP_CONFIG;
-		if (flags) {
-			s = add_step(p, PT_STEP_ATTACH, e->name, &d->addr, NULL, label(w->dom));
-			s->domain = xstrdup(w->dom->name);
-			s->flags = flags;
-			s->reason = xstrdup(flags & PT_STEP_LIVE ? "declared attached; the domain runs without it"
-								  : "declared persistent; not in the persistent definition");
-		}
+	probed = plan_bind(p, e->name, d, 0, vp->reload, need_vfio);
+	plan_power(p, w, probed);
+	/* 4. Reset just before the hot-plug, while no VM holds it. */
+	if ((attach & PT_STEP_LIVE) && e->reset == PT_RESET_BEFORE_ATTACH) {
+		s = add_step(p, PT_STEP_RESET, e->name, &d->addr, NULL, NULL);
+		s->reason = xstrdup("reset: before_attach: the VM gets it as after a power-up");
+	}
+	/* 5. Into its domain. */
+	if (attach) {
+		s = add_step(p, PT_STEP_ATTACH, e->name, &d->addr, NULL, label(w->dom));
+		s->domain = xstrdup(w->dom->name);
+		s->flags = attach;
+		s->reason = xstrdup(attach & PT_STEP_LIVE ? "declared attached; the domain runs without it"
+							  : "declared persistent; not in the persistent definition");
 	}
 }
 
@@ -540,6 +633,80 @@ going_back_without_libvirt(const struct pt_device *e)
 	return e->state == PT_STATE_RELEASED || (e->state == PT_STATE_ATTACHED && e->on_stop == PT_ON_STOP_RELEASE);
 }
 
+/* Why vfio-pci cannot be reloaded now, or NULL when it can (the caller frees). */
+static char *
+why_no_reload(const struct pt_observed *obs, const struct want *wants, size_t n)
+{
+	char a[PT_PCIADDR_BUFSZ];
+
+	if (!obs->have_domains || obs->domains_from_hook)
+		return xstrdup("libvirt was not asked whether a VM holds a vfio device");
+	if (obs->vfio_refcnt > 0)
+		return xasprintf("a vfio device is open (module refcnt %d)", obs->vfio_refcnt);
+	for (size_t i = 0; i < obs->n_doms; i++) {
+		const struct pt_domain *dom = &obs->doms[i];
+
+		for (size_t j = 0; dom->state == PT_DOMAIN_RUNNING && j < dom->n_live; j++) {
+			const struct pt_pcidev *d = pt_observed_dev(obs, &dom->live[j].addr);
+
+			if (d && on_vfio(d))
+				return xasprintf("%s holds %s", label(dom), pt_pciaddr_format(&d->addr, a));
+		}
+	}
+	for (size_t i = 0; i < obs->n_devs; i++) {
+		const struct pt_pcidev *d = &obs->devs[i];
+		const struct want *w = claimed_by(wants, n, d, NULL);
+		bool member = false;
+
+		if (!on_vfio(d))
+			continue;
+		for (size_t j = 0; !w && j < n; j++)
+			member |= wants[j].dev && wants[j].entry->whole_group && wants[j].vfio && !wants[j].failed &&
+				  wants[j].in_scope && wants[j].dev->iommu_group == d->iommu_group && d->iommu_group >= 0;
+		if (member)
+			continue;
+		if (!w)
+			return xasprintf("%s is on vfio-pci and the file does not declare it (it would not be bound again)",
+					 pt_pciaddr_format(&d->addr, a));
+		if (!w->vfio || w->failed || !w->in_scope)
+			return xasprintf("'%s' %s is on vfio-pci and this pass does not bind it again", w->entry->name,
+					 pt_pciaddr_format(&d->addr, a));
+	}
+	return NULL;
+}
+
+/* What the plan does to vfio-pci itself: the parameters to load it with, and whether to reload it. */
+static void
+plan_vfio(struct pt_plan *p, const struct pt_config *cfg, const struct pt_observed *obs, const struct want *wants,
+	  size_t n, struct vfio_plan *vp)
+{
+	const struct pt_vfio_params *v = &cfg->vfio_pci;
+	enum pt_tri want;
+	char *why;
+
+	memset(vp, 0, sizeof(*vp));
+	if (!v->has_disable_idle_d3)
+		return;
+	vp->arg = v->disable_idle_d3 ? "disable_idle_d3=1" : "disable_idle_d3=0";
+	want = v->disable_idle_d3 ? PT_TRI_YES : PT_TRI_NO;
+	if (!obs->vfio_pci_loaded || obs->vfio_idle_d3 == want)
+		return;
+	why = why_no_reload(obs, wants, n);
+	if (!why) {
+		vp->reload = true;
+		return;
+	}
+	if (obs->vfio_idle_d3 == PT_TRI_UNKNOWN)
+		add_note(p, "vfio-pci: disable_idle_d3=%c is declared, but which value is in force is not known "
+			 "(something else loaded vfio-pci); it is loaded with it next time: %s",
+			 v->disable_idle_d3 ? 'Y' : 'N', why);
+	else
+		add_note(p, "vfio-pci: disable_idle_d3=%c is declared but %c is in force since it was loaded; it takes "
+			 "effect when vfio-pci is next loaded (not now: %s)", v->disable_idle_d3 ? 'Y' : 'N',
+			 v->disable_idle_d3 ? 'N' : 'Y', why);
+	free(why);
+}
+
 void
 pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, const char *only_vm,
 		struct pt_plan *ret)
@@ -547,8 +714,9 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 	struct pt_plan p;
 	struct want *wants = xcalloc(cfg->n_devices, sizeof(*wants));
 	const struct pt_domain *only = NULL;
+	struct vfio_plan vp;
 	bool need_vfio = false;
-	size_t n = 0;
+	size_t n = 0, load;
 
 	memset(&p, 0, sizeof(p));
 	if (only_vm) {
@@ -618,18 +786,37 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 					  wants[i].entry->name);
 
 	qsort(wants, n, sizeof(*wants), want_addr_cmp);
+	plan_vfio(&p, cfg, obs, wants, n, &vp);
+	if (vp.reload) {
+		struct pt_step *s = add_step(&p, PT_STEP_UNLOAD_VFIO, NULL, NULL, VFIO, NULL);
+
+		s->reason = xasprintf("load it again with %s: %s", vp.arg,
+				      obs->vfio_idle_d3 == PT_TRI_UNKNOWN ? "which value is in force is not known"
+									  : "another value is in force");
+	}
 	/* The module goes first; its step is added now and kept only if some probe needs it. */
+	load = p.n_steps;
 	add_step(&p, PT_STEP_LOAD_VFIO, NULL, NULL, NULL, VFIO)->reason =
-		xstrdup("vfio-pci is not loaded");
-	for (size_t i = 0; i < n; i++)
+		xstrdup(vp.reload ? "load it with the declared parameters" : "vfio-pci is not loaded");
+	if (vp.arg)
+		p.steps[load].arg = xstrdup(vp.arg);
+	for (size_t i = 0; i < n; i++) {
+		if (wants[i].rescan && wants[i].in_scope) {
+			struct pt_step *s = add_step(&p, PT_STEP_RESCAN, wants[i].entry->name, &wants[i].entry->address,
+						     NULL, NULL);
+
+			s->reason = xstrdup("not on its bus (recover: rescan)");
+		}
 		if (!wants[i].failed && wants[i].in_scope)
-			plan_entry(&p, obs, wants, n, &wants[i], &need_vfio);
-	if (!need_vfio || obs->vfio_pci_loaded) {
-		struct pt_step *s = &p.steps[0];
+			plan_entry(&p, obs, wants, n, &wants[i], &vp, &need_vfio);
+	}
+	if (!vp.reload && (!need_vfio || obs->vfio_pci_loaded)) {
+		struct pt_step *s = &p.steps[load];
 
 		free(s->reason);
 		free(s->to);
-		memmove(p.steps, p.steps + 1, (p.n_steps - 1) * sizeof(*p.steps));
+		free(s->arg);
+		memmove(p.steps + load, p.steps + load + 1, (p.n_steps - load - 1) * sizeof(*p.steps));
 		p.n_steps--;
 	}
 	free(wants);

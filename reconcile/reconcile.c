@@ -39,6 +39,7 @@ struct tally {
 	pt_step_report_fn report;
 	void *data;
 	unsigned timed_out;
+	unsigned recovered;
 };
 
 static void
@@ -47,6 +48,7 @@ tally_step(void *data, const struct pt_step *s, enum pt_step_outcome o, const ch
 	struct tally *t = data;
 
 	t->timed_out += o == PT_STEP_TIMED_OUT;
+	t->recovered += o == PT_STEP_RECOVERED;
 	if (t->report)
 		t->report(t->data, s, o, msg);
 }
@@ -58,6 +60,8 @@ observe(const struct pt_host *h, const struct pt_reconcile_opts *o, const struct
 {
 	if (pt_observe_sysfs(h, obs, err) < 0)
 		return -1;
+	/* people see every device's power and reset; a pass needs its own devices' only */
+	pt_observe_power(h, obs, o->all_power ? NULL : cfg);
 	if (o->hook_domain) {
 		for (size_t i = 0; i < obs->n_doms; i++)
 			pt_domain_done(&obs->doms[i]);
@@ -75,7 +79,7 @@ int
 pt_reconcile_observe(const struct pt_host *h, const char *config_path, bool with_libvirt,
 		     struct pt_reconcile_result *ret)
 {
-	struct pt_reconcile_opts o = { .config_path = config_path, .host_only = !with_libvirt };
+	struct pt_reconcile_opts o = { .config_path = config_path, .host_only = !with_libvirt, .all_power = true };
 
 	memset(ret, 0, sizeof(*ret));
 	ret->diags = (struct pt_diags)PT_DIAGS_INIT;
@@ -93,7 +97,7 @@ pt_reconcile_observe(const struct pt_host *h, const char *config_path, bool with
 int
 pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct pt_reconcile_result *ret)
 {
-	struct tally tally = { o->report, o->report_data, 0 };
+	struct tally tally = { o->report, o->report_data, 0, 0 };
 	const struct pt_config *cfg;
 	int lock = -1, r = 0;
 
@@ -130,6 +134,8 @@ pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct 
 			pt_vm_record_write(path, cfg, &ret->obs, &ret->record_error);
 		free(path);
 	}
+	/* the hook's release: the stopped VM's devices are checked once, in this pass */
+	ret->obs.just_stopped = o->hook_domain && o->hook_domain->state == PT_DOMAIN_STOPPED;
 	pt_plan_compute(cfg, &ret->obs, o->hook_domain ? o->hook_domain->name : o->only_vm, &ret->plan);
 	ret->stage = PT_RECONCILE_DONE;
 	if (o->dry_run || !ret->plan.n_steps) {
@@ -143,6 +149,29 @@ pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct 
 	if (tally.timed_out) {
 		r = -1;
 		goto out;
+	}
+	/* A device brought back (reset, remove, rescan) is a new one: plan it anew, once. */
+	if (tally.recovered) {
+		struct pt_observed again = { 0 };
+		struct pt_plan next;
+		char *err = NULL;
+
+		if (observe(h, o, cfg, &again, &err) < 0) {
+			ret->error = xasprintf("after recovering a device: %s", err);
+			free(err);
+			pt_observed_done(&again);
+			r = -1;
+			goto out;
+		}
+		pt_plan_compute(cfg, &again, o->hook_domain ? o->hook_domain->name : o->only_vm, &next);
+		tally.recovered = 0;
+		ret->failed += pt_apply(h, &next, &o->apply, tally_step, &tally);
+		pt_plan_done(&next);
+		pt_observed_done(&again);
+		if (tally.timed_out) {
+			r = -1;
+			goto out;
+		}
 	}
 	/* Observe again: the pass succeeded only if nothing is left to do. */
 	{

@@ -17,6 +17,8 @@ struct pt_reconcile_opts {
 	const char *only_vm;          /* only what this VM owns (name, UUID or title), or NULL */
 	bool host_only;               /* sysfs only, libvirt never asked (boot) */
 	bool dry_run;                 /* observe and plan only: no lock, no change */
+	bool all_power;               /* read every device's power and reset attributes, not only
+				       * the file's devices' (pt_observe_power()) */
 	unsigned wait_running_ms;     /* first wait up to this long until only_vm runs (the hook's worker) */
 	unsigned lock_timeout_ms;     /* for h->lock_file (when NULL: no lock is taken) */
 	/* The libvirt hook: the one domain it knows, from libvirt's own XML (borrowed; state
@@ -45,6 +47,8 @@ struct pt_reconcile_result {
 	struct pt_observed obs;       /* as observed first */
 	struct pt_plan plan;          /* the plan made from it (DONE) */
 	unsigned failed;              /* steps that failed */
+	/* A device brought back by a check or a rescan (PT_STEP_RECOVERED) is planned and applied
+	 * once more within the pass; those steps are reported like the first plan's. */
 	bool replanned;               /* steps ran, the host was observed again and `after` planned
 				       * (not after a write that did not return: see PT_STEP_TIMED_OUT) */
 	struct pt_plan after;         /* what is still to do after applying (replanned) */

@@ -29,6 +29,9 @@
 	X(virEventRunDefaultImpl)            \
 	X(virEventAddTimeout)                \
 	X(virEventRemoveTimeout)             \
+	X(virEventUpdateTimeout)             \
+	X(virEventAddHandle)                 \
+	X(virEventRemoveHandle)              \
 	X(virConnectDomainEventRegisterAny)  \
 	X(virConnectDomainEventDeregisterAny) \
 	X(virConnectRegisterCloseCallback)   \

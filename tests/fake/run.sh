@@ -498,4 +498,6 @@ is "hook release again: the same line, not probed again" \
 	"passthrough: 'tpu-standin' $stand_in: no host driver claims it (probed); load its driver or set on_stop: keep $writes" \
 	"$err $(fake_log | wc -l)"
 
+. tests/fake/watch.sh
+
 echo "1..$n"

@@ -356,6 +356,141 @@ test_load_vfio(void **state)
 	outcome_done(&out);
 }
 
+
+/* power: on on a plain tree: the kernel's values saved first, written, read back; then given back. */
+static void
+test_power(void **state)
+{
+	struct pt_step s[2];
+	struct outcome out;
+	char *lock = xasprintf("%s/run/passthrough.lock", tmp);
+	const char *dev = "bus/pci/devices/0000:00:02.0";
+
+	(void)state;
+	sh("rm -rf %s/run && mkdir %s/run", tmp, tmp);
+	lock_file = lock;
+	fresh_tree("e1000e-vfio");
+	sh("mkdir -p %s/sys/%s/power && echo auto >%s/sys/%s/power/control && echo 1 >%s/sys/%s/d3cold_allowed",
+	   tmp, dev, tmp, dev, tmp, dev);
+	s[0] = step(PT_STEP_POWER, "tpu", "00:02.0", "auto", "on");
+	s[0].arg = "0";
+	s[1] = s[0];
+	/* a plain file is no sysfs attribute: "on" over "auto\n" reads "onto", and that is caught */
+	apply_here(s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_string_equal(out.msg[0], "power/control reads 'onto' and d3cold_allowed '0' after writing them");
+	outcome_done(&out);
+	/* the kernel's values were saved before the first write */
+	sh("grep -qx 'power 0000:00:02.0 control=auto d3cold_allowed=1' %s/run/passthrough.journal", tmp);
+	/* pinned (as the fake tier shows for real); pinned again: the journal keeps the first values */
+	sh("printf 'on\\n' >%s/sys/%s/power/control && echo 1 >%s/sys/%s/d3cold_allowed", tmp, dev, tmp, dev);
+	apply_here(s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_DONE);
+	outcome_done(&out);
+	sh("grep -qx 'power 0000:00:02.0 control=auto d3cold_allowed=1' %s/run/passthrough.journal", tmp);
+	apply_here(s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_HELD);
+	outcome_done(&out);
+	sh("printf 'on\\n' >%s/sys/%s/power/control", tmp, dev);
+	sh("grep -qx 'power 0000:00:02.0 control=auto d3cold_allowed=1' %s/run/passthrough.journal", tmp);
+	/* given back; the journal forgets it */
+	s[0] = step(PT_STEP_POWER, "tpu", "00:02.0", "on", "auto");
+	s[0].arg = "1";
+	s[0].flags = PT_STEP_UNPIN;
+	apply_here(s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_DONE);
+	outcome_done(&out);
+	sh("grep -qx auto %s/sys/%s/power/control && grep -qx 1 %s/sys/%s/d3cold_allowed", tmp, dev, tmp, dev);
+	sh("test ! -e %s/run/passthrough.journal", tmp);
+	/* a kernel with neither attribute: cannot keep it in D0, said */
+	sh("rm -rf %s/sys/%s/power %s/sys/%s/d3cold_allowed", tmp, dev, tmp, dev);
+	s[0] = step(PT_STEP_POWER, "tpu", "00:02.0", NULL, "on");
+	s[0].arg = "0";
+	apply_here(s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_string_equal(out.msg[0], "0000:00:02.0 has neither power/control nor d3cold_allowed: cannot keep it in D0");
+	outcome_done(&out);
+	lock_file = NULL;
+	free(lock);
+}
+
+/* Sets the vendor id in the config of 00:02.0 on tmp/sys (0xffff: it does not answer). */
+static void
+set_vendor(unsigned id)
+{
+	sh("printf '\\%03o\\%03o' | dd of=%s/sys/bus/pci/devices/0000:00:02.0/config bs=1 count=2 conv=notrunc "
+	   "status=none", id & 0xff, id >> 8, tmp);
+}
+
+/* check and reset: a device that does not answer is never hot-plugged; a reset is a write of 1. */
+static void
+test_check_and_reset(void **state)
+{
+	struct pt_step s[3];
+	struct outcome out;
+
+	(void)state;
+	s[0] = step(PT_STEP_CHECK, "tpu", "00:02.0", NULL, NULL);
+	s[1] = step(PT_STEP_RESET, "tpu", "00:02.0", NULL, NULL);
+	s[2] = step(PT_STEP_CHECK, "nic", "00:03.0", NULL, NULL);
+	fresh_tree("e1000e-vfio");
+	sh("touch %s/sys/bus/pci/devices/0000:00:02.0/reset", tmp);
+	apply_here(s, 3, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_HELD);
+	assert_int_equal(out.o[1], PT_STEP_DONE);
+	assert_int_equal(out.o[2], PT_STEP_HELD);
+	outcome_done(&out);
+	sh("grep -qx 1 %s/sys/bus/pci/devices/0000:00:02.0/reset", tmp);
+	/* all ones: failed, named, its reset skipped; the other device goes on */
+	set_vendor(0xffff);
+	apply_here(s, 3, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_string_equal(out.msg[0], "0000:00:02.0 does not answer (its config space reads ffff): not hot-plugged; set "
+			    "recover: rescan to have passthrough try a reset, remove and a rescan of its bus, or power-cycle "
+			    "the host");
+	assert_int_equal(out.o[1], PT_STEP_SKIPPED);
+	assert_int_equal(out.o[2], PT_STEP_HELD);
+	outcome_done(&out);
+	/* a reset with no `reset`: failed, said */
+	set_vendor(0x8086);
+	sh("rm %s/sys/bus/pci/devices/0000:00:02.0/reset", tmp);
+	apply_here(s + 1, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_string_equal(out.msg[0], "0000:00:02.0 has no 'reset': the kernel knows no way to reset it; take reset: "
+			    "before_attach out");
+	outcome_done(&out);
+	/* gone, and its bus too: a rescan cannot help, said */
+	s[0] = step(PT_STEP_RESCAN, "gone", "00:09.0", NULL, NULL);
+	sh("rm -rf %s/sys/class/pci_bus", tmp);
+	apply_here(s, 1, "modprobe", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_string_equal(out.msg[0], "0000:00:09.0 is gone and so is its bus 0000:00 (the bridge above it went too): a "
+			    "rescan of that bus cannot bring it back; power-cycle the host");
+	outcome_done(&out);
+}
+
+/* unload: refused while a vfio device is open (refcnt), else modprobe -r and verified. */
+static void
+test_unload_vfio(void **state)
+{
+	struct pt_step s[1];
+	struct outcome out;
+
+	(void)state;
+	s[0] = step(PT_STEP_UNLOAD_VFIO, NULL, NULL, "vfio-pci", NULL);
+	fresh_tree("e1000e-vfio");
+	sh("mkdir -p %s/sys/module/vfio_pci && echo 1 >%s/sys/module/vfio_pci/refcnt", tmp, tmp);
+	apply_here(s, 1, "/bin/true", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_string_equal(out.msg[0], "vfio-pci is in use (refcnt 1): not unloaded");
+	outcome_done(&out);
+	sh("echo 0 >%s/sys/module/vfio_pci/refcnt", tmp);
+	apply_here(s, 1, "/bin/true", NULL, &out);
+	assert_int_equal(out.o[0], PT_STEP_FAILED);
+	assert_string_equal(out.msg[0], "modprobe -r vfio-pci succeeded but bus/pci/drivers/vfio-pci is still there");
+	outcome_done(&out);
+}
+
 static void
 test_attach_detach(void **state)
 {
@@ -463,6 +598,9 @@ main(void)
 		cmocka_unit_test(test_bounded_write),
 		cmocka_unit_test(test_unbind_that_hangs),
 		cmocka_unit_test(test_load_vfio),
+		cmocka_unit_test(test_power),
+		cmocka_unit_test(test_check_and_reset),
+		cmocka_unit_test(test_unload_vfio),
 		cmocka_unit_test(test_attach_detach),
 		cmocka_unit_test(test_attach_domain_10000),
 		cmocka_unit_test(test_lock),

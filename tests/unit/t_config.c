@@ -167,7 +167,7 @@ test_errors_are_collected_and_sorted(void **state)
 		     "  a: { address: 1, vm: y }\n"
 		     "versoin: 1\n",
 		     "t.yaml:1:1: missing 'version: 1'\n"
-		     "t.yaml:2:33: unknown key 'colour' (expected one of: address, match, vm, state, on_stop, persistent, force, whole_group)\n"
+		     "t.yaml:2:33: unknown key 'colour' (expected one of: address, match, vm, state, on_stop, persistent, force, whole_group, power, reset, recover)\n"
 		     "t.yaml:3:17: invalid address '1' (expected DDDD:BB:SS.F or BB:SS.F in hex, e.g. 0000:07:00.0)\n"
 		     "t.yaml:4:1: unknown key 'versoin' (did you mean 'version'?)");
 }
@@ -182,8 +182,8 @@ test_alias_bound(void **state)
 	for (int i = 0; i < 16; i++)
 		strcat(text, "*a,");
 	strcat(text, "]\n");
-	expect_error(text, "t.yaml:2:1: unknown key 'x' (expected one of: version, devices)\n"
-			   "t.yaml:4:1: unknown key 'y' (expected one of: version, devices)");
+	expect_error(text, "t.yaml:2:1: unknown key 'x' (expected one of: version, devices, vfio_pci)\n"
+			   "t.yaml:4:1: unknown key 'y' (expected one of: version, devices, vfio_pci)");
 	text[strlen(text) - 2] = '\0';
 	strcat(text, "*a]\n");
 	expect_error(text, "t.yaml:4:53: too many aliases (at most 16 in a file)");
@@ -313,6 +313,9 @@ struct acceptance {
 	enum pt_state state;
 	enum pt_on_stop on_stop;
 	bool persistent, force, whole_group;
+	bool power_on;
+	enum pt_reset reset;
+	enum pt_recover recover;
 };
 
 static const struct acceptance typed_acceptances[] = {
@@ -345,6 +348,26 @@ static const struct acceptance typed_acceptances[] = {
 	{ .name = "!!str on on_stop and address",
 	  .text = "version: 1\ndevices:\n  a:\n    address: !!str 07:00.0\n    vm: x\n    on_stop: !!str release\n",
 	  .dev = "a", .vm = "x", .on_stop = PT_ON_STOP_RELEASE },
+	/* a plain `on` is YAML 1.1's true, but this schema reads it as the string it is */
+	{ .name = "plain on as power", .text = DEV "    vm: x\n    power: on\n",
+	  .dev = "a", .vm = "x", .power_on = true },
+	{ .name = "double-quoted on as power", .text = DEV "    vm: x\n    power: \"on\"\n",
+	  .dev = "a", .vm = "x", .power_on = true },
+	{ .name = "single-quoted on as power", .text = DEV "    vm: x\n    power: 'on'\n",
+	  .dev = "a", .vm = "x", .power_on = true },
+	{ .name = "!!str on as power", .text = DEV "    vm: x\n    power: !!str on\n",
+	  .dev = "a", .vm = "x", .power_on = true },
+	{ .name = "reset before_attach, recover rescan",
+	  .text = DEV "    vm: x\n    reset: before_attach\n    recover: rescan\n",
+	  .dev = "a", .vm = "x", .reset = PT_RESET_BEFORE_ATTACH, .recover = PT_RECOVER_RESCAN },
+	{ .name = "quoted reset, !!str recover",
+	  .text = DEV "    vm: x\n    reset: \"before_attach\"\n    recover: !!str rescan\n",
+	  .dev = "a", .vm = "x", .reset = PT_RESET_BEFORE_ATTACH, .recover = PT_RECOVER_RESCAN },
+	{ .name = "the defaults written out", .text = DEV "    vm: x\n    reset: never\n    recover: none\n",
+	  .dev = "a", .vm = "x" },
+	{ .name = "power and recover on a bound device",
+	  .text = DEV "    state: bound\n    power: on\n    recover: rescan\n",
+	  .dev = "a", .state = PT_STATE_BOUND, .power_on = true, .recover = PT_RECOVER_RESCAN },
 };
 
 static void
@@ -371,12 +394,15 @@ test_typed_forms_accepted(void **state)
 		    (d->vm && strcmp(d->vm, c->vm) != 0) || d->match.fields != c->fields ||
 		    d->match.vendor != c->vendor || d->match.device != c->device || d->state != c->state ||
 		    d->on_stop != c->on_stop || d->persistent != c->persistent || d->force != c->force ||
-		    d->whole_group != c->whole_group) {
+		    d->whole_group != c->whole_group || d->power_on != c->power_on ||
+		    d->reset != c->reset || d->recover != c->recover) {
 			print_error("%s: read as device '%s', vm '%s', ids %04x:%04x, state %s, on_stop %s, "
-				    "persistent %d, force %d, whole_group %d\n", c->name, d->name,
+				    "persistent %d, force %d, whole_group %d, power_on %d, reset %s, "
+				    "recover %s\n", c->name, d->name,
 				    d->vm ? d->vm : "(none)", d->match.vendor, d->match.device,
 				    pt_state_name(d->state), pt_on_stop_name(d->on_stop), d->persistent,
-				    d->force, d->whole_group);
+				    d->force, d->whole_group, d->power_on, pt_reset_name(d->reset),
+				    pt_recover_name(d->recover));
 			failures++;
 		}
 		pt_config_done(&cfg);
@@ -455,12 +481,182 @@ test_diag_escapes_and_caps(void **state)
 	pt_diags_done(&d);
 }
 
+/* The lifecycle keys: every value each takes, and where each may go. Line 5 is the first after DEV. */
+static const struct refusal lifecycle_refusals[] = {
+	{ .name = "power: true (a YAML 1.1 tool's on)", .text = DEV "    vm: x\n    power: true\n",
+	  .want = "t.yaml:6:12: invalid power 'true' (expected on, or leave it out for the kernel's choice)" },
+	{ .name = "power: off", .text = DEV "    vm: x\n    power: off\n",
+	  .want = "t.yaml:6:12: invalid power 'off' (expected on, or leave it out for the kernel's choice)" },
+	{ .name = "power: On", .text = DEV "    vm: x\n    power: On\n",
+	  .want = "t.yaml:6:12: invalid power 'On' (expected on, or leave it out for the kernel's choice)" },
+	{ .name = "power: auto", .text = DEV "    vm: x\n    power: \"auto\"\n",
+	  .want = "t.yaml:6:12: invalid power 'auto' (expected on, or leave it out for the kernel's choice)" },
+	{ .name = "!!bool on power", .text = DEV "    vm: x\n    power: !!bool true\n",
+	  .want = "t.yaml:6:12: unsupported tag '!!bool' on 'power' (expected !!str or no tag)" },
+	{ .name = "empty power", .text = DEV "    vm: x\n    power:\n",
+	  .want = "t.yaml:6:11: 'power' needs a value, not empty" },
+	{ .name = "power as a mapping", .text = DEV "    vm: x\n    power: { control: on }\n",
+	  .want = "t.yaml:6:12: 'power' needs a value, not a mapping" },
+	{ .name = "reset: always", .text = DEV "    vm: x\n    reset: always\n",
+	  .want = "t.yaml:6:12: invalid reset 'always' (expected before_attach or never)" },
+	{ .name = "reset: true", .text = DEV "    vm: x\n    reset: true\n",
+	  .want = "t.yaml:6:12: invalid reset 'true' (expected before_attach or never)" },
+	{ .name = "!!int on reset", .text = DEV "    vm: x\n    reset: !!int 1\n",
+	  .want = "t.yaml:6:12: unsupported tag '!!int' on 'reset' (expected !!str or no tag)" },
+	{ .name = "reset as a list", .text = DEV "    vm: x\n    reset: [ before_attach ]\n",
+	  .want = "t.yaml:6:12: 'reset' needs a value, not a list" },
+	{ .name = "recover: reboot", .text = DEV "    vm: x\n    recover: reboot\n",
+	  .want = "t.yaml:6:14: invalid recover 'reboot' (expected rescan or none)" },
+	{ .name = "recover: Rescan", .text = DEV "    vm: x\n    recover: 'Rescan'\n",
+	  .want = "t.yaml:6:14: invalid recover 'Rescan' (expected rescan or none)" },
+	{ .name = "custom tag on recover", .text = DEV "    vm: x\n    recover: !how rescan\n",
+	  .want = "t.yaml:6:14: unsupported tag '!how' on 'recover' (expected !!str or no tag)" },
+	{ .name = "a typo gets its suggestion", .text = DEV "    vm: x\n    rest: before_attach\n",
+	  .want = "t.yaml:6:5: unknown key 'rest' (did you mean 'reset'?)" },
+	{ .name = "power on a released device", .text = DEV "    state: released\n    power: on\n",
+	  .want = "t.yaml:6:5: 'power' applies only to devices that go to vfio-pci, not released" },
+	{ .name = "recover on a released device", .text = DEV "    state: released\n    recover: rescan\n",
+	  .want = "t.yaml:6:5: 'recover' applies only to devices that go to vfio-pci, not released" },
+	{ .name = "recover: none on a released device", .text = DEV "    state: released\n    recover: none\n",
+	  .want = "t.yaml:6:5: 'recover' applies only to devices that go to vfio-pci, not released" },
+	{ .name = "reset on a bound device", .text = DEV "    state: bound\n    reset: before_attach\n",
+	  .want = "t.yaml:6:5: 'reset' applies only to state: attached, not bound" },
+	{ .name = "reset: never on a bound device", .text = DEV "    state: bound\n    reset: never\n",
+	  .want = "t.yaml:6:5: 'reset' applies only to state: attached, not bound" },
+	{ .name = "all three on a released device",
+	  .text = DEV "    state: released\n    power: on\n    reset: before_attach\n    recover: rescan\n",
+	  .want = "t.yaml:6:5: 'power' applies only to devices that go to vfio-pci, not released\n"
+		  "t.yaml:7:5: 'reset' applies only to state: attached, not released\n"
+		  "t.yaml:8:5: 'recover' applies only to devices that go to vfio-pci, not released" },
+	{ .name = "a bad value is reported, not the placement too",
+	  .text = DEV "    state: released\n    power: off\n",
+	  .want = "t.yaml:6:12: invalid power 'off' (expected on, or leave it out for the kernel's choice)" },
+	{ .name = "vfio_pci as a single value", .text = "version: 1\ndevices: {}\nvfio_pci: disable_idle_d3\n",
+	  .want = "t.yaml:3:11: 'vfio_pci' must be a mapping like { disable_idle_d3: true }, not a single value" },
+	{ .name = "vfio_pci as a list", .text = "version: 1\ndevices: {}\nvfio_pci: [ disable_idle_d3 ]\n",
+	  .want = "t.yaml:3:11: 'vfio_pci' must be a mapping like { disable_idle_d3: true }, not a list" },
+	{ .name = "empty vfio_pci", .text = "version: 1\ndevices: {}\nvfio_pci:\n",
+	  .want = "t.yaml:3:10: 'vfio_pci' must be a mapping like { disable_idle_d3: true }, not empty" },
+	{ .name = "!!map on vfio_pci", .text = "version: 1\ndevices: {}\nvfio_pci: !!map {}\n",
+	  .want = "t.yaml:3:11: unsupported tag '!!map' on 'vfio_pci' (expected no tag)" },
+	{ .name = "an unknown vfio-pci parameter",
+	  .text = "version: 1\ndevices: {}\nvfio_pci: { disable_vga: true }\n",
+	  .want = "t.yaml:3:13: unknown key 'disable_vga' (expected one of: disable_idle_d3)" },
+	{ .name = "a vfio-pci parameter misspelt",
+	  .text = "version: 1\ndevices: {}\nvfio_pci: { disable_idle_d2: true }\n",
+	  .want = "t.yaml:3:13: unknown key 'disable_idle_d2' (did you mean 'disable_idle_d3'?)" },
+	{ .name = "disable_idle_d3: on",
+	  .text = "version: 1\ndevices: {}\nvfio_pci: { disable_idle_d3: on }\n",
+	  .want = "t.yaml:3:30: 'disable_idle_d3' must be true or false, not 'on'" },
+	{ .name = "disable_idle_d3: 1",
+	  .text = "version: 1\ndevices: {}\nvfio_pci: { disable_idle_d3: 1 }\n",
+	  .want = "t.yaml:3:30: 'disable_idle_d3' must be true or false, not '1'" },
+	{ .name = "quoted disable_idle_d3",
+	  .text = "version: 1\ndevices: {}\nvfio_pci: { disable_idle_d3: \"true\" }\n",
+	  .want = "t.yaml:3:30: 'disable_idle_d3' must be true or false, not the quoted string 'true'" },
+	{ .name = "!!str on disable_idle_d3",
+	  .text = "version: 1\ndevices: {}\nvfio_pci: { disable_idle_d3: !!str true }\n",
+	  .want = "t.yaml:3:30: unsupported tag '!!str' on 'disable_idle_d3' (expected !!bool or no tag)" },
+	{ .name = "empty disable_idle_d3",
+	  .text = "version: 1\ndevices: {}\nvfio_pci:\n  disable_idle_d3:\n",
+	  .want = "t.yaml:4:19: 'disable_idle_d3' needs a value, not empty" },
+	{ .name = "disable_idle_d3 twice",
+	  .text = "version: 1\ndevices: {}\nvfio_pci:\n  disable_idle_d3: true\n  disable_idle_d3: false\n",
+	  .want = "t.yaml:5:3: duplicate key 'disable_idle_d3' (first at line 4)" },
+	{ .name = "vfio_pci twice",
+	  .text = "version: 1\nvfio_pci: {}\ndevices: {}\nvfio_pci: { disable_idle_d3: true }\n",
+	  .want = "t.yaml:4:1: duplicate key 'vfio_pci' (first at line 2)" },
+	{ .name = "vfio-pci, the module's name", .text = "version: 1\ndevices: {}\nvfio-pci: {}\n",
+	  .want = "t.yaml:3:1: unknown key 'vfio-pci' (did you mean 'vfio_pci'?)" },
+	{ .name = "disable_idle_d3 per device", .text = DEV "    vm: x\n    disable_idle_d3: true\n",
+	  .want = "t.yaml:6:5: unknown key 'disable_idle_d3' (expected one of: address, match, vm, state, "
+		  "on_stop, persistent, force, whole_group, power, reset, recover)" },
+};
+
+static void
+test_lifecycle_refusals(void **state)
+{
+	(void)state;
+	expect_refusals(lifecycle_refusals, sizeof(lifecycle_refusals) / sizeof(lifecycle_refusals[0]));
+}
+
+static void
+test_lifecycle_model(void **state)
+{
+	struct pt_config cfg;
+	const struct pt_device *d;
+
+	(void)state;
+	/* absent: no vfio-pci parameter declared, and each device keeps the kernel's defaults */
+	assert_null(parse(DEV "    vm: x\n", &cfg));
+	assert_false(cfg.vfio_pci.has_disable_idle_d3);
+	assert_int_equal(cfg.vfio_pci.line, 0);
+	d = &cfg.devices[0];
+	assert_false(d->power_on);
+	assert_int_equal(d->reset, PT_RESET_NEVER);
+	assert_int_equal(d->recover, PT_RECOVER_NONE);
+	pt_config_done(&cfg);
+
+	assert_null(parse("version: 1\n"
+			  "devices:\n"
+			  "  coral:\n"
+			  "    address: 03:00.0\n"
+			  "    vm: frigate_VM\n"
+			  "    power: on\n"
+			  "    reset: before_attach\n"
+			  "    recover: rescan\n"
+			  "  vfio_pci:\n"           /* a device of that name, not the parameters */
+			  "    address: 04:00.0\n"
+			  "    state: bound\n"
+			  "    power: \"on\"\n"
+			  "  old-gpu:\n"
+			  "    address: 05:00.0\n"
+			  "    state: released\n"
+			  "vfio_pci: { disable_idle_d3: true }\n", &cfg));
+	assert_true(cfg.vfio_pci.has_disable_idle_d3);
+	assert_true(cfg.vfio_pci.disable_idle_d3);
+	assert_int_equal(cfg.vfio_pci.line, 16);
+	assert_int_equal(cfg.vfio_pci.col, 1);
+	d = pt_config_find(&cfg, "coral");
+	assert_true(d->power_on);
+	assert_int_equal(d->reset, PT_RESET_BEFORE_ATTACH);
+	assert_int_equal(d->recover, PT_RECOVER_RESCAN);
+	d = pt_config_find(&cfg, "vfio_pci");
+	assert_int_equal(d->state, PT_STATE_BOUND);
+	assert_true(d->power_on);
+	assert_int_equal(d->reset, PT_RESET_NEVER);
+	assert_int_equal(d->recover, PT_RECOVER_NONE);
+	d = pt_config_find(&cfg, "old-gpu");
+	assert_false(d->power_on);
+	pt_config_done(&cfg);
+
+	/* false is declared too (has_disable_idle_d3), and every boolean spelling is read */
+	assert_null(parse("version: 1\ndevices: {}\nvfio_pci:\n  disable_idle_d3: False\n", &cfg));
+	assert_true(cfg.vfio_pci.has_disable_idle_d3);
+	assert_false(cfg.vfio_pci.disable_idle_d3);
+	assert_int_equal(cfg.vfio_pci.line, 3);
+	pt_config_done(&cfg);
+	assert_null(parse("version: 1\ndevices: {}\nvfio_pci: { disable_idle_d3: !!bool \"TRUE\" }\n", &cfg));
+	assert_true(cfg.vfio_pci.has_disable_idle_d3);
+	assert_true(cfg.vfio_pci.disable_idle_d3);
+	pt_config_done(&cfg);
+	/* an empty mapping declares nothing: modprobe is given no parameter */
+	assert_null(parse("version: 1\nvfio_pci: {}\ndevices: {}\n", &cfg));
+	assert_false(cfg.vfio_pci.has_disable_idle_d3);
+	assert_int_equal(cfg.vfio_pci.line, 2);
+	pt_config_done(&cfg);
+}
+
 static void
 test_names(void **state)
 {
 	(void)state;
 	assert_string_equal(pt_state_name(PT_STATE_BOUND), "bound");
 	assert_string_equal(pt_on_stop_name(PT_ON_STOP_RELEASE), "release");
+	assert_string_equal(pt_reset_name(PT_RESET_NEVER), "never");
+	assert_string_equal(pt_reset_name(PT_RESET_BEFORE_ATTACH), "before_attach");
+	assert_string_equal(pt_recover_name(PT_RECOVER_NONE), "none");
+	assert_string_equal(pt_recover_name(PT_RECOVER_RESCAN), "rescan");
 }
 
 int
@@ -476,6 +672,8 @@ main(void)
 		cmocka_unit_test(test_typed_forms_accepted),
 		cmocka_unit_test(test_bad_bytes_have_their_position),
 		cmocka_unit_test(test_bad_byte_far_in),
+		cmocka_unit_test(test_lifecycle_model),
+		cmocka_unit_test(test_lifecycle_refusals),
 		cmocka_unit_test(test_diag_escapes_and_caps),
 		cmocka_unit_test(test_names),
 	};

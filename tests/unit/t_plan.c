@@ -32,6 +32,7 @@ struct dom_spec {
 struct plan_case {
 	const char *name;
 	const char *fixture;     /* tests/fixtures/sysfs/<fixture> */
+	const char *top;         /* top-level keys before devices: (vfio_pci), or NULL */
 	const char *yaml;        /* the devices: part */
 	struct dom_spec doms[3];
 	bool no_libvirt;
@@ -127,16 +128,24 @@ render(const struct pt_observed *obs, const struct pt_plan *p)
 
 	for (size_t i = 0; i < p->n_steps; i++) {
 		const struct pt_step *st = &p->steps[i];
+		unsigned shown = st->flags & (PT_STEP_LIVE | PT_STEP_CONFIG | PT_STEP_MEMBER);
 		char a[PT_PCIADDR_BUFSZ];
 		char *t = xasprintf("%s%s %s %s %s -> %s%s%s%s%s\n", s, pt_step_kind_name(st->kind),
 				    st->device ? st->device : "-", st->device ? pt_pciaddr_format(&st->addr, a) : "-",
 				    st->from ? st->from : "(none)", st->to ? st->to : "(none)",
-				    st->flags ? " [" : "", st->flags & PT_STEP_LIVE ? "live" : "",
+				    shown ? " [" : "", st->flags & PT_STEP_LIVE ? "live" : "",
 				    st->flags & PT_STEP_CONFIG ? (st->flags & PT_STEP_LIVE ? ",config" : "config") : "",
-				    st->flags & PT_STEP_MEMBER ? "member]" : (st->flags ? "]" : ""));
+				    st->flags & PT_STEP_MEMBER ? "member]" : (shown ? "]" : ""));
 
 		free(s);
 		s = t;
+		if (st->arg || (st->flags & (PT_STEP_RECOVER | PT_STEP_UNPIN))) {
+			s[strlen(s) - 1] = '\0';
+			t = xasprintf("%s%s%s%s%s\n", s, st->arg ? " arg=" : "", st->arg ? st->arg : "",
+				      st->flags & PT_STEP_RECOVER ? " +recover" : "", st->flags & PT_STEP_UNPIN ? " +unpin" : "");
+			free(s);
+			s = t;
+		}
 	}
 	for (size_t i = 0; i < p->n_problems; i++) {
 		char *t = xasprintf("%serror: %s\n", s, p->problems[i].message);
@@ -235,6 +244,86 @@ mutate_edu_unclaimed(struct pt_observed *obs)
 	((struct pt_pcidev *)pt_observed_dev(obs, &a))->unclaimed = true;
 }
 
+
+static struct pt_pcidev *
+dev_at(struct pt_observed *obs, unsigned slot)
+{
+	struct pt_pciaddr a = { 0, 0, slot, 0 };
+
+	return (struct pt_pcidev *)pt_observed_dev(obs, &a);
+}
+
+static void
+set_str(char **field, const char *v)
+{
+	free(*field);
+	*field = v ? xstrdup(v) : NULL;
+}
+
+/* 00:02.0 has a reset (the e1000e's pm), and the others say nothing. */
+static void
+mutate_tpu_resettable(struct pt_observed *obs)
+{
+	dev_at(obs, 2)->has_reset = PT_TRI_YES;
+}
+
+/* 00:02.0 has none: no `reset` attribute. */
+static void
+mutate_tpu_no_reset(struct pt_observed *obs)
+{
+	dev_at(obs, 2)->has_reset = PT_TRI_NO;
+}
+
+/* 00:02.0 on vfio-pci as vfio leaves it: power/control auto, d3cold_allowed 1. */
+static void
+mutate_tpu_power_auto(struct pt_observed *obs)
+{
+	set_str(&dev_at(obs, 2)->power_control, "auto");
+	dev_at(obs, 2)->d3cold_allowed = PT_TRI_YES;
+}
+
+/* 00:02.0 pinned by apply: on, 0, and the journal has auto and 1. */
+static void
+mutate_tpu_pinned(struct pt_observed *obs)
+{
+	struct pt_pcidev *d = dev_at(obs, 2);
+
+	set_str(&d->power_control, "on");
+	d->d3cold_allowed = PT_TRI_NO;
+	d->power_saved = (struct pt_power_saved){ .set = true, .control = "auto", .d3cold_allowed = PT_TRI_YES };
+}
+
+/* 00:02.0's config space reads all ones (doctor looked). */
+static void
+mutate_tpu_dead(struct pt_observed *obs)
+{
+	dev_at(obs, 2)->answers = PT_TRI_NO;
+}
+
+/* vfio-pci loaded with disable_idle_d3 N, as apply's journal says; nothing holds it. */
+static void
+mutate_vfio_idle_d3_off(struct pt_observed *obs)
+{
+	obs->vfio_idle_d3 = PT_TRI_NO;
+	obs->vfio_refcnt = 0;
+}
+
+/* The same, with 00:03.0 on vfio-pci too, bound by something else (no override). */
+static void
+mutate_vfio_idle_d3_off_foreign(struct pt_observed *obs)
+{
+	mutate_vfio_idle_d3_off(obs);
+	set_str(&dev_at(obs, 3)->driver, "vfio-pci");
+}
+
+/* The hook's release: its one domain just stopped. */
+static void
+mutate_hook_stopped(struct pt_observed *obs)
+{
+	obs->domains_from_hook = true;
+	obs->just_stopped = true;
+}
+
 /* 00:02.0 on no driver with its override cleared: a release killed before its probe. */
 static void
 mutate_tpu_driverless(struct pt_observed *obs)
@@ -253,7 +342,8 @@ static const struct plan_case cases[] = {
 	  .fixture = "default",
 	  .yaml = "  tpu: { address: 00:02.0, match: { vendor: 8086, device: 10d3 }, vm: frigate_VM }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
-	  .want = "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	  .want = "check tpu 0000:00:02.0 (none) -> (none)\n"
+	          "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
 	          "unbind tpu 0000:00:02.0 e1000e -> (none)\n"
 	          "probe tpu 0000:00:02.0 (none) -> vfio-pci\n"
 	          "attach tpu 0000:00:02.0 (none) -> frigate_VM [live]\n" },
@@ -268,7 +358,8 @@ static const struct plan_case cases[] = {
 	          "  nic: { address: 00:03.0, vm: ha }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .live = { "0000:00:02.0" } },
 		    { .name = "ha", .running = true } },
-	  .want = "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
+	  .want = "check nic 0000:00:03.0 (none) -> (none)\n"
+	          "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
 	          "unbind nic 0000:00:03.0 e1000 -> (none)\n"
 	          "probe nic 0000:00:03.0 (none) -> vfio-pci\n"
 	          "attach nic 0000:00:03.0 (none) -> ha [live]\n" },
@@ -294,12 +385,14 @@ static const struct plan_case cases[] = {
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true },
 		    { .name = "ha", .title = "Home Assistant", .running = true, .live = { "0000:00:02.0" } } },
 	  .want = "detach tpu 0000:00:02.0 Home Assistant -> (none) [live]\n"
+	          "check tpu 0000:00:02.0 (none) -> (none)\n"
 	          "attach tpu 0000:00:02.0 (none) -> frigate_VM [live]\n" },
 	{ .name = "bound: detached from every VM",
 	  .fixture = "e1000e-vfio",
 	  .yaml = "  tpu: { address: 00:02.0, state: bound }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .live = { "0000:00:02.0" } } },
-	  .want = "detach tpu 0000:00:02.0 frigate_VM -> (none) [live]\n" },
+	  .want = "detach tpu 0000:00:02.0 frigate_VM -> (none) [live]\n"
+	          "check tpu 0000:00:02.0 (none) -> (none)\n" },
 	{ .name = "released: detached, unbound, override cleared, reprobed",
 	  .fixture = "e1000e-vfio",
 	  .yaml = "  tpu: { address: 00:02.0, state: released }\n",
@@ -307,6 +400,7 @@ static const struct plan_case cases[] = {
 		    { .name = "old", .have_config = true, .config = { "0000:00:02.0" } } },
 	  .want = "detach tpu 0000:00:02.0 frigate_VM -> (none) [live]\n"
 	          "detach tpu 0000:00:02.0 old -> (none) [config]\n"
+	          "check tpu 0000:00:02.0 (none) -> (none)\n"
 	          "unbind tpu 0000:00:02.0 vfio-pci -> (none)\n"
 	          "clear_override tpu 0000:00:02.0 vfio-pci -> (none)\n"
 	          "probe tpu 0000:00:02.0 (none) -> (none)\n" },
@@ -350,7 +444,8 @@ static const struct plan_case cases[] = {
 	  .fixture = "e1000e-vfio",
 	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, persistent: true }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .have_config = true } },
-	  .want = "attach tpu 0000:00:02.0 (none) -> frigate_VM [live,config]\n" },
+	  .want = "check tpu 0000:00:02.0 (none) -> (none)\n"
+	          "attach tpu 0000:00:02.0 (none) -> frigate_VM [live,config]\n" },
 	{ .name = "match selecting two devices",
 	  .fixture = "default",
 	  .yaml = "  tpu: { match: { vendor: 8086, device: 10d3 }, vm: frigate_VM }\n",
@@ -372,7 +467,8 @@ static const struct plan_case cases[] = {
 	{ .name = "nothing at the address",
 	  .fixture = "default",
 	  .yaml = "  gone: { address: 00:09.0, state: bound }\n",
-	  .want = "error: 'gone': no PCI device at 0000:00:09.0\n" },
+	  .want = "error: 'gone': no PCI device at 0000:00:09.0; if it fell off the bus, set recover: rescan to have passthrough "
+	          "rescan its bus\n" },
 	{ .name = "two entries on one device",
 	  .fixture = "default",
 	  .yaml = "  a: { address: 00:04.0, state: bound }\n"
@@ -408,7 +504,8 @@ static const struct plan_case cases[] = {
 	  .fixture = "default",
 	  .yaml = "  nic: { address: 00:06.0, vm: frigate_VM, whole_group: true }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
-	  .want = "set_override nic 0000:00:06.1 (none) -> vfio-pci [member]\n"
+	  .want = "check nic 0000:00:06.0 (none) -> (none)\n"
+	          "set_override nic 0000:00:06.1 (none) -> vfio-pci [member]\n"
 	          "unbind nic 0000:00:06.1 e1000 -> (none) [member]\n"
 	          "probe nic 0000:00:06.1 (none) -> vfio-pci [member]\n"
 	          "set_override nic 0000:00:06.2 (none) -> vfio-pci [member]\n"
@@ -440,7 +537,8 @@ static const struct plan_case cases[] = {
 	  .yaml = "  nic: { address: 01:00.0, vm: frigate_VM, whole_group: true }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
 	  .mutate = mutate_bridge_shares_group,
-	  .want = "set_override nic 0000:01:00.0 (none) -> vfio-pci\n"
+	  .want = "check nic 0000:01:00.0 (none) -> (none)\n"
+	          "set_override nic 0000:01:00.0 (none) -> vfio-pci\n"
 	          "unbind nic 0000:01:00.0 e1000e -> (none)\n"
 	          "probe nic 0000:01:00.0 (none) -> vfio-pci\n"
 	          "attach nic 0000:01:00.0 (none) -> frigate_VM [live]\n" },
@@ -509,7 +607,8 @@ static const struct plan_case cases[] = {
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true },
 		    { .name = "ha", .running = true } },
 	  .only_vm = "ha",
-	  .want = "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
+	  .want = "check nic 0000:00:03.0 (none) -> (none)\n"
+	          "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
 	          "unbind nic 0000:00:03.0 e1000 -> (none)\n"
 	          "probe nic 0000:00:03.0 (none) -> vfio-pci\n"
 	          "attach nic 0000:00:03.0 (none) -> ha [live]\n" },
@@ -518,7 +617,8 @@ static const struct plan_case cases[] = {
 	  .yaml = "  coral: { match: { vendor: 0x1ac1, device: 0x089a }, vm: frigate_VM }\n"
 	          "  nic10g: { address: 07:00.0, match: { vendor: 8086, device: 10fb }, vm: frigate_VM }\n",
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
-	  .want = "set_override coral 0000:01:00.0 (none) -> vfio-pci\n"
+	  .want = "check coral 0000:01:00.0 (none) -> (none)\n"
+	          "set_override coral 0000:01:00.0 (none) -> vfio-pci\n"
 	          "probe coral 0000:01:00.0 (none) -> vfio-pci\n"
 	          "attach coral 0000:01:00.0 (none) -> frigate_VM [live]\n"
 	          "error: 'nic10g' 0000:07:00.0: in use by the host: network interface 'eth0' has an address; stop using it there, or set force: true\n" },
@@ -622,7 +722,8 @@ static const struct plan_case cases[] = {
 	  .fixture = "vmd",
 	  .yaml = "  ssd2: { address: \"10000:e2:00.0\", vm: nvr }\n",
 	  .doms = { { .name = "nvr", .running = true } },
-	  .want = "set_override ssd2 10000:e2:00.0 (none) -> vfio-pci\n"
+	  .want = "check ssd2 10000:e2:00.0 (none) -> (none)\n"
+	          "set_override ssd2 10000:e2:00.0 (none) -> vfio-pci\n"
 	          "unbind ssd2 10000:e2:00.0 nvme -> (none)\n"
 	          "probe ssd2 10000:e2:00.0 (none) -> vfio-pci\n"
 	          "attach ssd2 10000:e2:00.0 (none) -> nvr [live]\n" },
@@ -635,7 +736,8 @@ static const struct plan_case cases[] = {
 	  .fixture = "vmd",
 	  .yaml = "  ssd: { address: \"0000:e1:00.0\", vm: nvr }\n",
 	  .doms = { { .name = "nvr", .running = true, .live_xml = NVR_HOLDS_VMD_SSD } },
-	  .want = "attach ssd 0000:e1:00.0 (none) -> nvr [live]\n" },
+	  .want = "check ssd 0000:e1:00.0 (none) -> (none)\n"
+	          "attach ssd 0000:e1:00.0 (none) -> nvr [live]\n" },
 	{ .name = "a hostdev whose address cannot be read: left out, said, never domain 0000",
 	  .fixture = "vmd",
 	  .yaml = "  ssd: { address: \"0000:e1:00.0\", vm: nvr }\n",
@@ -644,14 +746,134 @@ static const struct plan_case cases[] = {
 				  "<address domain='0x100000000' bus='0xe1' slot='0x00' function='0x0'/>"
 				  "</source></hostdev>" } },
 	  .want = "warning: domain 'nvr': <hostdev> left out: address attribute domain='0x100000000' is out of range (at most 0xffffffff)\n"
+	          "check ssd 0000:e1:00.0 (none) -> (none)\n"
 	          "attach ssd 0000:e1:00.0 (none) -> nvr [live]\n" },
+	{ .name = "reset: before_attach: checked, reset, then attached",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, reset: before_attach }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .mutate = mutate_tpu_resettable,
+	  .want = "check tpu 0000:00:02.0 (none) -> (none)\n"
+	          "reset tpu 0000:00:02.0 (none) -> (none)\n"
+	          "attach tpu 0000:00:02.0 (none) -> frigate_VM [live]\n" },
+	{ .name = "reset: before_attach, attached already: no reset",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, reset: before_attach }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .live = { "0000:00:02.0" } } },
+	  .mutate = mutate_tpu_resettable,
+	  .want = "" },
+	{ .name = "reset: before_attach on a device without a reset: a problem, no attach",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, reset: before_attach }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .mutate = mutate_tpu_no_reset,
+	  .want = "error: 'tpu' 0000:00:02.0: reset: before_attach, but the kernel has no reset method for it (no 'reset' attribute); take reset out (and see 'passthrough doctor')\n" },
+	{ .name = "power: on after the bind, before the attach",
+	  .fixture = "default",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, power: on }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "check tpu 0000:00:02.0 (none) -> (none)\n"
+	          "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind tpu 0000:00:02.0 e1000e -> (none)\n"
+	          "probe tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	          "power tpu 0000:00:02.0 auto -> on arg=0\n"
+	          "attach tpu 0000:00:02.0 (none) -> frigate_VM [live]\n" },
+	{ .name = "power: on, on vfio-pci with power/control auto: pinned",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, state: bound, power: on }\n",
+	  .mutate = mutate_tpu_power_auto,
+	  .want = "power tpu 0000:00:02.0 auto -> on arg=0\n" },
+	{ .name = "power: on, pinned already: converged",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, state: bound, power: on }\n",
+	  .mutate = mutate_tpu_pinned,
+	  .want = "" },
+	{ .name = "power: on taken out: the kernel's choice given back from the journal",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, state: bound }\n",
+	  .mutate = mutate_tpu_pinned,
+	  .want = "power tpu 0000:00:02.0 on -> auto arg=1 +unpin\n" },
+	{ .name = "power: on, kernel that says nothing of power (Linux 4.4 has power/control): nothing planned",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, state: bound, power: on }\n",
+	  .want = "" },
+	{ .name = "does not answer, recover none: a problem, not hot-plugged",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM }\n"
+	          "  nic: { address: 00:03.0, state: bound }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .mutate = mutate_tpu_dead,
+	  .want = "set_override nic 0000:00:03.0 (none) -> vfio-pci\n"
+	          "unbind nic 0000:00:03.0 e1000 -> (none)\n"
+	          "probe nic 0000:00:03.0 (none) -> vfio-pci\n"
+	          "error: 'tpu' 0000:00:02.0: does not answer (its config space reads ffff); set recover: rescan to have passthrough try a reset, remove and a rescan of its bus, or power-cycle the host\n" },
+	{ .name = "does not answer, recover: rescan: checked (recovering) first",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, state: bound, recover: rescan }\n",
+	  .mutate = mutate_tpu_dead,
+	  .want = "check tpu 0000:00:02.0 (none) -> (none) +recover\n" },
+	{ .name = "gone from its bus, recover: rescan: its bus rescanned",
+	  .fixture = "default",
+	  .yaml = "  gone: { address: 00:09.0, state: bound, recover: rescan }\n",
+	  .want = "rescan gone 0000:00:09.0 (none) -> (none)\n" },
+	{ .name = "vfio_pci declared, vfio-pci not loaded: loaded with it",
+	  .fixture = "default",
+	  .top = "vfio_pci: { disable_idle_d3: true }\n",
+	  .yaml = "  tpu: { address: 00:02.0, state: bound }\n",
+	  .mutate = mutate_vfio_unloaded,
+	  .want = "load_vfio - - (none) -> vfio-pci arg=disable_idle_d3=1\n"
+	          "set_override tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind tpu 0000:00:02.0 e1000e -> (none)\n"
+	          "probe tpu 0000:00:02.0 (none) -> vfio-pci\n" },
+	{ .name = "vfio_pci declared, another value in force, no VM holds a device: reloaded, rebound",
+	  .fixture = "e1000e-vfio",
+	  .top = "vfio_pci: { disable_idle_d3: true }\n",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .have_config = true } },
+	  .mutate = mutate_vfio_idle_d3_off,
+	  .want = "unload_vfio - - vfio-pci -> (none)\n"
+	          "load_vfio - - (none) -> vfio-pci arg=disable_idle_d3=1\n"
+	          "probe tpu 0000:00:02.0 (none) -> vfio-pci\n"
+	          "note: 'tpu': frigate_VM is not running: the attach waits until it starts\n" },
+	{ .name = "vfio_pci declared, in force already: nothing",
+	  .fixture = "e1000e-vfio",
+	  .top = "vfio_pci: { disable_idle_d3: false }\n",
+	  .yaml = "  tpu: { address: 00:02.0, state: bound }\n",
+	  .mutate = mutate_vfio_idle_d3_off,
+	  .want = "" },
+	{ .name = "vfio_pci declared, a VM holds a vfio device: it waits for the next load",
+	  .fixture = "e1000e-vfio",
+	  .top = "vfio_pci: { disable_idle_d3: true }\n",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true, .live = { "0000:00:02.0" } } },
+	  .mutate = mutate_vfio_idle_d3_off,
+	  .want = "note: vfio-pci: disable_idle_d3=Y is declared but N is in force since it was loaded; it takes effect when vfio-pci is next loaded (not now: frigate_VM holds 0000:00:02.0)\n" },
+	{ .name = "vfio_pci declared, a device the file does not name on vfio-pci: no reload",
+	  .fixture = "e1000e-vfio",
+	  .top = "vfio_pci: { disable_idle_d3: true }\n",
+	  .yaml = "  tpu: { address: 00:02.0, state: bound }\n",
+	  .mutate = mutate_vfio_idle_d3_off_foreign,
+	  .want = "note: vfio-pci: disable_idle_d3=Y is declared but N is in force since it was loaded; it takes effect when vfio-pci is next loaded (not now: 0000:00:03.0 is on vfio-pci and the file does not declare it (it would not be bound again))\n" },
+	{ .name = "vfio_pci declared, value in force unknown, libvirt not asked: a note, no reload",
+	  .fixture = "e1000e-vfio",
+	  .top = "vfio_pci: { disable_idle_d3: true }\n",
+	  .yaml = "  tpu: { address: 00:02.0, state: bound }\n",
+	  .no_libvirt = true,
+	  .want = "note: vfio-pci: disable_idle_d3=Y is declared, but which value is in force is not known (something else loaded vfio-pci); it is loaded with it next time: libvirt was not asked whether a VM holds a vfio device\n" },
+	{ .name = "the hook's release: the stopped VM's device is checked",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM, recover: rescan }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .have_config = true } },
+	  .mutate = mutate_hook_stopped,
+	  .want = "check tpu 0000:00:02.0 (none) -> (none) +recover\n"
+	          "note: 'tpu': frigate_VM is not running: the attach waits until it starts\n" },
 };
 
 static void
 run_case(void **state)
 {
 	const struct plan_case *c = *state;
-	char *yaml = xasprintf("version: 1\ndevices:\n%s", c->yaml);
+	char *yaml = xasprintf("version: 1\n%sdevices:\n%s", c->top ? c->top : "", c->yaml);
 	struct pt_diags d = PT_DIAGS_INIT;
 	struct pt_config cfg;
 	struct pt_observed obs;

@@ -251,6 +251,25 @@ carry_out(struct host *h, const struct pt_plan *plan, const char *label)
 			if (st->flags & PT_STEP_CONFIG)
 				drop_hostdev(dom->config, &dom->n_config, &d->addr);
 			break;
+		case PT_STEP_UNLOAD_VFIO:
+			/* unloading unbinds every device on vfio-pci */
+			h->obs.vfio_pci_loaded = false;
+			for (size_t j = 0; j < h->obs.n_devs; j++)
+				if (is_vfio(h->obs.devs[j].driver))
+					set(&h->obs.devs[j].driver, NULL);
+			break;
+		case PT_STEP_POWER:
+			set(&d->power_control, st->to);
+			break;
+		case PT_STEP_RESET:
+			for (size_t j = 0; j < h->obs.n_doms; j++)
+				if (pt_domain_has_hostdev(&h->obs.doms[j], &d->addr, false) &&
+				    h->obs.doms[j].state == PT_DOMAIN_RUNNING)
+					fail_msg("%s: step %zu resets %02x:%02x.%x while %s holds it", label, s,
+						 d->addr.bus, d->addr.slot, d->addr.func, h->obs.doms[j].name);
+			break;
+		case PT_STEP_CHECK:
+		case PT_STEP_RESCAN:
 		case PT_STEP_LOAD_VFIO:
 			break;
 		}
