@@ -1,7 +1,7 @@
 #!/bin/bash
 # Power on the real kernel: an idle e1000e on vfio-pci is in D3hot (the kernel's choice); power: on keeps it in D0 at run time and taking it out gives the kernel's choice back; vfio-pci's disable_idle_d3 parameter file written at run time changes nothing; vfio_pci: { disable_idle_d3: true } with no VM running reloads vfio-pci and keeps it in D0; with a VM holding the device the plan says a new value waits for the next load and nothing is reloaded.
 # bed-tier: 3
-# bed-timeout: 480
+# bed-timeout: 360
 set -eu
 . tests/bed/lib.sh
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # recover: rescan on the real kernel: the e1000e behind rp1, in the running nested VM, removed through the guest's sysfs (`remove`) while its root port stays, is reported with recover: none and brought back by recover: rescan (a rescan of its bus only) and re-attached.
 # bed-tier: 3
-# bed-timeout: 480
+# bed-timeout: 300
 set -eu
 . tests/bed/lib.sh
 

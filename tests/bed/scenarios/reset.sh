@@ -1,7 +1,7 @@
 #!/bin/bash
 # reset: before_attach on the real kernel: the e1000e behind rp1 (reset_method set to bus, a real reset in QEMU) is reset just before its hot-plug, one more function reset in QEMU's trace than the same attach without it; `passthrough devices` shows the reset methods the kernel lists (e1000e pm, pm bus; edu none); edu with reset: before_attach is a plan problem.
 # bed-tier: 3
-# bed-timeout: 480
+# bed-timeout: 360
 set -eu
 . tests/bed/lib.sh
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # A device that vanishes and comes back: the e1000e behind rp1, in the running nested VM, is taken out through QEMU's monitor (device_del) and put back (device_add); passthrough reports it missing and the other device stays; once back it is on vfio-pci and in the VM again with nothing but `watch` running, and the second time within one `apply`.
 # bed-tier: 3
-# bed-timeout: 600
+# bed-timeout: 360
 set -eu
 . tests/bed/lib.sh
 
