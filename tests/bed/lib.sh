@@ -200,10 +200,67 @@ pci_release() {
 	echo "$1" >/sys/bus/pci/drivers_probe
 }
 
+# --- QEMU on the host: its monitor and its trace ---------------------------------
+
+# bed_monitor HMP-COMMAND [TIMEOUT]: runs an HMP command line in the QEMU that runs
+# this guest (run.sh's serve_monitor answers the request file left in
+# $BED_WORK/monitor/); prints QEMU's answer; fails when QEMU answers an error or
+# nothing within TIMEOUT seconds (default 40).  device_del returns at once: the
+# device goes when the guest lets it go (bed_qmp_events DEVICE_DELETED ID).
+bed_monitor() {
+	local cmd=$1 limit=${2:-40} seq start status dir=$BED_WORK/monitor
+	seq=$(date +%s%N)
+	printf '%s\n' "$cmd" >"$dir/$seq.new"
+	mv "$dir/$seq.new" "$dir/$seq.req"
+	start=$(date +%s)
+	until [ -e "$dir/$seq.reply" ]; do
+		if [ $(($(date +%s) - start)) -ge "$limit" ]; then
+			rm -f "$dir/$seq.req"
+			echo "no answer from QEMU's monitor within ${limit}s (is run.sh serving $dir?)"
+			return 1
+		fi
+		sleep 0.2
+	done
+	status=$(head -n 1 "$dir/$seq.reply")
+	tail -n +2 "$dir/$seq.reply" | sed '/^$/d'
+	rm -f "$dir/$seq.reply"
+	[ "$status" = ok ]
+}
+
+# bed_qmp_events EVENT [DEVICE-ID]: how many EVENTs QEMU's monitor has sent this run
+# (for DEVICE-ID only, when given); qmp.log has them all.
+bed_qmp_events() {
+	local n
+	if [ $# -ge 2 ]; then
+		n=$(grep -F "\"event\": \"$1\"" "$BED_WORK/qmp.log" 2>/dev/null | grep -cF "\"device\": \"$2\"") || true
+	else
+		n=$(grep -cF "\"event\": \"$1\"" "$BED_WORK/qmp.log" 2>/dev/null) || true
+	fi
+	echo "${n:-0}"
+}
+
+# bed_trace_count EVENT: how many times QEMU traced EVENT this run ($BED_WORK/qemu-trace.log:
+# e1000e_cb_qdev_reset always, others from the scenario's "# bed-trace:" line).  Each
+# e1000e_cb_qdev_reset is a reset of an emulated e1000e, whichever it is; QEMU's line
+# does not say which.
+bed_trace_count() {
+	local n
+	n=$(grep -c "[:]$1 \|^$1 " "$BED_WORK/qemu-trace.log" 2>/dev/null) || true
+	echo "${n:-0}"
+}
+
 # --- libvirtd and the nested VM (tier 3) --------------------------------------
 
-# start_libvirtd: cgroup2, qemu.conf tweaks, virtlogd + libvirtd, wait until it answers.
+# start_libvirtd [--monitor-log]: cgroup2, qemu.conf tweaks, virtlogd + libvirtd, wait until it
+# answers.  With --monitor-log, what libvirtd says to and hears from QEMU's monitors (the QMP
+# commands: device_add, ...) also goes to $BED_WORK/libvirtd-monitor.log.
+# shellcheck disable=SC2120 # its argument is optional
 start_libvirtd() {
+	local outputs="3:file:$BED_WORK/libvirtd.log"
+	if [ "${1:-}" = --monitor-log ]; then
+		outputs="$outputs 1:file:$BED_WORK/libvirtd-monitor.log"
+		echo 'log_filters = "1:qemu.qemu_monitor"' >>/etc/libvirt/libvirtd.conf
+	fi
 	log "starting libvirtd"
 	[ -e /dev/kvm ] || fail "/dev/kvm in the guest (kvm_amd loaded?)" "/dev/kvm" "missing; lsmod: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 	grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup
@@ -215,7 +272,7 @@ start_libvirtd() {
 		namespaces = [ ]
 		remember_owner = 0
 	EOF
-	echo "log_outputs = \"3:file:$BED_WORK/libvirtd.log\"" >>/etc/libvirt/libvirtd.conf
+	echo "log_outputs = \"$outputs\"" >>/etc/libvirt/libvirtd.conf
 	# No default network (would need dnsmasq, iptables, a bridge).
 	rm -f /etc/libvirt/qemu/networks/autostart/*.xml
 	mkdir -p /var/run/libvirt /var/lib/libvirt/qemu /var/log/libvirt/qemu /var/cache/libvirt

@@ -8,6 +8,8 @@
 # symlinks as they are:
 #   bus/pci/devices/BDF -> ../../../devices/pci0000:00/.../BDF
 #   devices/.../BDF/{vendor,device,class,...,config}  regular files
+#   devices/.../BDF/{power_state,reset_method,d3cold_allowed,power/control}  when the kernel has them
+#   devices/.../BDF/reset  an empty file when the kernel has one (it is write-only)
 #   devices/.../BDF/driver -> ../../../bus/pci/drivers/NAME
 #   devices/.../BDF/iommu_group -> ../../../kernel/iommu_groups/N
 #   devices/.../BDF/net/IF/{operstate,flags,address,...}
@@ -24,7 +26,8 @@ sys=/sys
 # Device attributes worth keeping (small; resourceN and rom are left out).
 dev_attrs="vendor device class subsystem_vendor subsystem_device revision
 driver_override config irq resource enable modalias numa_node
-current_link_speed current_link_width max_link_speed max_link_width"
+current_link_speed current_link_width max_link_speed max_link_width
+power_state reset_method d3cold_allowed"
 net_attrs="operstate flags address carrier mtu ifindex type addr_len broadcast"
 
 rm -rf "$dest" "$pdest"
@@ -73,6 +76,11 @@ while read -r bdf target; do
 	mkdir -p "$d"
 	# shellcheck disable=SC2086
 	copy_attrs "$sys/$rel" "$d" $dev_attrs
+	if [ -f "$sys/$rel/power/control" ]; then
+		mkdir -p "$d/power"
+		copy_attrs "$sys/$rel/power" "$d/power" control
+	fi
+	[ ! -e "$sys/$rel/reset" ] || : >"$d/reset"
 	while read -r name t; do
 		case $name in
 		driver | iommu_group | subsystem) ln -s "$t" "$d/$name" ;;

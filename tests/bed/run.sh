@@ -20,6 +20,12 @@
 # build/bed/run/NAME.  Lines: "PASS NAME (N s)", "FAIL NAME (N s)" with the
 # reason below, "SKIP NAME (N s): why"; the last line is
 # "N passed, N failed[, N skipped]"; the exit code is 1 if anything failed.
+#
+# The host side of the guest, for scenarios: QEMU's monitor (QMP, its log in
+# the work folder as qmp.log) answers HMP command lines the scenario leaves in
+# the work folder's monitor/ (lib.sh: bed_monitor), and QEMU traces
+# e1000e_cb_qdev_reset (plus the events of a "# bed-trace: EVENT..." line) to
+# the work folder's qemu-trace.log (lib.sh: bed_trace_count).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -111,8 +117,14 @@ nested=$("$here/build-initramfs.sh" nested)
 
 qemu_pid=
 tail_pid=
+qmp_log_pid=
+monitor_pid=
+# The monitor's FIFOs live outside the work folder, which the guest sees over 9p.
+fifo_dir=$(mktemp -d "${TMPDIR:-/tmp}/bed-monitor.XXXXXX")
 cleanup() {
 	[ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
+	monitor_stop
+	rm -rf "$fifo_dir"
 	if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
 		kill "$qemu_pid" 2>/dev/null
 		sleep 1
@@ -120,28 +132,122 @@ cleanup() {
 	fi
 	return 0
 }
+
+# json_string TEXT: TEXT as the inside of a JSON string (backslash, quote, tab escaped).
+json_string() {
+	local t=${1//\\/\\\\}
+	t=${t//\"/\\\"}
+	printf '%s' "${t//$'\t'/\\t}"
+}
+
+# json_unstring TEXT: the inside of a JSON string, unescaped (QMP's \r\n, \", \\, \uXXXX).
+json_unstring() {
+	local t=${1//\\\"/\"}
+	printf '%b' "$t" | tr -d '\r'
+}
+
+# serve_monitor DIR: while QEMU runs, answers the scenario's requests: for each
+# DIR/monitor/SEQ.req (an HMP command line, lib.sh's bed_monitor writes it), sends it
+# to QMP as human-monitor-command with id bed-SEQ, waits (30 s at most) for the
+# reply with that id in DIR/qmp.log and leaves DIR/monitor/SEQ.reply: a first line
+# "ok", "error" (QMP's error, or HMP's text starting "Error") or "timeout", then the
+# text.  Requests are answered one at a time, in the order of their names.
+serve_monitor() {
+	local dir=$1 req seq cmd line text status n
+	exec 3<>"$fifo_dir/qmp.in"
+	echo '{"execute": "qmp_capabilities"}' >&3
+	while kill -0 "$qemu_pid" 2>/dev/null; do
+		for req in "$dir"/monitor/*.req; do
+			[ -e "$req" ] || continue
+			seq=${req##*/}
+			seq=${seq%.req}
+			cmd=$(head -n 1 "$req")
+			rm -f "$req"
+			printf '{"execute": "human-monitor-command", "arguments": {"command-line": "%s"}, "id": "bed-%s"}\n' \
+				"$(json_string "$cmd")" "$seq" >&3
+			line='' n=0
+			while [ $n -lt 150 ] && kill -0 "$qemu_pid" 2>/dev/null; do
+				line=$(grep -F "\"id\": \"bed-$seq\"" "$dir/qmp.log" 2>/dev/null | head -n 1 | tr -d '\r') || true
+				[ -z "$line" ] || break
+				sleep 0.2
+				n=$((n + 1))
+			done
+			case $line in
+			'') status=timeout text="no reply from QEMU's monitor within 30 s" ;;
+			*'"error": {'*)
+				status=error
+				text=$(json_unstring "$(printf '%s\n' "$line" | sed -n 's/.*"desc": "\(.*\)"}.*/\1/p')")
+				;;
+			*)
+				text=$(json_unstring "$(printf '%s\n' "$line" | sed -n 's/^{"return": "\(.*\)", "id": "bed-[^"]*"}$/\1/p')")
+				case $text in Error*) status=error ;; *) status=ok ;; esac
+				;;
+			esac
+			printf '%s\n%s\n' "$status" "$text" >"$dir/monitor/$seq.tmp"
+			mv "$dir/monitor/$seq.tmp" "$dir/monitor/$seq.reply"
+		done
+		sleep 0.2
+	done
+}
+
+# monitor_start DIR: fresh FIFOs for QEMU's QMP chardev, DIR/qmp.log and an empty DIR/monitor/.
+monitor_start() {
+	rm -rf "$1/monitor" "$fifo_dir/qmp.in" "$fifo_dir/qmp.out"
+	mkdir -p "$1/monitor"
+	: >"$1/qmp.log"
+	mkfifo "$fifo_dir/qmp.in" "$fifo_dir/qmp.out"
+}
+
+# monitor_serve DIR: after QEMU started, logs QMP's output and serves the requests.
+monitor_serve() {
+	cat <"$fifo_dir/qmp.out" >>"$1/qmp.log" 2>/dev/null & # unbuffered; its lines end in CR LF
+	qmp_log_pid=$!
+	serve_monitor "$1" </dev/null >/dev/null 2>&1 &
+	monitor_pid=$!
+}
+
+# monitor_stop: ends the QMP logger and the request server (by PID).
+monitor_stop() {
+	local p
+	for p in $monitor_pid $qmp_log_pid; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	monitor_pid='' qmp_log_pid=''
+}
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
-# boot_guest DIR TIER: starts QEMU in the background (sets qemu_pid).
+# boot_guest DIR TIER TRACE: starts QEMU in the background (sets qemu_pid), its QMP
+# monitor on the FIFOs monitor_start made, tracing e1000e_cb_qdev_reset and the
+# events named in TRACE to DIR/qemu-trace.log.
 # Fixed guest PCI addresses (tests rely on them):
 #   00:02.0 e1000e 8086:10d3      00:03.0 e1000 8086:100e     00:04.0 edu 1234:11e8
-#   00:05.0 pcie-root-port rp1 -> 01:00.0 e1000e 8086:10d3
+#   00:05.0 pcie-root-port rp1 (5 GT/s x1) -> 01:00.0 e1000e 8086:10d3 (QEMU id e1000e-rp1, for device_del)
+# rp1 is a Gen2 x1 port, as a Coral's slot is: after a secondary bus reset the kernel
+# then waits for the device itself, where on a faster port it waits for the port's
+# Data Link Layer Link Active, which QEMU 7.2 never sets on a port it hot-plugs
+# through ACPI (q35's default): the `reset` write through `bus` would reset the
+# function and still fail with EIO after 1 s.
 #   00:06.0/.1/.2 multi-function e1000 variants 8086:100c, 8086:100f, 8086:100e
 #   00:10.0 virtio-9p "hostroot" (host / read-only)   00:11.0 virtio-9p "work" (DIR)
 #   00:1f.0/.2/.3 q35's LPC, AHCI, SMBus
 boot_guest() {
-	local dir=$1 tier=$2 smp=1 mem=1024
+	local dir=$1 tier=$2 smp=1 mem=1024 ev
 	if [ "$tier" = 3 ]; then smp=2; mem=4096; fi
+	for ev in e1000e_cb_qdev_reset $3; do echo "$ev"; done >"$fifo_dir/trace-events"
+	monitor_start "$dir"
 	"$BED_QEMU" -accel tcg -machine q35 -cpu max -smp "$smp" -m "$mem" \
 		-nodefaults -no-reboot -display none -vga none -nic none -monitor none \
 		-serial "file:$dir/console.log" \
+		-chardev "pipe,id=qmp,path=$fifo_dir/qmp" -mon chardev=qmp,mode=control \
+		-msg timestamp=on -trace "events=$fifo_dir/trace-events,file=$dir/qemu-trace.log" \
 		-device intel-iommu \
 		-device e1000e,bus=pcie.0,addr=02.0 \
 		-device e1000,bus=pcie.0,addr=03.0 \
 		-device edu,bus=pcie.0,addr=04.0 \
-		-device pcie-root-port,id=rp1,chassis=1,bus=pcie.0,addr=05.0 \
-		-device e1000e,bus=rp1,addr=00.0 \
+		-device pcie-root-port,id=rp1,chassis=1,bus=pcie.0,addr=05.0,x-speed=5,x-width=1 \
+		-device e1000e,bus=rp1,addr=00.0,id=e1000e-rp1 \
 		-device e1000-82544gc,bus=pcie.0,addr=06.0,multifunction=on \
 		-device e1000-82545em,bus=pcie.0,addr=06.1 \
 		-device e1000,bus=pcie.0,addr=06.2 \
@@ -153,6 +259,7 @@ boot_guest() {
 		-append "console=ttyS0 panic=-1 printk.time=1 intel_iommu=on iommu=pt quiet" \
 		</dev/null >"$dir/qemu.log" 2>&1 &
 	qemu_pid=$!
+	monitor_serve "$dir"
 }
 
 # What the guest kernel prints when it cannot go on: a CPU stuck for 20 s or more
@@ -215,7 +322,7 @@ stop_qemu() {
 	kill -9 "$qemu_pid" 2>/dev/null || true
 }
 
-# run_guest DIR TIER LIMIT T0: boots the guest and waits until it powers off, the
+# run_guest DIR TIER LIMIT T0 TRACE: boots the guest and waits until it powers off, the
 # time limit passes or its kernel panics or locks up; always leaves QEMU dead.
 # Then died says how the guest ended without a result: timed-out, panicked,
 # locked-up or stopped (died_line: the console line), or is empty when the
@@ -224,7 +331,7 @@ stop_qemu() {
 run_guest() {
 	local dir=$1 tier=$2 limit=$3 t0=$4 n=0
 	died='' died_line='' after_line=''
-	boot_guest "$dir" "$tier"
+	boot_guest "$dir" "$tier" "$5"
 	if [ $verbose = 1 ]; then
 		tail -n +1 -F --pid="$qemu_pid" "$dir/output.log" 2>/dev/null &
 		tail_pid=$!
@@ -244,6 +351,7 @@ run_guest() {
 	done
 	wait "$qemu_pid" 2>/dev/null || true
 	qemu_pid=
+	monitor_stop
 	if [ -n "$tail_pid" ]; then
 		wait "$tail_pid" 2>/dev/null || true # tail --pid ends after a last read
 		tail_pid=
@@ -267,6 +375,7 @@ for name in "${names[@]}"; do
 	fi
 	tier=$(header "$script" bed-tier 2)
 	limit=${timeout_override:-$(header "$script" bed-timeout 180)}
+	trace=$(header "$script" bed-trace '')
 	dir=$BED_BUILD/run/$name
 	rm -rf "$dir"
 	mkdir -p "$dir"
@@ -280,7 +389,7 @@ BED_NESTED_INITRD='$nested'
 EOF
 	attempt=1 panics=0 timeouts=0 history=()
 	while :; do
-		run_guest "$dir" "$tier" "$limit" "$t0"
+		run_guest "$dir" "$tier" "$limit" "$t0" "$trace"
 		# A guest kernel that locks up or panics under TCG (seen with nested KVM:
 		# both vCPUs spinning; "corrupted stack end detected inside scheduler" in
 		# the nested vCPU thread) is the emulator's fault, not the scenario's: start
@@ -311,6 +420,8 @@ EOF
 		echo "RETRY $name: $why; fresh guest, attempt $((attempt + 1))"
 		mv "$dir/console.log" "$dir/console.attempt$attempt.log" 2>/dev/null || true
 		mv "$dir/output.log" "$dir/output.attempt$attempt.log" 2>/dev/null || true
+		mv "$dir/qmp.log" "$dir/qmp.attempt$attempt.log" 2>/dev/null || true
+		mv "$dir/qemu-trace.log" "$dir/qemu-trace.attempt$attempt.log" 2>/dev/null || true
 		rm -f "$dir/rc"
 		attempt=$((attempt + 1))
 		t0=$(date +%s)

@@ -13,7 +13,9 @@
 # panics right after it; a guest that stops with no result fails; only the
 # kernel's lines count (a real panic console, tests/fixtures/bed/, whose
 # scenario line names the panic too; a scenario's output with those words);
-# a skip says why or is a FAIL; the summary counts all of it.  Then tests/run.sh (a copy,
+# a skip says why or is a FAIL; the summary counts all of it; the monitor: a
+# scenario's HMP command lines (lib.sh's bed_monitor) reach QMP and their replies
+# come back, errors as errors; the trace file is in the work folder.  Then tests/run.sh (a copy,
 # with a stub bed runner): a bed that cannot run, or E2E=no, gives one
 # "ok N - NAME # SKIP why" line per scenario and the skipped count; a bed that
 # runs adds its passed, failed and skipped counts.
@@ -65,7 +67,7 @@ trap 'exit 130' INT TERM
 tree=$tmp/tree
 sc=$tree/tests/bed/scenarios
 mkdir -p "$sc"
-cp "$here/run.sh" "$tree/tests/bed/run.sh"
+cp "$here/run.sh" "$here/lib.sh" "$tree/tests/bed/"
 mkdir -p "$tree/tests/fixtures/bed"
 cp "$repo/tests/fixtures/bed/panic-console.log" "$tree/tests/fixtures/bed/"
 cat >"$tree/tests/bed/build-initramfs.sh" <<'STUB'
@@ -78,11 +80,13 @@ cat >"$tmp/fake-qemu" <<'FAKE'
 #!/bin/sh
 # Plays the guest for runner-test.sh: -serial file:CONSOLE and the "work" share's path come
 # from the arguments, the scenario (sourced) says what the guest does.
-console= work=
+console= work= qmp= trace=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-serial) console=${2#file:}; shift ;;
 	-fsdev) case $2 in *id=work,*) work=${2#*path=}; work=${work%%,*} ;; esac; shift ;;
+	-chardev) case $2 in pipe,id=qmp,*) qmp=${2#*path=}; qmp=${qmp%%,*} ;; esac; shift ;;
+	-trace) trace=$2; shift ;;
 	esac
 	shift
 done
@@ -95,6 +99,18 @@ out() { # a line of the scenario's output: in output.log, and on the console (gu
 }
 result() { echo "$1" >"$work/rc"; say "BED-RESULT $1"; }
 hang() { exec sleep 60; } # the runner kills this PID
+qmp_serve() { # QMP's human-monitor-command, played: "bad" is HMP's error, "qmp-error" QMP's
+	while IFS= read -r l; do
+		id=$(printf '%s\n' "$l" | sed -n 's/.*"id": "\([^"]*\)".*/\1/p')
+		cmd=$(printf '%s\n' "$l" | sed -n 's/.*"command-line": "\(.*\)"}, "id".*/\1/p')
+		[ -n "$id" ] || continue
+		case $cmd in
+		bad) printf '{"return": "Error: bad command\\r\\n", "id": "%s"}\r\n' "$id" ;;
+		qmp-error) printf '{"id": "%s", "error": {"class": "GenericError", "desc": "it failed"}}\r\n' "$id" ;;
+		*) printf '{"return": "fake: %s\\r\\nline 2\\r\\n", "id": "%s"}\r\n' "$cmd" "$id" ;;
+		esac
+	done <"$qmp.in" >"$qmp.out"
+}
 say "Linux version 6.1.0-fake (attempt $attempt)"
 . "$BED_REPO/tests/bed/scenarios/$BED_SCENARIO.sh"
 FAKE
@@ -164,6 +180,21 @@ hang
 E
 scenario stall 2 <<'E'
 out "ok: a check"; hang
+E
+scenario monitor <<'E'
+# bed-trace: pci_cfg_write qdev_reset
+qmp_serve &
+ask() { # ask CMD: lib.sh's bed_monitor in the "guest", run.sh serves it
+	r=$(BED_WORK=$work bash -c '. tests/bed/lib.sh; bed_monitor "$1"' - "$1")
+	out "$1: exit $? [$(printf '%s' "$r" | tr '\n' '|')]"
+}
+ask "info pci"
+ask bad
+ask qmp-error
+ask 'device_add e1000e,id="x"'
+evf=${trace%%,file=*}
+out "trace: file=${trace#*,file=$work/}, events: $(tr '\n' ' ' <"${evf#events=}")"
+result 0
 E
 scenario stopped <<'E'
 say "bed-init: cannot mount the host root (9p tag hostroot)"
@@ -240,6 +271,18 @@ out=$(cd "$tree" && BED_QEMU=$tmp/fake-qemu BED_KERNEL=/nonexistent/vmlinuz-0 BE
 rc=$?
 check "with no failure: 'N passed, 0 failed, N skipped'" last_is "1 passed, 0 failed, 1 skipped"
 check "... and exit 0" eq 0 "$rc"
+out=$(cd "$tree" && BED_QEMU=$tmp/fake-qemu BED_KERNEL=/nonexistent/vmlinuz-0 BED_BUILD=$tmp/build \
+	tests/bed/run.sh monitor 2>&1)
+check "the monitor: a scenario's HMP commands are answered (PASS)" last_is "1 passed, 0 failed"
+out=$(cat "$run/monitor/output.log" 2>&1)
+check "... its reply comes back whole, exit 0" has '^info pci: exit 0 \[fake: info pci\|line 2\]$'
+check "... HMP's error text is an error" has '^bad: exit 1 \[Error: bad command\]$'
+check "... so is QMP's error, its desc the text" has '^qmp-error: exit 1 \[it failed\]$'
+check "... quotes survive both ways" has '^device_add e1000e,id="x": exit 0 \[fake: device_add e1000e,id="x"\|line 2\]$'
+check "... the trace goes to the work folder: e1000e_cb_qdev_reset and the scenario's events" \
+	has 'file=qemu-trace.log, events: .*e1000e_cb_qdev_reset pci_cfg_write qdev_reset $'
+check "... QMP's lines are kept in the work folder" grep -q '"id": "bed-' "$run/monitor/qmp.log"
+check "... no request is left behind" eq "" "$(ls "$run/monitor/monitor" 2>&1)"
 out=$("$here/run.sh" --names 2>&1)
 check "run.sh --names: the suite's scenarios" has '^bed-basics$'
 check "... and no selftest" lacks selftest

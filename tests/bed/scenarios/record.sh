@@ -19,14 +19,32 @@ same_as_live() {
 	expect_eq "lspci -D -vv (IOMMU group, driver) on fixture $1 vs live /sys" "$live" "$tree"
 }
 
+# same_power NAME BDF: the tree has BDF's power and reset attributes as the live /sys has them.
+same_power() {
+	local a live tree rel
+	rel=$(cd /sys/bus/pci/devices && readlink "$2")
+	rel=devices/${rel##*devices/}
+	for a in power_state reset_method d3cold_allowed power/control; do
+		live=$(cat "/sys/$rel/$a" 2>/dev/null || echo absent)
+		tree=$(cat "$out/sysfs/$1/$rel/$a" 2>/dev/null || echo absent)
+		expect_eq "$a of $2 in fixture $1" "$live" "$tree"
+	done
+	live=absent tree=absent
+	[ ! -e "/sys/$rel/reset" ] || live=present
+	[ ! -e "$out/sysfs/$1/$rel/reset" ] || tree=present
+	expect_eq "reset of $2 in fixture $1" "$live" "$tree"
+}
+
 log "record default"
 bash tests/bed/record-fixture.sh "$out/sysfs/default" "$out/proc/default"
 same_as_live default
+for d in $coral 0000:00:03.0 0000:00:04.0 0000:01:00.0; do same_power default "$d"; done
 
 log "record e1000e-vfio ($coral on vfio-pci)"
 pci_bind_vfio $coral
 bash tests/bed/record-fixture.sh "$out/sysfs/e1000e-vfio" "$out/proc/e1000e-vfio"
 same_as_live e1000e-vfio
+same_power e1000e-vfio $coral
 expect_eq "driver link of $coral in e1000e-vfio" ../../../bus/pci/drivers/vfio-pci \
 	"$(readlink "$out/sysfs/e1000e-vfio/devices/pci0000:00/$coral/driver")"
 expect_eq "driver_override of $coral in e1000e-vfio" vfio-pci \
