@@ -1786,6 +1786,11 @@ load_power(struct dev *d)
 		d->cold = strcmp(buf, "D3cold") == 0;
 	create_file(attr(d, "remove", p, sizeof(p)), "", 0200);
 	create_file(attr(d, "rescan", p, sizeof(p)), "", 0200);
+	/* a recorded tree holds plain files: the kernel's modes, by name */
+	if (fchmodat(backing, attr(d, "power_state", p, sizeof(p)), 0444, 0) < 0 && errno != ENOENT)
+		fprintf(stderr, "fakesys: cannot chmod %s: %s\n", p, strerror(errno));
+	if (fchmodat(backing, attr(d, "reset", p, sizeof(p)), 0200, 0) < 0 && errno != ENOENT)
+		fprintf(stderr, "fakesys: cannot chmod %s: %s\n", p, strerror(errno));
 	if (!recorded) {
 		create_file(attr(d, "d3cold_allowed", p, sizeof(p)), "", 0644);
 		create_file(attr(d, "power_state", p, sizeof(p)), "", 0444);
