@@ -179,6 +179,29 @@ wait_back(const struct run *r, const char *bdf, unsigned timeout_ms)
 	}
 }
 
+/*
+ * Writes "1" to the sysfs attribute rel (a reset, remove or rescan: bounded, they can block),
+ * which is freed. When it is not there, fails with "BDF <missing>". 0, or the outcome the step
+ * returns (FAILED or TIMED_OUT, the message set).
+ */
+static int
+write_one(struct run *r, char *rel, const char *bdf, const char *missing, enum pt_step_outcome *out)
+{
+	int e;
+
+	if (missing && !sys_exists(r, rel)) {
+		fail(r, "%s %s", bdf, missing);
+		free(rel);
+		*out = PT_STEP_FAILED;
+		return -ENOENT;
+	}
+	e = write_attr_bounded(r, rel, "1");
+	free(rel);
+	if (e < 0)
+		*out = e == -ETIMEDOUT ? PT_STEP_TIMED_OUT : PT_STEP_FAILED;
+	return e;
+}
+
 /* "DDDD:BB" of an address: its bus, as class/pci_bus names it (a domain above ffff in full:
  * "10000:e2" behind a VMD). */
 static void
@@ -191,8 +214,9 @@ bus_name(const struct pt_pciaddr *a, char buf[16])
 static enum pt_step_outcome
 rescan_bus(struct run *r, const struct pt_step *s, const char *bdf, const char *before)
 {
+	enum pt_step_outcome out;
 	char bus[16], *rel;
-	int e, ms;
+	int ms;
 
 	bus_name(&s->addr, bus);
 	rel = xasprintf("class/pci_bus/%s/rescan", bus);
@@ -202,10 +226,8 @@ rescan_bus(struct run *r, const struct pt_step *s, const char *bdf, const char *
 		free(rel);
 		return PT_STEP_FAILED;
 	}
-	e = write_attr_bounded(r, rel, "1");
-	free(rel);
-	if (e < 0)
-		return e == -ETIMEDOUT ? PT_STEP_TIMED_OUT : PT_STEP_FAILED;
+	if (write_one(r, rel, bdf, NULL, &out) < 0)
+		return out;
 	ms = wait_back(r, bdf, RECOVER_WAIT_MS);
 	if (ms < 0) {
 		fail(r, "%srescanned bus %s, but %s did not come back and answer within %u s; power-cycle the host",
@@ -650,16 +672,9 @@ run_step(struct run *r, const struct pt_step *s)
 			return PT_STEP_HELD;
 		return rescan_bus(r, s, bdf, "");
 	case PT_STEP_RESET:
-		rel = xasprintf("bus/pci/devices/%s/reset", bdf);
-		if (!sys_exists(r, rel)) {
-			fail(r, "%s has no 'reset': the kernel knows no way to reset it; take reset: before_attach out", bdf);
-			free(rel);
-			return PT_STEP_FAILED;
-		}
-		e = write_attr_bounded(r, rel, "1");
-		free(rel);
-		if (e < 0)
-			return e == -ETIMEDOUT ? PT_STEP_TIMED_OUT : PT_STEP_FAILED;
+		if (write_one(r, xasprintf("bus/pci/devices/%s/reset", bdf), bdf,
+			      "has no 'reset': the kernel knows no way to reset it; take reset: before_attach out", &out) < 0)
+			return out;
 		if (answers(r, bdf) <= 0) {
 			fail(r, "%s does not answer after its reset: not hot-plugged", bdf);
 			return PT_STEP_FAILED;
