@@ -659,7 +659,7 @@ run_step(struct run *r, const struct pt_step *s)
 		}
 		if (e == -ENOENT)
 			fail(r, "%s is gone from the bus; set recover: rescan to have passthrough rescan its bus", bdf);
-		else if (s->reason && strstr(s->reason, "not tried again"))
+		else if (s->flags & PT_STEP_GAVE_UP)
 			fail(r, "%s does not answer (its config space reads %s): not hot-plugged; recover: rescan did not "
 			     "bring it back before (see the journal); power-cycle the host", bdf, e == 0 ? "ffff" : strerror(-e));
 		else

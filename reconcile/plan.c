@@ -577,8 +577,8 @@ plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *
 	/* 2. Does it still answer? Before a hot-plug, after a VM let go of it, and when it did not. */
 	if (detached_live || (attach & PT_STEP_LIVE) || (obs->just_stopped && w->dom) || d->answers == PT_TRI_NO) {
 		s = add_step(p, PT_STEP_CHECK, e->name, &d->addr, NULL, NULL);
-		if (e->recover == PT_RECOVER_RESCAN && e->state != PT_STATE_RELEASED && !d->recover_failed)
-			s->flags = PT_STEP_RECOVER;
+		if (e->recover == PT_RECOVER_RESCAN && e->state != PT_STATE_RELEASED)
+			s->flags = d->recover_failed ? PT_STEP_GAVE_UP : PT_STEP_RECOVER;
 		s->reason = xstrdup(d->recover_failed ? "recover: rescan did not bring it back before: not tried again"
 				    : d->answers == PT_TRI_NO ? "it did not answer"
 				    : detached_live        ? "a VM just let go of it"

@@ -31,6 +31,8 @@ enum {
 	PT_STEP_CONFIG = 1 << 1,  /* attach/detach: the persistent definition */
 	PT_STEP_MEMBER = 1 << 2,  /* a member of `device`'s IOMMU group taken with it (whole_group) */
 	PT_STEP_RECOVER = 1 << 3, /* check: recover: rescan (a reset, remove, rescan of its bus) */
+	PT_STEP_GAVE_UP = 1 << 5, /* check: recover: rescan did not bring it back before (the journal):
+				   * not tried again */
 	PT_STEP_UNPIN = 1 << 4,   /* power: back to what the journal saved (to: power/control, arg:
 				   * d3cold_allowed "0"/"1", each NULL when it was unknown); without
 				   * it: pinned in D0 (to "on", arg "0"), the values there saved first */

@@ -300,6 +300,14 @@ mutate_tpu_dead(struct pt_observed *obs)
 	dev_at(obs, 2)->answers = PT_TRI_NO;
 }
 
+/* 00:02.0 does not answer, and the journal says recover: rescan did not bring it back. */
+static void
+mutate_tpu_gave_up(struct pt_observed *obs)
+{
+	dev_at(obs, 2)->answers = PT_TRI_NO;
+	dev_at(obs, 2)->recover_failed = true;
+}
+
 /* vfio-pci loaded with disable_idle_d3 N, as apply's journal says; nothing holds it. */
 static void
 mutate_vfio_idle_d3_off(struct pt_observed *obs)
@@ -812,6 +820,11 @@ static const struct plan_case cases[] = {
 	  .yaml = "  tpu: { address: 00:02.0, state: bound, recover: rescan }\n",
 	  .mutate = mutate_tpu_dead,
 	  .want = "check tpu 0000:00:02.0 (none) -> (none) +recover\n" },
+	{ .name = "does not answer, recover: rescan failed before: checked, not recovered again",
+	  .fixture = "e1000e-vfio",
+	  .yaml = "  tpu: { address: 00:02.0, state: bound, recover: rescan }\n",
+	  .mutate = mutate_tpu_gave_up,
+	  .want = "check tpu 0000:00:02.0 (none) -> (none)\n" },
 	{ .name = "gone from its bus, recover: rescan: its bus rescanned",
 	  .fixture = "default",
 	  .yaml = "  gone: { address: 00:09.0, state: bound, recover: rescan }\n",
