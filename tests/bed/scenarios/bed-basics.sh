@@ -44,8 +44,8 @@ expect_eq "driver_override of $coral after release" "(null)" "$(cat /sys/bus/pci
 wait_for "network interface of $coral reappears" 10 pci_has_netdev $coral
 wait_for "/dev/vfio/$group goes away" 10 test ! -e "/dev/vfio/$group"
 
-log "the binding semantics the FUSE fake copies, on the real kernel (00:03.0, e1000)"
-if ! tests/fake/semantics.sh /sys 0000:00:03.0 e1000 >/tmp/semantics.tap 2>&1; then
+log "the binding, power, reset and rescan semantics the FUSE fake copies, on the real kernel (00:03.0 e1000; 01:00.0 e1000e behind its root port)"
+if ! tests/fake/semantics.sh /sys 0000:00:03.0 e1000 0000:01:00.0 e1000e "pm bus" >/tmp/semantics.tap 2>&1; then
 	fail "tests/fake/semantics.sh on the real kernel" "every check ok" "$(grep -A2 '^not ok' /tmp/semantics.tap)"
 fi
 log "ok: $(grep -c '^ok' /tmp/semantics.tap) binding semantics hold on the real kernel"
