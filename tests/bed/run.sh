@@ -422,6 +422,8 @@ EOF
 		mv "$dir/output.log" "$dir/output.attempt$attempt.log" 2>/dev/null || true
 		mv "$dir/qmp.log" "$dir/qmp.attempt$attempt.log" 2>/dev/null || true
 		mv "$dir/qemu-trace.log" "$dir/qemu-trace.attempt$attempt.log" 2>/dev/null || true
+		mv "$dir/nested-console.log" "$dir/nested-console.attempt$attempt.log" 2>/dev/null || true
+		mv "$dir/libvirtd.log" "$dir/libvirtd.attempt$attempt.log" 2>/dev/null || true
 		rm -f "$dir/rc"
 		attempt=$((attempt + 1))
 		t0=$(date +%s)
