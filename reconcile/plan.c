@@ -517,8 +517,11 @@ plan_power(struct pt_plan *p, const struct want *w, bool probed)
 	if (e->power_on && w->vfio) {
 		bool on = d->power_control && strcmp(d->power_control, "on") == 0;
 
-		if (!probed && (on || !d->power_control) && d->d3cold_allowed != PT_TRI_YES)
-			return;   /* held, or the kernel says neither */
+		/* held only when what the kernel shows says so: a kernel that shows neither gets the
+		 * step, which fails saying it cannot keep the device in D0 (never converged unseen) */
+		if (!probed && (on || !d->power_control) && d->d3cold_allowed != PT_TRI_YES &&
+		    (d->power_control || d->d3cold_allowed != PT_TRI_UNKNOWN))
+			return;
 		s = add_step(p, PT_STEP_POWER, e->name, &d->addr, probed ? "auto" : d->power_control, "on");
 		s->arg = xstrdup("0");
 		s->reason = xstrdup("power: on: keep it in D0 (power/control on, d3cold_allowed 0)");

@@ -801,10 +801,10 @@ static const struct plan_case cases[] = {
 	  .yaml = "  tpu: { address: 00:02.0, state: bound }\n",
 	  .mutate = mutate_tpu_pinned,
 	  .want = "power tpu 0000:00:02.0 on -> auto arg=1 +unpin\n" },
-	{ .name = "power: on, kernel that says nothing of power (Linux 4.4 has power/control): nothing planned",
+	{ .name = "power: on, a kernel that shows neither power/control nor d3cold_allowed: planned, never converged unseen",
 	  .fixture = "e1000e-vfio",
 	  .yaml = "  tpu: { address: 00:02.0, state: bound, power: on }\n",
-	  .want = "" },
+	  .want = "power tpu 0000:00:02.0 (none) -> on arg=0\n" },
 	{ .name = "does not answer, recover none: a problem, not hot-plugged",
 	  .fixture = "e1000e-vfio",
 	  .yaml = "  tpu: { address: 00:02.0, vm: frigate_VM }\n"
