@@ -259,9 +259,8 @@ doctor_run(struct pt_ctx *ctx, int argc, char **argv)
 	pt_diags_done(&diags);
 
 	have_obs = pt_observe_sysfs(&ctx->host, &obs, &err) == 0;
-	if (have_obs)
-		pt_observe_power(&ctx->host, &obs, NULL);
 	if (have_obs) {
+		pt_observe_power(&ctx->host, &obs, NULL);
 		check_kernel(&d, ctx, &obs);
 	} else {
 		check(&d, FAIL, "sysfs", "%s", err);
