@@ -1,4 +1,4 @@
-# fixture-lib.sh: shell functions that write a --sysfs-root tree in the shape record-fixture.sh records; sourced by gen-ds1621.sh and tests/bench/gen-host.sh.
+# fixture-lib.sh: shell functions that write a --sysfs-root tree in the shape record-fixture.sh records; sourced by gen-ds1621.sh, gen-vmd.sh, gen-dualtpu.sh, tests/cli/gen-power.sh and tests/bench/gen-host.sh.
 #
 # The caller sets $root (the tree) before calling them. The layout, attribute names and formats
 # follow the trees recorded from the QEMU guest (tests/fixtures/sysfs/default); config space is
@@ -144,6 +144,22 @@ blockdev() {
 	[ -n "${5:-}" ] && echo "$5" >"$dir/partition"
 	ln -s "../../$1" "$root/class/block/$2"
 	ln -s "../../$1" "$root/dev/block/$3"
+}
+
+# pm BDF POWER_STATE|- CONTROL D3COLD_ALLOWED RESET_METHODS|-|reset: the power and reset
+# attributes of a device ("-": absent; "reset": a reset attribute but no reset_method).
+pm() {
+	local dir
+	dir=$(cd "$root/bus/pci/devices/$1" && pwd -P)
+	[ "$2" = - ] || echo "$2" >"$dir/power_state"
+	mkdir -p "$dir/power"
+	echo "$3" >"$dir/power/control"
+	echo "$4" >"$dir/d3cold_allowed"
+	case $5 in
+	-) ;;
+	reset) : >"$dir/reset" ;;
+	*) : >"$dir/reset"; echo "$5" >"$dir/reset_method" ;;
+	esac
 }
 
 declare -a RES=()

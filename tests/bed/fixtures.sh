@@ -1,11 +1,11 @@
 #!/bin/bash
-# Re-records the fixture trees in tests/fixtures/{sysfs,proc}/ from the test-bed guest and regenerates the hand-made ds1621-coral and vmd trees.
+# Re-records the fixture trees in tests/fixtures/{sysfs,proc}/ from the test-bed guest and regenerates the hand-made ds1621-coral, vmd and dualtpu-{acs,noacs} trees.
 #
 # usage: tests/bed/fixtures.sh        (make fixtures)
 #
 # Boots the guest with scenario "record" (which runs record-fixture.sh for
 # "default" and "e1000e-vfio" and leaves fixtures.tar in its work folder),
-# unpacks that over tests/fixtures, runs gen-ds1621.sh and gen-vmd.sh, and checks that lspci
+# unpacks that over tests/fixtures, runs gen-ds1621.sh, gen-vmd.sh and gen-dualtpu.sh, and checks that lspci
 # reads every tree.
 set -eu
 
@@ -27,6 +27,7 @@ mkdir -p "$fixtures"
 tar -C "$fixtures" -xf "$tar"
 "$here/gen-ds1621.sh" "$fixtures" >/dev/null
 "$here/gen-vmd.sh" "$fixtures" >/dev/null
+"$here/gen-dualtpu.sh" "$fixtures" >/dev/null
 
 status=0
 for t in "$fixtures"/sysfs/*/; do

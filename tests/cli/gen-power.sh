@@ -28,22 +28,6 @@ fixtures=${1:-$here/../fixtures}
 # shellcheck source=tests/bed/fixture-lib.sh
 . "$here/../bed/fixture-lib.sh"
 
-# pm BDF POWER_STATE|- CONTROL D3COLD_ALLOWED RESET_METHODS|-|reset: the power and reset
-# attributes of a device ("-": absent; "reset": a reset attribute but no reset_method).
-pm() {
-	local dir
-	dir=$(cd "$root/bus/pci/devices/$1" && pwd -P)
-	[ "$2" = - ] || echo "$2" >"$dir/power_state"
-	mkdir -p "$dir/power"
-	echo "$3" >"$dir/power/control"
-	echo "$4" >"$dir/d3cold_allowed"
-	case $5 in
-	-) ;;
-	reset) : >"$dir/reset" ;;
-	*) : >"$dir/reset"; echo "$5" >"$dir/reset_method" ;;
-	esac
-}
-
 override() {
 	echo vfio-pci >"$root/bus/pci/devices/$1/driver_override"
 }
