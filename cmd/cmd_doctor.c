@@ -196,19 +196,20 @@ static void
 check_devices(struct doctor *d, const struct pt_ctx *ctx, const struct pt_config *cfg, struct pt_observed *obs)
 {
 	struct pt_plan plan;
+	struct pt_assignment asg;
 	size_t n_problems = 0;
 
 	check_idle_d3(d, cfg, obs);
-	for (size_t i = 0; i < cfg->n_devices; i++) {
-		const struct pt_device *e = &cfg->devices[i];
-		char *err = NULL, a[PT_PCIADDR_BUFSZ], what[80];
-		const struct pt_pcidev *found = pt_resolve_device(e, obs, &err);
+	pt_assign(cfg, obs, &asg);
+	for (size_t i = 0; i < asg.n_slots; i++) {
+		const struct pt_device *e = asg.slots[i].entry;
+		char a[PT_PCIADDR_BUFSZ], what[PT_DEVICE_NAME_MAX + 16];
+		const struct pt_pcidev *found = asg.slots[i].dev;
 		struct pt_pcidev *dev;
 
-		snprintf(what, sizeof(what), "'%s'", e->name);
+		snprintf(what, sizeof(what), "'%s'", asg.slots[i].name);
 		if (!found) {
-			check(d, FAIL, what, "%s", err);
-			free(err);
+			check(d, FAIL, what, "%s", asg.slots[i].err);
 			continue;
 		}
 		dev = &obs->devs[found - obs->devs];
@@ -232,6 +233,7 @@ check_devices(struct doctor *d, const struct pt_ctx *ctx, const struct pt_config
 		check(d, PASS, "plan", "%zu step%s pending ('passthrough plan' shows them)", plan.n_steps,
 		      plan.n_steps == 1 ? "" : "s");
 	pt_plan_done(&plan);
+	pt_assignment_done(&asg);
 }
 
 static int
