@@ -5,7 +5,11 @@ PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/passthrough
+# The binary's default config and state directory (make dist: the DSM layout's, in
+# examples/dsm/dist.mk); SYSTEMD_CONFIG_FILE is the config of `passthrough install --systemd`.
 CONFIG_FILE ?= /etc/passthrough.yaml
+STATE_DIR   ?= /var/lib/passthrough
+SYSTEMD_CONFIG_FILE ?= $(CONFIG_FILE)
 
 PKGS        = libvirt yaml-0.1 libpci libxml-2.0
 PKG_CONFIG ?= pkg-config
@@ -33,6 +37,7 @@ endif
 PT_INCLUDES ?=
 PT_CPPFLAGS = -I. $(PT_INCLUDES) -D_GNU_SOURCE $(HARDEN_CPPFLAGS) \
               -DPT_VERSION=\"$(VERSION)\" -DPT_CONFIG_FILE=\"$(CONFIG_FILE)\" -DPT_SBINDIR=\"$(SBINDIR)\" \
+              -DPT_STATE_DIR=\"$(STATE_DIR)\" -DPT_SYSTEMD_CONFIG_FILE=\"$(SYSTEMD_CONFIG_FILE)\" \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PT_CFLAGS   = -std=c11 $(WARNINGS) $(HARDEN_CFLAGS) -MMD -MP $(CFLAGS)
 PT_LDFLAGS  = $(HARDEN_LDFLAGS) -Wl,--as-needed $(LDFLAGS)
@@ -64,12 +69,21 @@ DEPS_BED   = qemu-system-x86 qemu-utils busybox-static linux-image-amd64 pciutil
 DEPS_LINT  = cppcheck clang-tidy
 DEPS       = $(DEPS_BUILD) $(DEPS_DIST) $(DEPS_TEST) $(DEPS_LINT) $(DEPS_BED)
 
-.PHONY: all check unit cli fake asan asan-build valgrind lint bench fuzz install clean deps print-deps help
+.PHONY: all check unit cli fake asan asan-build valgrind lint bench fuzz install clean deps print-deps help FORCE
 .DEFAULT_GOAL := all
 
 all: $(PROG)
 
-$(BUILD)/%.o: %.c
+# The defaults compiled in, one stamp per build folder: changing one (make dist sets the DSM
+# layout's) rebuilds the objects that were built with another.
+DEFAULTS       = $(VERSION) $(CONFIG_FILE) $(STATE_DIR) $(SYSTEMD_CONFIG_FILE) $(SBINDIR)
+DEFAULTS_STAMP = $(BUILD)/defaults
+$(DEFAULTS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(DEFAULTS)' | cmp -s - $@ || echo '$(DEFAULTS)' >$@
+FORCE:
+
+$(BUILD)/%.o: %.c $(DEFAULTS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(PT_CPPFLAGS) $(PT_CFLAGS) -c -o $@ $<
 
@@ -130,7 +144,8 @@ valgrind: $(PROG) $(TESTS)
 # the top of their block here, as in git and kmod.
 LINT_SRC   = $(LIB_SRC) $(CMD_SRC) $(TEST_SRC) tests/fake/fakesys.c tests/fake/uevent.c $(wildcard tests/fuzz/*.c)
 TIDY_FLAGS = -I. -D_GNU_SOURCE -DPT_VERSION=\"$(VERSION)\" -DPT_CONFIG_FILE=\"$(CONFIG_FILE)\" \
-             -DPT_SBINDIR=\"$(SBINDIR)\" -std=c11 \
+             -DPT_SBINDIR=\"$(SBINDIR)\" -DPT_STATE_DIR=\"$(STATE_DIR)\" \
+             -DPT_SYSTEMD_CONFIG_FILE=\"$(SYSTEMD_CONFIG_FILE)\" -std=c11 \
              $(shell $(PKG_CONFIG) --cflags $(PKGS) cmocka fuse3 2>/dev/null)
 lint:
 	cppcheck -q --std=c11 --enable=warning,style,performance,portability --suppress=variableScope \
