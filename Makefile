@@ -62,8 +62,8 @@ FAKESYS_IF_FUSE = $(if $(shell $(PKG_CONFIG) --exists fuse3 2>/dev/null && echo 
 
 # The Debian 12 packages the build, the tests and the test bed need.
 DEPS_BUILD = gcc make libc6-dev pkg-config libvirt-dev libyaml-dev libpci-dev libxml2-dev
-DEPS_DIST  = curl binutils
-DEPS_TEST  = libcmocka-dev valgrind strace libfuse3-dev fuse3 debootstrap ansible-core
+DEPS_DIST  = curl binutils dpkg-dev
+DEPS_TEST  = libcmocka-dev valgrind strace libfuse3-dev fuse3 debootstrap ansible-core lintian
 DEPS_BED   = qemu-system-x86 qemu-utils busybox-static linux-image-amd64 pciutils kmod cpio \
              iproute2 libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 DEPS_LINT  = cppcheck clang-tidy
@@ -112,7 +112,8 @@ $(UEVENT): tests/fake/uevent.c
 # unit and CLI tests (under valgrind when it is installed), the fault tests on the FUSE fake
 # sysfs, the same again built with ASan and UBSan, and the real-kernel scenarios when the
 # QEMU test bed can run here (else each is counted as skipped) and the bed runner's own test on
-# a fake QEMU; also the DSM bundle (make dist) in a minimal Debian 12 root and the Ansible example.
+# a fake QEMU; also the DSM bundle (make dist) and the Debian package (make deb) in a minimal
+# Debian 12 root, and the Ansible example.
 CHECK_SUITES ?= unit cli fake asan dist ansible bed-runner bed
 check: $(PROG) $(TESTS) $(FAKESYS_IF_FUSE)
 	BIN=./$(PROG) TESTS="$(TESTS)" SUITES="$(CHECK_SUITES)" VALGRIND=$(VALGRIND) E2E=$(E2E) \
@@ -185,7 +186,7 @@ install: $(PROG)
 	install -m 0644 examples/*.yaml $(DESTDIR)$(DOCDIR)/examples/
 
 clean:
-	rm -rf $(BUILD) passthrough passthrough-*-dsm7.2-x86_64.tar.gz
+	rm -rf $(BUILD) passthrough passthrough-*-dsm7.2-x86_64.tar.gz passthrough_*.deb
 
 # Installs the Debian 12 packages above with apt-get, only those that are missing.
 deps:
@@ -212,6 +213,8 @@ help:
 	@echo "make fixtures   re-record tests/fixtures/{sysfs,proc} in the test bed"
 	@echo "make bed-clean  remove build/bed (test-bed cache and run folders)"
 	@echo "make dist       passthrough-VERSION-dsm7.2-x86_64.tar.gz: the Synology DSM 7.2 bundle, checked"
+	@echo "make deb        passthrough_VERSION-1_amd64.deb: the Debian package (dpkg-deb; units not enabled)"
+	@echo "make dist-check the bundle and the package in a minimal Debian 12 root (root, debootstrap)"
 	@echo "make install    install to \$$(DESTDIR)\$$(PREFIX) (default /usr/local)"
 	@echo "make clean      remove build outputs"
 
@@ -232,4 +235,5 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/targets.c $(LIB_SRC)
 
 -include tests/bed/bed.mk
 -include examples/dsm/dist.mk
+-include examples/deb/deb.mk
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TESTS:=.d)
