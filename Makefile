@@ -5,7 +5,11 @@ PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/passthrough
+# The binary's default config and state directory (make dist: the DSM layout's, in
+# examples/dsm/dist.mk); SYSTEMD_CONFIG_FILE is the config of `passthrough install --systemd`.
 CONFIG_FILE ?= /etc/passthrough.yaml
+STATE_DIR   ?= /var/lib/passthrough
+SYSTEMD_CONFIG_FILE ?= $(CONFIG_FILE)
 
 PKGS        = libvirt yaml-0.1 libpci libxml-2.0
 PKG_CONFIG ?= pkg-config
@@ -33,6 +37,7 @@ endif
 PT_INCLUDES ?=
 PT_CPPFLAGS = -I. $(PT_INCLUDES) -D_GNU_SOURCE $(HARDEN_CPPFLAGS) \
               -DPT_VERSION=\"$(VERSION)\" -DPT_CONFIG_FILE=\"$(CONFIG_FILE)\" -DPT_SBINDIR=\"$(SBINDIR)\" \
+              -DPT_STATE_DIR=\"$(STATE_DIR)\" -DPT_SYSTEMD_CONFIG_FILE=\"$(SYSTEMD_CONFIG_FILE)\" \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PT_CFLAGS   = -std=c11 $(WARNINGS) $(HARDEN_CFLAGS) -MMD -MP $(CFLAGS)
 PT_LDFLAGS  = $(HARDEN_LDFLAGS) -Wl,--as-needed $(LDFLAGS)
@@ -57,19 +62,28 @@ FAKESYS_IF_FUSE = $(if $(shell $(PKG_CONFIG) --exists fuse3 2>/dev/null && echo 
 
 # The Debian 12 packages the build, the tests and the test bed need.
 DEPS_BUILD = gcc make libc6-dev pkg-config libvirt-dev libyaml-dev libpci-dev libxml2-dev
-DEPS_DIST  = curl binutils
-DEPS_TEST  = libcmocka-dev valgrind strace libfuse3-dev fuse3 debootstrap ansible-core
+DEPS_DIST  = curl binutils dpkg-dev
+DEPS_TEST  = libcmocka-dev valgrind strace libfuse3-dev fuse3 debootstrap ansible-core lintian
 DEPS_BED   = qemu-system-x86 qemu-utils busybox-static linux-image-amd64 pciutils kmod cpio \
              iproute2 libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 DEPS_LINT  = cppcheck clang-tidy
 DEPS       = $(DEPS_BUILD) $(DEPS_DIST) $(DEPS_TEST) $(DEPS_LINT) $(DEPS_BED)
 
-.PHONY: all check unit cli fake asan asan-build valgrind lint bench fuzz install clean deps print-deps help
+.PHONY: all check unit cli fake asan asan-build valgrind lint bench fuzz install clean deps print-deps help FORCE
 .DEFAULT_GOAL := all
 
 all: $(PROG)
 
-$(BUILD)/%.o: %.c
+# The defaults compiled in, one stamp per build folder: changing one (make dist sets the DSM
+# layout's) rebuilds the objects that were built with another.
+DEFAULTS       = $(VERSION) $(CONFIG_FILE) $(STATE_DIR) $(SYSTEMD_CONFIG_FILE) $(SBINDIR)
+DEFAULTS_STAMP = $(BUILD)/defaults
+$(DEFAULTS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(DEFAULTS)' | cmp -s - $@ || echo '$(DEFAULTS)' >$@
+FORCE:
+
+$(BUILD)/%.o: %.c $(DEFAULTS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(PT_CPPFLAGS) $(PT_CFLAGS) -c -o $@ $<
 
@@ -98,7 +112,8 @@ $(UEVENT): tests/fake/uevent.c
 # unit and CLI tests (under valgrind when it is installed), the fault tests on the FUSE fake
 # sysfs, the same again built with ASan and UBSan, and the real-kernel scenarios when the
 # QEMU test bed can run here (else each is counted as skipped) and the bed runner's own test on
-# a fake QEMU; also the DSM bundle (make dist) in a minimal Debian 12 root and the Ansible example.
+# a fake QEMU; also the DSM bundle (make dist) and the Debian package (make deb) in a minimal
+# Debian 12 root, and the Ansible example.
 CHECK_SUITES ?= unit cli fake asan dist ansible bed-runner bed
 check: $(PROG) $(TESTS) $(FAKESYS_IF_FUSE)
 	BIN=./$(PROG) TESTS="$(TESTS)" SUITES="$(CHECK_SUITES)" VALGRIND=$(VALGRIND) E2E=$(E2E) \
@@ -130,7 +145,8 @@ valgrind: $(PROG) $(TESTS)
 # the top of their block here, as in git and kmod.
 LINT_SRC   = $(LIB_SRC) $(CMD_SRC) $(TEST_SRC) tests/fake/fakesys.c tests/fake/uevent.c $(wildcard tests/fuzz/*.c)
 TIDY_FLAGS = -I. -D_GNU_SOURCE -DPT_VERSION=\"$(VERSION)\" -DPT_CONFIG_FILE=\"$(CONFIG_FILE)\" \
-             -DPT_SBINDIR=\"$(SBINDIR)\" -std=c11 \
+             -DPT_SBINDIR=\"$(SBINDIR)\" -DPT_STATE_DIR=\"$(STATE_DIR)\" \
+             -DPT_SYSTEMD_CONFIG_FILE=\"$(SYSTEMD_CONFIG_FILE)\" -std=c11 \
              $(shell $(PKG_CONFIG) --cflags $(PKGS) cmocka fuse3 2>/dev/null)
 lint:
 	cppcheck -q --std=c11 --enable=warning,style,performance,portability --suppress=variableScope \
@@ -170,7 +186,7 @@ install: $(PROG)
 	install -m 0644 examples/*.yaml $(DESTDIR)$(DOCDIR)/examples/
 
 clean:
-	rm -rf $(BUILD) passthrough passthrough-*-dsm7.2-x86_64.tar.gz
+	rm -rf $(BUILD) passthrough passthrough-*-dsm7.2-x86_64.tar.gz passthrough_*.deb
 
 # Installs the Debian 12 packages above with apt-get, only those that are missing.
 deps:
@@ -197,6 +213,8 @@ help:
 	@echo "make fixtures   re-record tests/fixtures/{sysfs,proc} in the test bed"
 	@echo "make bed-clean  remove build/bed (test-bed cache and run folders)"
 	@echo "make dist       passthrough-VERSION-dsm7.2-x86_64.tar.gz: the Synology DSM 7.2 bundle, checked"
+	@echo "make deb        passthrough_VERSION-1_amd64.deb: the Debian package (dpkg-deb; units not enabled)"
+	@echo "make dist-check the bundle and the package in a minimal Debian 12 root (root, debootstrap)"
 	@echo "make install    install to \$$(DESTDIR)\$$(PREFIX) (default /usr/local)"
 	@echo "make clean      remove build outputs"
 
@@ -217,4 +235,5 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/targets.c $(LIB_SRC)
 
 -include tests/bed/bed.mk
 -include examples/dsm/dist.mk
+-include examples/deb/deb.mk
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TESTS:=.d)

@@ -10,6 +10,7 @@
 #include "cmd/render.h"
 #include "model/xalloc.h"
 #include "reconcile/config_file.h"
+#include "reconcile/observe_libvirt.h"
 #include "reconcile/observe_sysfs.h"
 #include "reconcile/plan.h"
 
@@ -34,11 +35,12 @@ group_members(const struct pt_observed *obs, const struct pt_pcidev *d)
 }
 
 static void
-print_text(const struct pt_observed *obs, const struct pt_config *cfg)
+print_text(const struct pt_observed *obs, const struct pt_config *cfg, const struct pt_assignment *asg)
 {
 	for (size_t i = 0; i < obs->n_devs; i++) {
 		const struct pt_pcidev *d = &obs->devs[i];
-		const struct pt_device *claim = pt_claim_of(cfg, obs, d);
+		const struct pt_slot *slot = pt_assignment_claim(asg, d);
+		const struct pt_device *claim = slot ? slot->entry : NULL;
 		char a[PT_PCIADDR_BUFSZ];
 		char *name = pt_render_name(d), *cls = pt_pci_class_name(d->class_code);
 		char *members = group_members(obs, d), *power = pt_render_power(d);
@@ -58,9 +60,16 @@ print_text(const struct pt_observed *obs, const struct pt_config *cfg)
 			printf("    bridge: exempt from the group rule, never passed through\n");
 		if (d->host_use)
 			printf("    host-critical: %s\n", d->host_use_why);
-		if (claim)
+		if (cfg && claim && claim->pool >= 0) {
+			char *pool = pt_match_describe(&cfg->pools[claim->pool].match);
+
+			printf("    claimed by '%s' (%s%s%s), pool %s: %s\n", slot->name, pt_state_name(claim->state),
+			       claim->vm ? " to " : "", claim->vm ? claim->vm : "", pool, slot->why);
+			free(pool);
+		} else if (claim) {
 			printf("    claimed by '%s' (%s%s%s)\n", claim->name, pt_state_name(claim->state),
 			       claim->vm ? " to " : "", claim->vm ? claim->vm : "");
+		}
 		free(members);
 		free(power);
 		free(name);
@@ -71,15 +80,16 @@ print_text(const struct pt_observed *obs, const struct pt_config *cfg)
 }
 
 static void
-print_json(const struct pt_observed *obs, const struct pt_config *cfg)
+print_json(const struct pt_observed *obs, const struct pt_config *cfg, const struct pt_assignment *asg)
 {
 	printf("{\"iommu\":%s,\"vfio_pci_loaded\":%s,\"devices\":[", obs->iommu ? "true" : "false",
 	       obs->vfio_pci_loaded ? "true" : "false");
 	for (size_t i = 0; i < obs->n_devs; i++) {
 		const struct pt_pcidev *d = &obs->devs[i];
-		const struct pt_device *claim = pt_claim_of(cfg, obs, d);
+		const struct pt_slot *slot = pt_assignment_claim(asg, d);
 		char a[PT_PCIADDR_BUFSZ];
 		char *name = pt_pci_name(d->vendor, d->device), *cls = pt_pci_class_name(d->class_code);
+		char *pool = cfg && slot && slot->entry->pool >= 0 ? pt_match_describe(&cfg->pools[slot->entry->pool].match) : NULL;
 		bool first = true;
 
 		printf("%s{\"address\":\"%s\",\"vendor\":\"0x%04x\",\"device\":\"0x%04x\","
@@ -108,9 +118,16 @@ print_json(const struct pt_observed *obs, const struct pt_config *cfg)
 		       d->host_use ? "true" : "false");
 		pt_json_string(stdout, d->host_use_why);
 		printf(",\"claimed_by\":");
-		pt_json_string(stdout, claim ? claim->name : NULL);
+		pt_json_string(stdout, slot ? slot->name : NULL);
+		printf(",\"entry\":");
+		pt_json_string(stdout, slot ? slot->entry->name : NULL);
+		printf(",\"pool\":");
+		pt_json_string(stdout, pool);
+		printf(",\"assigned_why\":");
+		pt_json_string(stdout, slot ? slot->why : NULL);
 		pt_json_power(stdout, d);
 		printf("}");
+		free(pool);
 		free(name);
 		free(cls);
 	}
@@ -123,6 +140,7 @@ devices_run(struct pt_ctx *ctx, int argc, char **argv)
 	struct pt_diags diags = PT_DIAGS_INIT;
 	struct pt_config cfg;
 	struct pt_observed obs = { 0 };
+	struct pt_assignment asg = { NULL, 0 };
 	bool have_cfg = false;
 	char *err = NULL;
 	int r, status = PT_EXIT_OK;
@@ -149,10 +167,19 @@ devices_run(struct pt_ctx *ctx, int argc, char **argv)
 		return PT_EXIT_FAIL;
 	}
 	pt_observe_power(&ctx->host, &obs, NULL);
+	/* a pool's devices go to its members by what their VMs hold: ask libvirt, if it answers */
+	if (have_cfg && cfg.n_pools && pt_observe_libvirt(&ctx->host, &cfg, &obs, &err) < 0) {
+		fprintf(stderr, "passthrough: the pools are shared out without knowing what the VMs hold: %s\n", err);
+		free(err);
+		err = NULL;
+	}
+	if (have_cfg)
+		pt_assign(&cfg, &obs, &asg);
 	if (ctx->json)
-		print_json(&obs, have_cfg ? &cfg : NULL);
+		print_json(&obs, have_cfg ? &cfg : NULL, &asg);
 	else if (!ctx->quiet)
-		print_text(&obs, have_cfg ? &cfg : NULL);
+		print_text(&obs, have_cfg ? &cfg : NULL, &asg);
+	pt_assignment_done(&asg);
 	pt_observed_done(&obs);
 	if (have_cfg)
 		pt_config_done(&cfg);

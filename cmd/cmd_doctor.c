@@ -107,6 +107,28 @@ check_kernel(struct doctor *d, const struct pt_ctx *ctx, const struct pt_observe
 		check(d, WARN, "vfio-pci", "not loaded; apply runs 'modprobe vfio-pci' (is the module installed?)");
 }
 
+/*
+ * DSM: whether VMM's package script lost our lines (the plan puts them back with a BLOCK that
+ * keeps the script's new original, which it does only when the lines are not there): a VMM
+ * update replaces the script, and until they are back nothing re-creates the hook at boot.
+ */
+static void
+check_vmm_wiring(struct doctor *d, const struct pt_install_plan *plan)
+{
+	const char *rp = !plan->root || strcmp(plan->root, "/") == 0 ? "" : plan->root;
+
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct pt_fileop *op = &plan->ops[i];
+
+		if (op->kind != PT_FILEOP_BLOCK || !op->backup)
+			continue;
+		check(d, FAIL, "vmm wiring", "'%s%s' has lost passthrough's lines (a Virtual Machine Manager update "
+		      "replaces that script): nothing re-creates the libvirt hook when DSM boots until they are back; "
+		      "run 'passthrough install --dsm' again (the timer does too, where DSM runs it), or add the "
+		      "Task Scheduler boot-up task (README, 'Synology DSM 7.2')", rp, op->path);
+	}
+}
+
 static void
 check_install(struct doctor *d, const struct pt_ctx *ctx)
 {
@@ -136,6 +158,8 @@ check_install(struct doctor *d, const struct pt_ctx *ctx)
 		check(d, FAIL, "install", "%s layout, %zu thing%s changed since install (first: would have %s); "
 		      "'passthrough install' repairs it", pt_layout_paths(t.layout)->name, n, n == 1 ? "" : "s", first);
 		free(first);
+		if (t.layout == PT_LAYOUT_DSM)
+			check_vmm_wiring(d, &plan);
 	} else {
 		check(d, PASS, "install", "%s layout: hook, units, timer%s intact", pt_layout_paths(t.layout)->name,
 		      t.layout == PT_LAYOUT_DSM ? " and VMM wiring" : "");
@@ -196,19 +220,20 @@ static void
 check_devices(struct doctor *d, const struct pt_ctx *ctx, const struct pt_config *cfg, struct pt_observed *obs)
 {
 	struct pt_plan plan;
+	struct pt_assignment asg;
 	size_t n_problems = 0;
 
 	check_idle_d3(d, cfg, obs);
-	for (size_t i = 0; i < cfg->n_devices; i++) {
-		const struct pt_device *e = &cfg->devices[i];
-		char *err = NULL, a[PT_PCIADDR_BUFSZ], what[80];
-		const struct pt_pcidev *found = pt_resolve_device(e, obs, &err);
+	pt_assign(cfg, obs, &asg);
+	for (size_t i = 0; i < asg.n_slots; i++) {
+		const struct pt_device *e = asg.slots[i].entry;
+		char a[PT_PCIADDR_BUFSZ], what[PT_DEVICE_NAME_MAX + 16];
+		const struct pt_pcidev *found = asg.slots[i].dev;
 		struct pt_pcidev *dev;
 
-		snprintf(what, sizeof(what), "'%s'", e->name);
+		snprintf(what, sizeof(what), "'%s'", asg.slots[i].name);
 		if (!found) {
-			check(d, FAIL, what, "%s", err);
-			free(err);
+			check(d, FAIL, what, "%s", asg.slots[i].err);
 			continue;
 		}
 		dev = &obs->devs[found - obs->devs];
@@ -232,6 +257,7 @@ check_devices(struct doctor *d, const struct pt_ctx *ctx, const struct pt_config
 		check(d, PASS, "plan", "%zu step%s pending ('passthrough plan' shows them)", plan.n_steps,
 		      plan.n_steps == 1 ? "" : "s");
 	pt_plan_done(&plan);
+	pt_assignment_done(&asg);
 }
 
 static int
@@ -303,6 +329,8 @@ const struct pt_cmd pt_cmd_doctor = {
 	"  install          the hook, units, timer (and on DSM the VMM wiring) are as install\n"
 	"                   wrote them: install's plan is empty (else the first operation it\n"
 	"                   has; WARN when not installed; the timer repairs drift);\n"
+	"  vmm wiring       DSM: FAIL when VMM's insert_libvirtd_ko.sh lost passthrough's lines\n"
+	"                   (a VMM update replaces it), and how to put them back;\n"
 	"  disable_idle_d3  when the file declares vfio_pci: { disable_idle_d3 }: whether that is\n"
 	"                   the value in force (WARN when another one is, until vfio-pci is loaded\n"
 	"                   again, or when vfio-pci was loaded by something else);\n"

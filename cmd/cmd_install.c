@@ -10,6 +10,10 @@
 #include "reconcile/install.h"
 #include "reconcile/lock.h"
 
+#ifndef PT_SYSTEMD_CONFIG_FILE
+#define PT_SYSTEMD_CONFIG_FILE "/etc/passthrough.yaml"
+#endif
+
 static const struct pt_option opt_dsm = {
 	.name = "dsm", .type = PT_OPT_FLAG, .help = "Synology DSM 7 layout (writes only under /usr/local)",
 };
@@ -108,7 +112,7 @@ const struct pt_cmd pt_cmd_install = {
 	"  passthrough.service (apply once libvirtd is up) and passthrough.timer (the same\n"
 	"    every 5 minutes: self-heal, and install --repair: mend this wiring), enabled;\n"
 	"  passthrough-watch.service, not enabled.\n"
-	"--systemd: units in /etc/systemd/system, binary in " PT_SBINDIR ", config " PT_CONFIG_FILE ".\n"
+	"--systemd: units in /etc/systemd/system, binary in " PT_SBINDIR ", config " PT_SYSTEMD_CONFIG_FILE ".\n"
 	"--dsm (Synology DSM 7): everything under /usr/local (binary in /usr/local/bin,\n"
 	"config /usr/local/etc/passthrough.yaml, units in /usr/local/lib/systemd/system), plus\n"
 	"four marked lines in VMM's /var/packages/Virtualization/conf/systemd/insert_libvirtd_ko.sh,\n"

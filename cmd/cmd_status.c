@@ -12,6 +12,8 @@
 
 struct row {
 	const struct pt_device *entry;
+	const struct pt_slot *slot;    /* owned by the plan */
+	char *pool;                    /* "1ac1:089a" for a pool member, else NULL */
 	const struct pt_pcidev *dev;   /* NULL when it does not resolve */
 	char *want_driver;             /* "vfio-pci" or "host driver" */
 	char *attached;                /* the domains it is attached to live, "" for none */
@@ -29,13 +31,15 @@ append(char *s, const char *sep, const char *add)
 }
 
 static void
-fill_row(struct row *row, const struct pt_device *e, const struct pt_observed *obs, const struct pt_plan *plan)
+fill_row(struct row *row, const struct pt_config *cfg, const struct pt_slot *slot, const struct pt_observed *obs,
+	 const struct pt_plan *plan)
 {
-	char *err = NULL;
+	const struct pt_device *e = slot->entry;
 
 	row->entry = e;
-	row->dev = pt_resolve_device(e, obs, &err);
-	free(err);
+	row->slot = slot;
+	row->pool = e->pool >= 0 ? pt_match_describe(&cfg->pools[e->pool].match) : NULL;
+	row->dev = slot->dev;
 	row->want_driver = xstrdup(e->state == PT_STATE_RELEASED ? "host driver" : "vfio-pci");
 	row->attached = xstrdup("");
 	for (size_t i = 0; row->dev && i < obs->n_doms; i++) {
@@ -45,13 +49,13 @@ fill_row(struct row *row, const struct pt_device *e, const struct pt_observed *o
 			row->attached = append(row->attached, ", ", dom->title ? dom->title : dom->name);
 	}
 	/* the entry's problem, else its pending steps */
-	row->problem = pt_plan_problem_of(plan, e);
+	row->problem = pt_plan_problem_of(plan, slot->name);
 	if (row->problem)
 		row->why = xstrdup(row->problem->message);
 	for (size_t i = 0; i < plan->n_steps && !row->problem; i++) {
 		const struct pt_step *s = &plan->steps[i];
 
-		if (s->device && strcmp(s->device, e->name) == 0) {
+		if (s->device && strcmp(s->device, slot->name) == 0) {
 			char *what = xasprintf("%s pending (%s)", pt_step_kind_name(s->kind), s->reason);
 
 			row->why = append(row->why, "; ", what);
@@ -79,7 +83,7 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 	struct pt_observed obs = { 0 };
 	struct pt_plan plan;
 	struct row *rows;
-	size_t pending = 0;
+	size_t pending = 0, n_rows;
 	char *idle_d3;
 	bool idle_d3_ok;
 	int r;
@@ -90,20 +94,27 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 	if (r)
 		return r;
 	pt_plan_compute(&cfg, &obs, NULL, &plan);
-	rows = xcalloc(cfg.n_devices, sizeof(*rows));
-	for (size_t i = 0; i < cfg.n_devices; i++) {
-		fill_row(&rows[i], &cfg.devices[i], &obs, &plan);
+	n_rows = plan.assignment.n_slots;
+	rows = xcalloc(n_rows ? n_rows : 1, sizeof(*rows));
+	for (size_t i = 0; i < n_rows; i++) {
+		fill_row(&rows[i], &cfg, &plan.assignment.slots[i], &obs, &plan);
 		pending += rows[i].why != NULL;
 	}
 	idle_d3 = pt_render_idle_d3(&cfg, &obs, &idle_d3_ok);
 	if (ctx->json) {
 		printf("{\"converged\":%s,\"devices\":[", pending ? "false" : "true");
-		for (size_t i = 0; i < cfg.n_devices; i++) {
+		for (size_t i = 0; i < n_rows; i++) {
 			const struct row *row = &rows[i];
 			char a[PT_PCIADDR_BUFSZ];
 
 			printf("%s{\"name\":", i ? "," : "");
+			pt_json_string(stdout, row->slot->name);
+			printf(",\"entry\":");
 			pt_json_string(stdout, row->entry->name);
+			printf(",\"pool\":");
+			pt_json_string(stdout, row->pool);
+			printf(",\"assigned_why\":");
+			pt_json_string(stdout, row->slot->why);
 			printf(",\"address\":");
 			pt_json_string(stdout, row->dev ? pt_pciaddr_format(&row->dev->addr, a) : NULL);
 			printf(",\"state\":\"%s\",\"vm\":", pt_state_name(row->entry->state));
@@ -135,17 +146,21 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 		pt_json_string(stdout, idle_d3);
 		printf("}}\n");
 	} else if (!ctx->quiet) {
-		for (size_t i = 0; i < cfg.n_devices; i++) {
+		for (size_t i = 0; i < n_rows; i++) {
 			const struct row *row = &rows[i];
 			char a[PT_PCIADDR_BUFSZ];
 
-			printf("%s %s: %s\n", row->entry->name, row->dev ? pt_pciaddr_format(&row->dev->addr, a) : "-",
+			printf("%s %s: %s\n", row->slot->name, row->dev ? pt_pciaddr_format(&row->dev->addr, a) : "-",
 			       row->why ? "NOT CONVERGED" : "converged");
 			printf("    driver:   want %s, have %s\n", row->want_driver,
 			       row->dev && row->dev->driver ? row->dev->driver : "(none)");
 			printf("    vm:       want %s, attached to %s\n",
 			       row->entry->state == PT_STATE_ATTACHED ? row->entry->vm : "(none)",
 			       row->attached[0] ? row->attached : "(none)");
+			if (row->pool && row->dev)
+				printf("    pool:     %s, %s\n", row->pool, row->slot->why);
+			else if (row->pool)
+				printf("    pool:     %s\n", row->pool);
 			if (row->dev && row->entry->state != PT_STATE_RELEASED)
 				print_power(row->entry, row->dev);
 			if (row->why)
@@ -155,10 +170,10 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 			printf("vfio-pci disable_idle_d3: %s\n", idle_d3);
 		for (size_t i = 0; i < plan.n_notes; i++)
 			printf("note: %s\n", plan.notes[i]);
-		printf("%zu of %zu device%s converged.\n", cfg.n_devices - pending, cfg.n_devices,
-		       cfg.n_devices == 1 ? "" : "s");
+		printf("%zu of %zu device%s converged.\n", n_rows - pending, n_rows, n_rows == 1 ? "" : "s");
 	}
-	for (size_t i = 0; i < cfg.n_devices; i++) {
+	for (size_t i = 0; i < n_rows; i++) {
+		free(rows[i].pool);
 		free(rows[i].want_driver);
 		free(rows[i].attached);
 		free(rows[i].why);

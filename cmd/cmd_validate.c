@@ -37,7 +37,31 @@ print_device_text(const struct pt_device *d)
 		printf(", reset %s", pt_reset_name(d->reset));
 	if (d->recover != PT_RECOVER_NONE)
 		printf(", recover %s", pt_recover_name(d->recover));
+	if (d->count_all)
+		printf(", count all");
+	else if (d->has_count)
+		printf(", count %u", d->count);
 	printf(")\n");
+}
+
+/* What a pool is: who shares which devices, and how they are shared out. */
+static void
+print_pool_text(const struct pt_config *cfg, const struct pt_pool *pool)
+{
+	char *what = pt_match_describe(&pool->match);
+
+	printf("pool %s:", what);
+	for (size_t i = 0; i < pool->n_members; i++) {
+		const struct pt_device *d = &cfg->devices[pool->members[i]];
+
+		if (d->count_all)
+			printf("%s '%s' takes every one", i ? "," : "", d->name);
+		else
+			printf("%s '%s' takes %u", i ? "," : "", d->name, d->count);
+	}
+	printf("; first what its VM holds (or apply bound for it), then the lowest free addresses, in file "
+	       "order; never a device another VM holds\n");
+	free(what);
 }
 
 static void
@@ -93,6 +117,19 @@ print_json(const char *file, const struct pt_config *cfg, const struct pt_diags 
 			print_id("class", d->match.class_code, &first);
 		printf("},\"vm\":");
 		pt_json_string(stdout, d->vm);
+		if (d->count_all)
+			printf(",\"count\":\"all\"");
+		else
+			printf(",\"count\":%u", d->count);
+		printf(",\"pool\":");
+		if (d->pool >= 0) {
+			char *what = pt_match_describe(&cfg->pools[d->pool].match);
+
+			pt_json_string(stdout, what);
+			free(what);
+		} else {
+			printf("null");
+		}
 		printf(",\"state\":\"%s\",\"on_stop\":\"%s\",\"persistent\":%s,\"force\":%s,"
 		       "\"whole_group\":%s,\"power\":%s,\"reset\":\"%s\",\"recover\":\"%s\",\"line\":%u}",
 		       pt_state_name(d->state), pt_on_stop_name(d->on_stop),
@@ -132,6 +169,9 @@ validate_run(struct pt_ctx *ctx, int argc, char **argv)
 		if (ctx->verbose)
 			for (size_t i = 0; i < cfg.n_devices; i++)
 				print_device_text(&cfg.devices[i]);
+		if (ctx->verbose)
+			for (size_t i = 0; i < cfg.n_pools; i++)
+				print_pool_text(&cfg, &cfg.pools[i]);
 		printf("ok: %zu device%s\n", cfg.n_devices, cfg.n_devices == 1 ? "" : "s");
 	}
 	pt_config_done(&cfg);
@@ -145,7 +185,8 @@ const struct pt_cmd pt_cmd_validate = {
 	.usage = "[-c FILE] [--json] [-v | -q]",
 	.help =
 	"Parses and checks the configuration file without looking at the host. Prints\n"
-	"'ok: N devices' (with -v, one line per device first), or every problem found,\n"
+	"'ok: N devices' (with -v, one line per device first, and per pool: the entries\n"
+	"that share one `match`, and how they share its devices), or every problem found,\n"
 	"one per line, as FILE:LINE:COL: message. The file must be a regular file, not\n"
 	"writable by group or others, at most 1 MiB, and owned by root when run as root.\n"
 	"\n"

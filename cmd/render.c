@@ -114,11 +114,37 @@ print_json(const struct pt_plan *plan)
 		char a[PT_PCIADDR_BUFSZ];
 
 		printf("%s{\"kind\":\"%s\",\"entry\":", i ? "," : "", pt_problem_kind_name(pr->kind));
-		pt_json_string(stdout, pr->entry ? pr->entry->name : NULL);
+		pt_json_string(stdout, pr->name);
 		printf(",\"address\":");
 		pt_json_string(stdout, pr->has_addr ? pt_pciaddr_format(&pr->addr, a) : NULL);
 		printf(",\"message\":");
 		pt_json_string(stdout, pr->message);
+		printf("}");
+	}
+	printf("],\"assignment\":[");
+	for (size_t i = 0; i < plan->assignment.n_slots; i++) {
+		const struct pt_slot *sl = &plan->assignment.slots[i];
+		char a[PT_PCIADDR_BUFSZ];
+
+		printf("%s{\"name\":", i ? "," : "");
+		pt_json_string(stdout, sl->name);
+		printf(",\"entry\":");
+		pt_json_string(stdout, sl->entry->name);
+		printf(",\"pool\":");
+		if (sl->entry->pool >= 0) {
+			char *pool = pt_match_describe(&sl->entry->match);   /* the pool's match: its members' */
+
+			pt_json_string(stdout, pool);
+			free(pool);
+		} else {
+			printf("null");
+		}
+		printf(",\"address\":");
+		pt_json_string(stdout, sl->dev ? pt_pciaddr_format(&sl->dev->addr, a) : NULL);
+		printf(",\"why\":");
+		pt_json_string(stdout, sl->why);
+		printf(",\"error\":");
+		pt_json_string(stdout, sl->err);
 		printf("}");
 	}
 	printf("]}\n");

@@ -21,7 +21,7 @@ static const char *const top_keys[] = { "version", "devices", "vfio_pci", NULL }
 static const char *const vfio_pci_keys[] = { "disable_idle_d3", NULL };
 static const char *const device_keys[] = {
 	"address", "match", "vm", "state", "on_stop", "persistent", "force", "whole_group", "power",
-	"reset", "recover", NULL
+	"reset", "recover", "count", NULL
 };
 static const char *const match_keys[] = {
 	"vendor", "device", "subsystem_vendor", "subsystem_device", "class", NULL
@@ -358,7 +358,7 @@ device_name_ok(const char *s)
 /* The key nodes of a device entry, for messages about how keys combine. */
 struct device_keys {
 	const struct pt_ynode *match, *vm, *state, *on_stop, *persistent, *whole_group;
-	const struct pt_ynode *power, *reset, *recover;
+	const struct pt_ynode *power, *reset, *recover, *count, *address;
 };
 
 /*
@@ -404,15 +404,41 @@ parse_recover(struct parser *p, const struct pt_ynode *v, struct pt_device *d)
 		error_at(p, v, "invalid recover '%s' (expected rescan or none)", v->value);
 }
 
+/* `count: N` (1 to PT_COUNT_MAX) or `count: all`. */
+static void
+parse_count(struct parser *p, const struct pt_ynode *v, struct pt_device *d)
+{
+	char *end;
+	unsigned long n;
+
+	if (v->kind == PT_YNODE_SCALAR && !v->tag && v->style == PT_YSCALAR_PLAIN && strcmp(v->value, "all") == 0) {
+		d->has_count = true;
+		d->count_all = true;
+		d->count = 0;
+		return;
+	}
+	if (!value_ok(p, "count", v, VT_NUMBER))
+		return;
+	n = strtoul(v->value, &end, 10);
+	if (*end || v->value[0] < '0' || v->value[0] > '9' || n < 1 || n > PT_COUNT_MAX) {
+		error_at(p, v, "invalid count '%s' (expected a number from 1 to %d, or all)", v->value, PT_COUNT_MAX);
+		return;
+	}
+	d->has_count = true;
+	d->count = (unsigned)n;
+}
+
 static void
 parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynode *map,
 	     struct pt_device *d)
 {
-	struct device_keys keys = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	struct device_keys keys = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	unsigned errors_before = p->errors;
 	char what[PT_DEVICE_NAME_MAX + 16];
 
 	d->name = xstrdup(name->value);
+	d->count = 1;
+	d->pool = -1;
 	d->line = name->line;
 	d->col = name->col;
 	snprintf(what, sizeof(what), "device '%s'", d->name);
@@ -431,6 +457,7 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 			continue;
 		key = k->value;
 		if (strcmp(key, "address") == 0) {
+			keys.address = k;
 			if (!value_ok(p, key, v, VT_STRING))
 				continue;
 			if (pt_pciaddr_parse(v->value, &d->address, &why) < 0)
@@ -483,6 +510,9 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 		} else if (strcmp(key, "recover") == 0) {
 			keys.recover = k;
 			parse_recover(p, v, d);
+		} else if (strcmp(key, "count") == 0) {
+			keys.count = k;
+			parse_count(p, v, d);
 		} else {
 			unknown_key(p, k, device_keys);
 		}
@@ -492,6 +522,9 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 	if (!d->has_address && !keys.match)
 		error_at(p, name, "device '%s' needs 'address' or 'match' to select the hardware",
 			 d->name);
+	if (keys.count && keys.address)
+		error_at(p, keys.count, "'count' cannot be used with 'address', which names one device; "
+			 "select the devices with 'match' alone");
 	if (d->state == PT_STATE_ATTACHED && !keys.vm)
 		error_at(p, name, "device '%s' needs 'vm' (state: attached is the default; "
 			 "use state: bound or released for no VM)", d->name);
@@ -527,7 +560,8 @@ match_equal(const struct pt_match *a, const struct pt_match *b)
 	       a->subsystem_device == b->subsystem_device && a->class_code == b->class_code;
 }
 
-/* Two entries must never claim the same hardware. */
+/* Two entries must never claim the same hardware: the same address twice is an error; the same
+ * `match` (without `address`) makes a pool, whose members each take different devices. */
 static void
 check_overlaps(struct parser *p)
 {
@@ -547,12 +581,68 @@ check_overlaps(struct parser *p)
 					 d->name, pt_pciaddr_format(&d->address, buf), e->name, e->line);
 				break;
 			}
-			if (!d->has_address && !e->has_address && d->match.fields &&
-			    match_equal(&d->match, &e->match)) {
-				error_at(p, &at, "device '%s' has the same 'match' as '%s' (line %u); "
-					 "tell them apart with 'address'", d->name, e->name, e->line);
-				break;
+		}
+	}
+}
+
+void
+pt_config_make_pools(struct pt_config *c)
+{
+	size_t cap = 0;
+
+	for (size_t i = 0; i < c->n_pools; i++)
+		free(c->pools[i].members);
+	free(c->pools);
+	c->pools = NULL;
+	c->n_pools = 0;
+	for (size_t i = 0; i < c->n_devices; i++)
+		c->devices[i].pool = -1;
+	for (size_t i = 0; i < c->n_devices; i++) {
+		struct pt_device *d = &c->devices[i];
+		struct pt_pool *pool;
+		size_t n = 0;
+
+		if (d->has_address || !d->match.fields || d->pool >= 0)
+			continue;
+		for (size_t j = i; j < c->n_devices; j++)
+			n += !c->devices[j].has_address && match_equal(&c->devices[j].match, &d->match);
+		if (n == 1 && !d->has_count)
+			continue;
+		xgrow(&c->pools, &cap, c->n_pools + 1, sizeof(*c->pools));
+		pool = &c->pools[c->n_pools];
+		memset(pool, 0, sizeof(*pool));
+		pool->match = d->match;
+		pool->members = xcalloc(n, sizeof(*pool->members));
+		for (size_t j = i; j < c->n_devices; j++) {
+			if (!c->devices[j].has_address && match_equal(&c->devices[j].match, &d->match)) {
+				c->devices[j].pool = (int)c->n_pools;
+				pool->members[pool->n_members++] = j;
 			}
+		}
+		c->n_pools++;
+	}
+}
+
+/* Groups the entries that share a `match` (no `address`) into pools; one with `count` is a pool
+ * of its own. `count: all` takes every free device, so it shares its match with no other entry. */
+static void
+make_pools(struct parser *p)
+{
+	const struct pt_config *c = &p->cfg;
+
+	pt_config_make_pools(&p->cfg);
+	for (size_t k = 0; k < c->n_pools; k++) {
+		const struct pt_pool *pool = &c->pools[k];
+
+		for (size_t m = 0; pool->n_members > 1 && m < pool->n_members; m++) {
+			const struct pt_device *e = &c->devices[pool->members[m]];
+			const struct pt_device *other = &c->devices[pool->members[m ? 0 : 1]];
+			struct pt_ynode at = { .line = e->line, .col = e->col };
+
+			if (e->count_all)
+				error_at(p, &at, "device '%s' has count: all, which takes every matching device, but "
+					 "'%s' (line %u) has the same 'match'; give it a number", e->name, other->name,
+					 other->line);
 		}
 	}
 }
@@ -583,6 +673,7 @@ parse_devices(struct parser *p, const struct pt_ynode *map)
 		parse_device(p, k, map->pairs[i].value, &p->cfg.devices[p->cfg.n_devices++]);
 	}
 	check_overlaps(p);
+	make_pools(p);
 }
 
 /* The top-level `vfio_pci:` map; `key` is the `vfio_pci` key, whose position is kept. */
@@ -700,6 +791,9 @@ pt_config_done(struct pt_config *cfg)
 		free(cfg->devices[i].vm);
 	}
 	free(cfg->devices);
+	for (size_t i = 0; i < cfg->n_pools; i++)
+		free(cfg->pools[i].members);
+	free(cfg->pools);
 	free(cfg->file);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -734,6 +828,30 @@ const char *
 pt_recover_name(enum pt_recover r)
 {
 	return r == PT_RECOVER_RESCAN ? "rescan" : "none";
+}
+
+char *
+pt_match_describe(const struct pt_match *m)
+{
+	char *s = xasprintf("%04x:%04x", m->vendor, m->device);
+	char *t;
+
+	if (m->fields & PT_MATCH_SUBSYSTEM_VENDOR) {
+		t = xasprintf("%s subsystem_vendor %04x", s, m->subsystem_vendor);
+		free(s);
+		s = t;
+	}
+	if (m->fields & PT_MATCH_SUBSYSTEM_DEVICE) {
+		t = xasprintf("%s subsystem_device %04x", s, m->subsystem_device);
+		free(s);
+		s = t;
+	}
+	if (m->fields & PT_MATCH_CLASS) {
+		t = xasprintf("%s class %04x", s, m->class_code);
+		free(s);
+		s = t;
+	}
+	return s;
 }
 
 const struct pt_device *

@@ -16,6 +16,8 @@
 /* After this many errors in a file, one more line says so and the rest are not listed. */
 #define PT_CONFIG_MAX_ERRORS 100
 #define PT_VM_NAME_MAX 256
+/* The most devices one entry may take with `count: N`. */
+#define PT_COUNT_MAX 64
 
 enum pt_state {
 	PT_STATE_ATTACHED,   /* on vfio-pci and attached to `vm` (default) */
@@ -72,6 +74,23 @@ struct pt_device {
 				      * false: the kernel's choice stands */
 	enum pt_reset reset;
 	enum pt_recover recover;
+	/* How many matching devices it takes: `count: N` or `count: all` (only with `match` and no
+	 * `address`). An entry with count names its devices NAME[0], NAME[1], ... in address order. */
+	bool has_count;
+	bool count_all;              /* every matching device the pool leaves free */
+	unsigned count;              /* 1 without `count`; 0 with `count: all` */
+	int pool;                    /* index into cfg->pools, or -1 when it is in none */
+};
+
+/*
+ * Entries with the same `match` and no `address` (or one entry with `count`): each takes
+ * different matching devices. An entry keeps the devices it holds, the others go lowest
+ * address first, in file order (reconcile/assign.h).
+ */
+struct pt_pool {
+	struct pt_match match;
+	size_t *members;             /* indexes into cfg->devices, in file order */
+	size_t n_members;
 };
 
 /* The top-level `vfio_pci:` map: parameters apply passes to `modprobe vfio-pci`. */
@@ -87,6 +106,8 @@ struct pt_config {
 	struct pt_vfio_params vfio_pci;
 	struct pt_device *devices;   /* in file order */
 	size_t n_devices;
+	struct pt_pool *pools;       /* in the file order of their first members */
+	size_t n_pools;
 };
 
 /*
@@ -103,6 +124,11 @@ const char *pt_state_name(enum pt_state s);
 const char *pt_on_stop_name(enum pt_on_stop s);
 const char *pt_reset_name(enum pt_reset r);       /* "never", "before_attach" */
 const char *pt_recover_name(enum pt_recover r);   /* "none", "rescan" */
+/* Groups cfg's entries into cfg->pools and sets each entry's pool (what parsing does; for
+ * a config made in memory). Replaces any pools cfg has. */
+void pt_config_make_pools(struct pt_config *cfg);
+/* "1ac1:089a", with " subsystem_vendor 1028", ... and " class 0200" when match has them (the caller frees). */
+char *pt_match_describe(const struct pt_match *m);
 /* Returns the device whose name is `name`, or NULL; the result is owned by cfg. */
 const struct pt_device *pt_config_find(const struct pt_config *cfg, const char *name);
 

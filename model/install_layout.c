@@ -8,8 +8,10 @@
 #ifndef PT_SBINDIR
 #define PT_SBINDIR "/usr/local/sbin"
 #endif
-#ifndef PT_CONFIG_FILE
-#define PT_CONFIG_FILE "/etc/passthrough.yaml"
+/* The systemd layout's config: the build's default file, but /etc/passthrough.yaml in the DSM
+ * bundle's build, whose default is the DSM layout's (the Makefile's SYSTEMD_CONFIG_FILE). */
+#ifndef PT_SYSTEMD_CONFIG_FILE
+#define PT_SYSTEMD_CONFIG_FILE "/etc/passthrough.yaml"
 #endif
 
 #define HOOK_MARK "# passthrough: libvirt's qemu hook, written by 'passthrough install'"
@@ -18,7 +20,7 @@
 #define BLOCK_END "# passthrough end\n"
 
 static const struct pt_layout_paths layouts[PT_N_LAYOUTS] = {
-	[PT_LAYOUT_SYSTEMD] = { "systemd", PT_SBINDIR "/passthrough", PT_CONFIG_FILE, "/etc/systemd/system",
+	[PT_LAYOUT_SYSTEMD] = { "systemd", PT_SBINDIR "/passthrough", PT_SYSTEMD_CONFIG_FILE, "/etc/systemd/system",
 				"/var/lib/passthrough", NULL },
 	[PT_LAYOUT_DSM] = { "dsm", "/usr/local/bin/passthrough", "/usr/local/etc/passthrough.yaml",
 			    "/usr/local/lib/systemd/system", "/usr/local/lib/passthrough",

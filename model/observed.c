@@ -71,6 +71,7 @@ pt_pcidev_done(struct pt_pcidev *d)
 {
 	if (!d)
 		return;
+	free(d->pool_entry);
 	free(d->driver);
 	free(d->driver_override);
 	free(d->host_use_why);

@@ -61,6 +61,8 @@ struct pt_pcidev {
 	enum pt_tri answers;
 	bool power_observed;           /* the five above were read (pt_observe_power()) */
 	bool recover_failed;           /* the journal says recover: rescan did not bring it back */
+	char *pool_entry;              /* the pool entry apply bound it to vfio-pci for (the journal),
+					* while it is on vfio-pci; NULL otherwise */
 	struct pt_power_saved power_saved;
 };
 

@@ -263,6 +263,20 @@ forget_unresponsive(struct run *r, const char *bdf)
 	free(err);
 }
 
+/* Writes down (slot: its name) or forgets (NULL) which pool entry device bdf was taken for. */
+static enum pt_step_outcome
+note_pool(struct run *r, const char *bdf, const char *slot)
+{
+	char *err = NULL;
+
+	if (pt_journal_set_pool(&r->sys, bdf, slot, &err) < 0) {
+		fail(r, "%s", err);
+		free(err);
+		return PT_STEP_FAILED;
+	}
+	return PT_STEP_DONE;
+}
+
 /* A device that does not answer: a reset, then remove and a rescan of its bus (recover: rescan). */
 static enum pt_step_outcome
 recover(struct run *r, const struct pt_step *s, const char *bdf)
@@ -625,6 +639,8 @@ run_step(struct run *r, const struct pt_step *s)
 			fail(r, "%s is on %s after probing, not %s (waited %u ms)", bdf, drv ? drv : "no driver",
 			     s->to, r->o->probe_timeout_ms);
 			out = PT_STEP_FAILED;
+		} else if (s->flags & PT_STEP_POOL) {
+			out = note_pool(r, bdf, s->device);
 		} else if (!s->to) {
 			/* Back to the host: the journal says whether a driver took it, so that a device
 			 * no driver claims is a problem of the next plan, not probed again (and again). */
@@ -634,11 +650,15 @@ run_step(struct run *r, const struct pt_step *s)
 				fail(r, "%s%s", drv ? "" : "no host driver claims it after probing, and ", err);
 				free(err);
 				out = PT_STEP_FAILED;
+			} else {
+				out = note_pool(r, bdf, NULL);   /* no pool entry's any more */
 			}
 		}
 		free(drv);
 		return out;
 	case PT_STEP_ATTACH:
+		out = step_domain(r, s, bdf);
+		return out == PT_STEP_DONE && (s->flags & PT_STEP_POOL) ? note_pool(r, bdf, s->device) : out;
 	case PT_STEP_DETACH:
 		return step_domain(r, s, bdf);
 	case PT_STEP_POWER:

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/config.h"
 #include "model/syserr.h"
 #include "model/xalloc.h"
 #include "reconcile/fileio.h"
@@ -22,6 +23,7 @@ enum kind {
 	E_POWER,       /* power BDF control=auto d3cold_allowed=1 ("-": it was unknown) */
 	E_VFIO,        /* vfio-pci disable_idle_d3=1 module=INODE */
 	E_UNRESPONSIVE, /* unresponsive BDF VVVV:DDDD: recover: rescan did not bring it back */
+	E_POOL,        /* pool BDF VVVV:DDDD ENTRY: bound to vfio-pci for that pool entry */
 };
 
 struct entry {
@@ -32,6 +34,7 @@ struct entry {
 	struct pt_power_saved power;  /* power */
 	bool idle_d3;                 /* vfio-pci */
 	unsigned long long module;    /* vfio-pci: the inode of module/vfio_pci for that load */
+	char entry[PT_DEVICE_NAME_MAX + 1]; /* pool */
 };
 
 char *
@@ -111,6 +114,19 @@ parse_line(char *line, struct entry *e)
 	}
 	if (n != 4 || pt_pciaddr_parse_full(w[1], &e->addr, &why) < 0)
 		return false;
+	if (strcmp(w[0], "pool") == 0) {
+		e->kind = E_POOL;
+		colon = strchr(w[2], ':');
+		if (!colon || strlen(w[3]) > PT_DEVICE_NAME_MAX)
+			return false;
+		*colon = '\0';
+		if (!parse_hex(w[2], 4, 0xffff, &v) || !parse_hex(colon + 1, 4, 0xffff, &d))
+			return false;
+		e->vendor = (unsigned)v;
+		e->device = (unsigned)d;
+		snprintf(e->entry, sizeof(e->entry), "%s", w[3]);
+		return true;
+	}
 	if (strcmp(w[0], "power") == 0) {
 		const char *c = w[2] + 8;
 
@@ -211,6 +227,16 @@ pt_journal_observe(const struct pt_host *h, struct pt_observed *obs)
 			d->power_saved = v[i].power;
 			continue;
 		}
+		if (v[i].kind == E_POOL) {
+			/* while it is that device, and on vfio-pci (or on its way there) */
+			if (d->vendor == v[i].vendor && d->device == v[i].device &&
+			    ((d->driver && strcmp(d->driver, "vfio-pci") == 0) ||
+			     (!d->driver && d->driver_override && strcmp(d->driver_override, "vfio-pci") == 0))) {
+				free(d->pool_entry);
+				d->pool_entry = xstrdup(v[i].entry);
+			}
+			continue;
+		}
 		if (v[i].kind == E_UNRESPONSIVE) {
 			d->recover_failed = d->vendor == v[i].vendor && d->device == v[i].device;
 			continue;
@@ -244,6 +270,8 @@ format_entry(const struct entry *e)
 		return xasprintf("vfio-pci disable_idle_d3=%d module=%llu\n", e->idle_d3, e->module);
 	case E_UNRESPONSIVE:
 		return xasprintf("unresponsive %s %04x:%04x\n", pt_pciaddr_format(&e->addr, a), e->vendor, e->device);
+	case E_POOL:
+		return xasprintf("pool %s %04x:%04x %s\n", pt_pciaddr_format(&e->addr, a), e->vendor, e->device, e->entry);
 	}
 	return xstrdup("");
 }
@@ -432,4 +460,30 @@ pt_journal_set_unresponsive(const struct pt_sysfs *s, const char *bdf, bool fail
 		e.device = (unsigned)device;
 	}
 	return journal_put(s->h, &e, !failed, false, reterr);
+}
+
+int
+pt_journal_set_pool(const struct pt_sysfs *s, const char *bdf, const char *entry, char **reterr)
+{
+	struct entry e = { .kind = E_POOL };
+	unsigned long vendor = 0, device = 0;
+	size_t len = entry ? strcspn(entry, "[") : 0;
+	int r = entry_addr(&e, bdf, reterr);
+
+	if (r < 0)
+		return r;
+	if (entry) {
+		if ((r = pt_sysfs_hex(s, bdf, "vendor", &vendor)) < 0 || (r = pt_sysfs_hex(s, bdf, "device", &device)) < 0) {
+			char *path = pt_journal_path(s->h);
+
+			*reterr = xasprintf("cannot write the journal '%s': cannot read what %s is: %s", path ? path : "(none)",
+					    bdf, strerror(-r));
+			free(path);
+			return r;
+		}
+		e.vendor = (unsigned)vendor;
+		e.device = (unsigned)device;
+		snprintf(e.entry, sizeof(e.entry), "%.*s", (int)(len < PT_DEVICE_NAME_MAX ? len : PT_DEVICE_NAME_MAX), entry);
+	}
+	return journal_put(s->h, &e, entry == NULL, false, reterr);
 }

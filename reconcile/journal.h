@@ -72,4 +72,9 @@ int pt_journal_set_unresponsive(const struct pt_sysfs *s, const char *bdf, bool 
 /* Records that vfio-pci was just loaded with disable_idle_d3 = idle_d3 (0 or 1), or forgets it (-1). */
 int pt_journal_set_vfio(const struct pt_host *h, int idle_d3, char **reterr);
 
+/* Records that device bdf was bound to vfio-pci (or attached) for pool entry `entry` (a slot's
+ * name: "tpu[1]" is entry "tpu"), or forgets it (NULL): "pool BDF VVVV:DDDD ENTRY". It keeps a
+ * pool's assignment stable while no VM holds the device (observed as pt_pcidev.pool_entry). */
+int pt_journal_set_pool(const struct pt_sysfs *s, const char *bdf, const char *entry, char **reterr);
+
 #endif

@@ -468,13 +468,13 @@ pt_observe_power(const struct pt_host *h, struct pt_observed *obs, const struct 
 		for (size_t i = 0; i < obs->n_devs; i++)
 			observe_power(&sys, pt_pciaddr_format(&obs->devs[i].addr, bdf), &obs->devs[i]);
 	}
-	for (size_t i = 0; cfg && i < cfg->n_devices; i++) {
-		char *err = NULL;
-		struct pt_pcidev *d = (struct pt_pcidev *)pt_resolve_device(&cfg->devices[i], obs, &err);
+	/* every device an entry could take (a pool's are shared out once the VMs are known) */
+	for (size_t i = 0; cfg && i < obs->n_devs; i++) {
+		struct pt_pcidev *d = &obs->devs[i];
 
-		free(err);
-		if (d && !d->power_observed)
-			observe_power(&sys, pt_pciaddr_format(&d->addr, bdf), d);
+		for (size_t j = 0; j < cfg->n_devices && !d->power_observed; j++)
+			if (pt_entry_may_select(&cfg->devices[j], d))
+				observe_power(&sys, pt_pciaddr_format(&d->addr, bdf), d);
 	}
 	pt_sysfs_close(&sys);
 }

@@ -14,6 +14,8 @@
 /* What an entry needs from the host, once its domain is known. */
 struct want {
 	const struct pt_device *entry;
+	const struct pt_slot *slot;    /* its device (or why it has none), owned by the assignment */
+	const char *name;              /* the slot's name, for messages and steps */
 	const struct pt_pcidev *dev;
 	const struct pt_domain *dom;   /* attached: its domain */
 	bool vfio;                     /* on vfio-pci (else: on its host driver) */
@@ -45,8 +47,8 @@ add_text(char ***v, size_t *n, size_t *cap, const char *fmt, ...)
 
 #define add_note(p, ...) add_text(&(p)->notes, &(p)->n_notes, &(p)->cap_notes, __VA_ARGS__)
 
-static void __attribute__((format(printf, 5, 6)))
-add_problem(struct pt_plan *p, enum pt_problem_kind kind, const struct pt_device *entry,
+static void __attribute__((format(printf, 6, 7)))
+add_problem(struct pt_plan *p, enum pt_problem_kind kind, const struct pt_device *entry, const char *name,
 	    const struct pt_pcidev *dev, const char *fmt, ...)
 {
 	struct pt_problem *pr;
@@ -57,6 +59,7 @@ add_problem(struct pt_plan *p, enum pt_problem_kind kind, const struct pt_device
 	memset(pr, 0, sizeof(*pr));
 	pr->kind = kind;
 	pr->entry = entry;
+	pr->name = name ? xstrdup(name) : NULL;
 	if (dev) {
 		pr->has_addr = true;
 		pr->addr = dev->addr;
@@ -68,7 +71,7 @@ add_problem(struct pt_plan *p, enum pt_problem_kind kind, const struct pt_device
 
 /* What is wrong with entry w, reported only when w is in scope (the hook plans one VM). */
 #define want_error(p, w, kind, ...) \
-	do { if ((w)->in_scope) add_problem(p, kind, (w)->entry, (w)->dev, __VA_ARGS__); } while (0)
+	do { if ((w)->in_scope) add_problem(p, kind, (w)->entry, (w)->name, (w)->dev, __VA_ARGS__); } while (0)
 #define want_note(p, w, ...) do { if ((w)->in_scope) add_note(p, __VA_ARGS__); } while (0)
 
 static struct pt_step *
@@ -93,117 +96,6 @@ static const char *
 label(const struct pt_domain *dom)
 {
 	return dom->title ? dom->title : dom->name;
-}
-
-static bool
-matches(const struct pt_match *m, const struct pt_pcidev *d)
-{
-	if ((m->fields & PT_MATCH_VENDOR) && m->vendor != d->vendor)
-		return false;
-	if ((m->fields & PT_MATCH_DEVICE) && m->device != d->device)
-		return false;
-	if ((m->fields & PT_MATCH_SUBSYSTEM_VENDOR) && m->subsystem_vendor != d->subsystem_vendor)
-		return false;
-	if ((m->fields & PT_MATCH_SUBSYSTEM_DEVICE) && m->subsystem_device != d->subsystem_device)
-		return false;
-	if ((m->fields & PT_MATCH_CLASS) && m->class_code != (d->class_code >> 8))
-		return false;
-	return true;
-}
-
-static char *
-describe_match(const struct pt_match *m)
-{
-	char *s = xasprintf("%04x:%04x", m->vendor, m->device);
-	char *t;
-
-	if (m->fields & PT_MATCH_SUBSYSTEM_VENDOR) {
-		t = xasprintf("%s subsystem_vendor %04x", s, m->subsystem_vendor);
-		free(s);
-		s = t;
-	}
-	if (m->fields & PT_MATCH_SUBSYSTEM_DEVICE) {
-		t = xasprintf("%s subsystem_device %04x", s, m->subsystem_device);
-		free(s);
-		s = t;
-	}
-	if (m->fields & PT_MATCH_CLASS) {
-		t = xasprintf("%s class %04x", s, m->class_code);
-		free(s);
-		s = t;
-	}
-	return s;
-}
-
-const struct pt_pcidev *
-pt_resolve_device(const struct pt_device *d, const struct pt_observed *obs, char **reterr)
-{
-	char a[PT_PCIADDR_BUFSZ];
-	const struct pt_pcidev *found = NULL;
-	size_t n = 0;
-
-	if (d->has_address) {
-		pt_pciaddr_format(&d->address, a);
-		found = pt_observed_dev(obs, &d->address);
-		if (!found) {
-			*reterr = xasprintf("no PCI device at %s", a);
-			return NULL;
-		}
-		if (d->match.fields && !matches(&d->match, found)) {
-			char *want = describe_match(&d->match);
-
-			*reterr = xasprintf("hardware changed? %s is %04x:%04x (subsystem %04x:%04x, class %04x), "
-					    "not %s as 'match' says", a, found->vendor, found->device,
-					    found->subsystem_vendor, found->subsystem_device,
-					    found->class_code >> 8, want);
-			free(want);
-			return NULL;
-		}
-		return found;
-	}
-	for (size_t i = 0; i < obs->n_devs; i++)
-		if (matches(&d->match, &obs->devs[i]))
-			n++;
-	if (n == 1) {
-		for (size_t i = 0; i < obs->n_devs; i++)
-			if (matches(&d->match, &obs->devs[i]))
-				return &obs->devs[i];
-	}
-	{
-		char *want = describe_match(&d->match);
-
-		if (n == 0) {
-			*reterr = xasprintf("no PCI device matches %s (see 'passthrough devices')", want);
-		} else {
-			char list[256] = "";
-			size_t k = 0;
-
-			for (size_t i = 0; i < obs->n_devs && k < 6; i++) {
-				if (!matches(&d->match, &obs->devs[i]))
-					continue;
-				strncat(list, k++ ? ", " : "", sizeof(list) - strlen(list) - 1);
-				strncat(list, pt_pciaddr_format(&obs->devs[i].addr, a), sizeof(list) - strlen(list) - 1);
-			}
-			*reterr = xasprintf("%zu PCI devices match %s: %s%s; add 'address' to pick one", n, want,
-					    list, n > 6 ? ", ..." : "");
-		}
-		free(want);
-	}
-	return NULL;
-}
-
-const struct pt_device *
-pt_claim_of(const struct pt_config *cfg, const struct pt_observed *obs, const struct pt_pcidev *d)
-{
-	for (size_t i = 0; cfg && i < cfg->n_devices; i++) {
-		char *err = NULL;
-		const struct pt_pcidev *r = pt_resolve_device(&cfg->devices[i], obs, &err);
-
-		free(err);
-		if (r == d)
-			return &cfg->devices[i];
-	}
-	return NULL;
 }
 
 static bool
@@ -278,21 +170,21 @@ plan_release(struct pt_plan *p, const struct want *w)
 	struct pt_step *s;
 
 	if (!d->driver && !d->driver_override && d->unclaimed) {
-		add_problem(p, PT_PROBLEM_NO_HOST_DRIVER, e, d, "'%s' %s: no host driver claims it (probed); load its "
-			    "driver or %s", e->name, pt_pciaddr_format(&d->addr, a),
+		add_problem(p, PT_PROBLEM_NO_HOST_DRIVER, e, w->name, d, "'%s' %s: no host driver claims it (probed); load its "
+			    "driver or %s", w->name, pt_pciaddr_format(&d->addr, a),
 			    e->state == PT_STATE_RELEASED ? "declare it bound" : "set on_stop: keep");
 		return;
 	}
 	if (on_stub(d)) {
-		s = add_step(p, PT_STEP_UNBIND, e->name, &d->addr, d->driver, NULL);
+		s = add_step(p, PT_STEP_UNBIND, w->name, &d->addr, d->driver, NULL);
 		s->reason = xasprintf("declared released: take it from %s", d->driver);
 	}
 	if (d->driver_override) {
-		s = add_step(p, PT_STEP_CLEAR_OVERRIDE, e->name, &d->addr, d->driver_override, NULL);
+		s = add_step(p, PT_STEP_CLEAR_OVERRIDE, w->name, &d->addr, d->driver_override, NULL);
 		s->reason = xstrdup("let its host driver bind it again");
 	}
 	if (on_stub(d) || !d->driver) {
-		s = add_step(p, PT_STEP_PROBE, e->name, &d->addr, NULL, NULL);
+		s = add_step(p, PT_STEP_PROBE, w->name, &d->addr, NULL, NULL);
 		s->reason = xstrdup(on_stub(d) || d->driver_override ? "hand it back to its host driver"
 								      : "on no driver: find its host driver");
 	}
@@ -343,7 +235,7 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 		if (!w->vfio)
 			return true;
 		want_error(p, w, PT_PROBLEM_NO_IOMMU, "'%s' %s: no IOMMU group; is the IOMMU on? (boot with intel_iommu=on or "
-			   "amd_iommu=on, and enable VT-d/AMD-Vi in the firmware)", w->entry->name,
+			   "amd_iommu=on, and enable VT-d/AMD-Vi in the firmware)", w->name,
 			   pt_pciaddr_format(&d->addr, a));
 		return false;
 	}
@@ -362,8 +254,8 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 				continue;   /* released together (unless its release is refused: then it stays) */
 			if (on_vfio(m) || (other && other->vfio && !other->failed)) {
 				want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: cannot go back to the host while %s%s%s%s shares IOMMU "
-					   "group %d on vfio-pci; release them together", w->entry->name, a, b,
-					   other ? " ('" : "", other ? other->entry->name : "", other ? "')" : "",
+					   "group %d on vfio-pci; release them together", w->name, a, b,
+					   other ? " ('" : "", other ? other->name : "", other ? "')" : "",
 					   d->iommu_group);
 				ok = false;
 			}
@@ -372,16 +264,16 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 		if (other && other->vfio && !other->failed) {
 			if (w->dom && other->dom && other->dom != w->dom) {
 				want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d also holds %s ('%s'), which goes to %s; "
-					   "a group can go to one VM only", w->entry->name, a, d->iommu_group, b,
-					   other->entry->name, label(other->dom));
+					   "a group can go to one VM only", w->name, a, d->iommu_group, b,
+					   other->name, label(other->dom));
 				ok = false;
 			}
 			continue;
 		}
 		if (other && other->vfio) {
 			want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it and "
-				   "cannot move (see its own error)", w->entry->name, a, d->iommu_group, b,
-				   other->entry->name);
+				   "cannot move (see its own error)", w->name, a, d->iommu_group, b,
+				   other->name);
 			ok = false;
 			continue;
 		}
@@ -389,19 +281,19 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 			if (other->entry->state == PT_STATE_ATTACHED)
 				want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it "
 					   "and goes back to the host while %s is stopped (on_stop: release)",
-					   w->entry->name, a, d->iommu_group, b, other->entry->name,
+					   w->name, a, d->iommu_group, b, other->name,
 					   other->dom ? label(other->dom) : other->entry->vm);
 			else
 				want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d would not be viable: %s ('%s') shares it "
-					   "and is declared %s; declare it bound or attached", w->entry->name, a,
-					   d->iommu_group, b, other->entry->name, pt_state_name(other->entry->state));
+					   "and is declared %s; declare it bound or attached", w->name, a,
+					   d->iommu_group, b, other->name, pt_state_name(other->entry->state));
 			ok = false;
 			continue;
 		}
 		elsewhere = attached_elsewhere(obs, m, w->dom);
 		if (elsewhere) {
 			want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d also holds %s, which is attached to %s; "
-				   "a group can go to one VM only", w->entry->name, a, d->iommu_group, b,
+				   "a group can go to one VM only", w->name, a, d->iommu_group, b,
 				   label(elsewhere));
 			ok = false;
 			continue;
@@ -409,7 +301,7 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 		if (!m->driver || on_vfio(m) || w->entry->whole_group) {
 			if (w->entry->whole_group && m->driver && !on_vfio(m) && m->host_use && !w->entry->force) {
 				want_error(p, w, PT_PROBLEM_HOST_USE, "'%s' %s: IOMMU group %d member %s is in use by the host (%s); "
-					   "set force: true to take it anyway", w->entry->name, a, d->iommu_group, b,
+					   "set force: true to take it anyway", w->name, a, d->iommu_group, b,
 					   m->host_use_why);
 				ok = false;
 			}
@@ -417,7 +309,7 @@ check_group(struct pt_plan *p, const struct pt_observed *obs, const struct want 
 		}
 		want_error(p, w, PT_PROBLEM_GROUP, "'%s' %s: IOMMU group %d would not be viable: %s (%04x:%04x) shares it and is "
 			   "on %s; declare it in the file (e.g. with state: bound) or set whole_group: true",
-			   w->entry->name, a, d->iommu_group, b, m->vendor, m->device, m->driver);
+			   w->name, a, d->iommu_group, b, m->vendor, m->device, m->driver);
 		ok = false;
 	}
 	return ok;
@@ -431,11 +323,10 @@ resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
 	char *err = NULL;
 	char a[PT_PCIADDR_BUFSZ];
 
-	w->dev = pt_resolve_device(e, obs, &err);
+	w->dev = w->slot->dev;
 	if (!w->dev && e->has_address && !pt_observed_dev(obs, &e->address) && e->recover == PT_RECOVER_RESCAN &&
 	    e->state != PT_STATE_RELEASED) {
 		w->rescan = true;   /* gone: its bus is rescanned (apply checks the bus is still there) */
-		free(err);
 		return false;
 	}
 	if (!w->dev) {
@@ -443,19 +334,18 @@ resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
 
 		if (e->has_address && e->state != PT_STATE_RELEASED && !pt_observed_dev(obs, &e->address))
 			hint = "; if it fell off the bus, set recover: rescan to have passthrough rescan its bus";
-		want_error(p, w, PT_PROBLEM_DEVICE, "'%s': %s%s", e->name, err, hint);
-		free(err);
+		want_error(p, w, PT_PROBLEM_DEVICE, "'%s': %s%s", w->name, w->slot->err, hint);
 		return false;
 	}
 	if (e->state == PT_STATE_ATTACHED && e->reset == PT_RESET_BEFORE_ATTACH && w->dev->has_reset == PT_TRI_NO) {
 		want_error(p, w, PT_PROBLEM_NO_RESET, "'%s' %s: reset: before_attach, but the kernel has no reset method for "
-			   "it (no 'reset' attribute); take reset out (and see 'passthrough doctor')", e->name,
+			   "it (no 'reset' attribute); take reset out (and see 'passthrough doctor')", w->name,
 			   pt_pciaddr_format(&w->dev->addr, a));
 		return false;
 	}
 	if (w->dev->answers == PT_TRI_NO && (e->recover == PT_RECOVER_NONE || e->state == PT_STATE_RELEASED)) {
 		want_error(p, w, PT_PROBLEM_NOT_RESPONDING, "'%s' %s: does not answer (its config space reads ffff)%s",
-			   e->name, pt_pciaddr_format(&w->dev->addr, a),
+			   w->name, pt_pciaddr_format(&w->dev->addr, a),
 			   e->state == PT_STATE_RELEASED ? "; power-cycle the host to bring it back"
 			   : "; set recover: rescan to have passthrough try a reset, remove and a rescan of its bus, "
 			     "or power-cycle the host");
@@ -475,7 +365,7 @@ resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
 		assert(e->vm);   /* the config loader sets vm for every attached entry */
 		w->dom = pt_find_domain(obs, e->vm, &err);
 		if (!w->dom) {
-			want_error(p, w, PT_PROBLEM_DOMAIN, "'%s': %s", e->name, err);
+			want_error(p, w, PT_PROBLEM_DOMAIN, "'%s': %s", w->name, err);
 			free(err);
 			return false;
 		}
@@ -484,21 +374,21 @@ resolve_want(struct pt_plan *p, const struct pt_observed *obs, struct want *w)
 		if (!w->live && e->on_stop == PT_ON_STOP_RELEASE) {
 			w->vfio = false;
 			want_note(p, w, "'%s': %s is not running and on_stop is release: the device stays with the "
-				 "host until it starts", e->name, label(w->dom));
+				 "host until it starts", w->name, label(w->dom));
 		} else if (!w->live) {
-			want_note(p, w, "'%s': %s is not running: the attach waits until it starts", e->name,
+			want_note(p, w, "'%s': %s is not running: the attach waits until it starts", w->name,
 				 label(w->dom));
 		}
 		break;
 	}
 	if (w->vfio && pt_pcidev_is_bridge(w->dev)) {
-		want_error(p, w, PT_PROBLEM_BRIDGE, "'%s' %s: a PCI bridge cannot be passed through", e->name,
+		want_error(p, w, PT_PROBLEM_BRIDGE, "'%s' %s: a PCI bridge cannot be passed through", w->name,
 			 pt_pciaddr_format(&w->dev->addr, a));
 		return false;
 	}
 	if (w->vfio && w->dev->host_use && !on_vfio(w->dev) && !e->force) {
 		want_error(p, w, PT_PROBLEM_HOST_USE, "'%s' %s: in use by the host: %s; stop using it there, or set force: true",
-			 e->name, pt_pciaddr_format(&w->dev->addr, a), w->dev->host_use_why);
+			 w->name, pt_pciaddr_format(&w->dev->addr, a), w->dev->host_use_why);
 		return false;
 	}
 	return true;
@@ -522,14 +412,14 @@ plan_power(struct pt_plan *p, const struct want *w, bool probed)
 		if (!probed && (on || !d->power_control) && d->d3cold_allowed != PT_TRI_YES &&
 		    (d->power_control || d->d3cold_allowed != PT_TRI_UNKNOWN))
 			return;
-		s = add_step(p, PT_STEP_POWER, e->name, &d->addr, probed ? "auto" : d->power_control, "on");
+		s = add_step(p, PT_STEP_POWER, w->name, &d->addr, probed ? "auto" : d->power_control, "on");
 		s->arg = xstrdup("0");
 		s->reason = xstrdup("power: on: keep it in D0 (power/control on, d3cold_allowed 0)");
 		return;
 	}
 	if (!sv->set)
 		return;
-	s = add_step(p, PT_STEP_POWER, e->name, &d->addr, d->power_control, sv->control[0] ? sv->control : NULL);
+	s = add_step(p, PT_STEP_POWER, w->name, &d->addr, d->power_control, sv->control[0] ? sv->control : NULL);
 	s->flags = PT_STEP_UNPIN;
 	if (sv->d3cold_allowed != PT_TRI_UNKNOWN)
 		s->arg = xstrdup(sv->d3cold_allowed == PT_TRI_YES ? "1" : "0");
@@ -569,7 +459,7 @@ plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *
 		if (!flags)
 			continue;
 		detached_live |= (flags & PT_STEP_LIVE) != 0;
-		s = add_step(p, PT_STEP_DETACH, e->name, &d->addr, label(dom), NULL);
+		s = add_step(p, PT_STEP_DETACH, w->name, &d->addr, label(dom), NULL);
 		s->domain = xstrdup(dom->name);
 		s->flags = flags;
 		if (e->state == PT_STATE_ATTACHED && w->dom)
@@ -579,7 +469,7 @@ plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *
 	}
 	/* 2. Does it still answer? Before a hot-plug, after a VM let go of it, and when it did not. */
 	if (detached_live || (attach & PT_STEP_LIVE) || (obs->just_stopped && w->dom) || d->answers == PT_TRI_NO) {
-		s = add_step(p, PT_STEP_CHECK, e->name, &d->addr, NULL, NULL);
+		s = add_step(p, PT_STEP_CHECK, w->name, &d->addr, NULL, NULL);
 		if (e->recover == PT_RECOVER_RESCAN && e->state != PT_STATE_RELEASED)
 			s->flags = d->recover_failed ? PT_STEP_GAVE_UP : PT_STEP_RECOVER;
 		s->reason = xstrdup(d->recover_failed ? "recover: rescan did not bring it back before: not tried again"
@@ -600,21 +490,21 @@ plan_entry(struct pt_plan *p, const struct pt_observed *obs, const struct want *
 
 			if (m != d && m->iommu_group == d->iommu_group && !pt_pcidev_is_bridge(m) &&
 			    !claimed_by(wants, n, m, w) && m->driver && (!on_vfio(m) || vp->reload))
-				plan_bind(p, e->name, m, PT_STEP_MEMBER, vp->reload, need_vfio);
+				plan_bind(p, w->name, m, PT_STEP_MEMBER, vp->reload, need_vfio);
 		}
 	}
-	probed = plan_bind(p, e->name, d, 0, vp->reload, need_vfio);
+	probed = plan_bind(p, w->name, d, e->pool >= 0 ? PT_STEP_POOL : 0, vp->reload, need_vfio);
 	plan_power(p, w, probed);
 	/* 4. Reset just before the hot-plug, while no VM holds it. */
 	if ((attach & PT_STEP_LIVE) && e->reset == PT_RESET_BEFORE_ATTACH) {
-		s = add_step(p, PT_STEP_RESET, e->name, &d->addr, NULL, NULL);
+		s = add_step(p, PT_STEP_RESET, w->name, &d->addr, NULL, NULL);
 		s->reason = xstrdup("reset: before_attach: the VM gets it as after a power-up");
 	}
 	/* 5. Into its domain. */
 	if (attach) {
-		s = add_step(p, PT_STEP_ATTACH, e->name, &d->addr, NULL, label(w->dom));
+		s = add_step(p, PT_STEP_ATTACH, w->name, &d->addr, NULL, label(w->dom));
 		s->domain = xstrdup(w->dom->name);
-		s->flags = attach;
+		s->flags = attach | (e->pool >= 0 ? PT_STEP_POOL : 0);
 		s->reason = xstrdup(attach & PT_STEP_LIVE ? "declared attached; the domain runs without it"
 							  : "declared persistent; not in the persistent definition");
 	}
@@ -673,7 +563,7 @@ why_no_reload(const struct pt_observed *obs, const struct want *wants, size_t n)
 			return xasprintf("%s is on vfio-pci and the file does not declare it (it would not be bound again)",
 					 pt_pciaddr_format(&d->addr, a));
 		if (!w->vfio || w->failed || !w->in_scope)
-			return xasprintf("'%s' %s is on vfio-pci and this pass does not bind it again", w->entry->name,
+			return xasprintf("'%s' %s is on vfio-pci and this pass does not bind it again", w->name,
 					 pt_pciaddr_format(&d->addr, a));
 	}
 	return NULL;
@@ -716,19 +606,21 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 		struct pt_plan *ret)
 {
 	struct pt_plan p;
-	struct want *wants = xcalloc(cfg->n_devices, sizeof(*wants));
+	struct want *wants;
 	const struct pt_domain *only = NULL;
 	struct vfio_plan vp;
 	bool need_vfio = false;
 	size_t n = 0, load;
 
 	memset(&p, 0, sizeof(p));
+	pt_assign(cfg, obs, &p.assignment);
+	wants = xcalloc(p.assignment.n_slots ? p.assignment.n_slots : 1, sizeof(*wants));
 	if (only_vm) {
 		char *err = NULL;
 
 		only = pt_find_domain(obs, only_vm, &err);
 		if (!only) {
-			add_problem(&p, PT_PROBLEM_SCOPE, NULL, NULL, "--vm: %s", err);
+			add_problem(&p, PT_PROBLEM_SCOPE, NULL, NULL, NULL, "--vm: %s", err);
 			free(err);
 			free(wants);
 			*ret = p;
@@ -736,10 +628,12 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 		}
 	}
 	/* Every entry is resolved, in scope or not: the group rules need them all. */
-	for (size_t i = 0; i < cfg->n_devices; i++) {
+	for (size_t i = 0; i < p.assignment.n_slots; i++) {
 		struct want *w = &wants[n++];
 
-		w->entry = &cfg->devices[i];
+		w->slot = &p.assignment.slots[i];
+		w->entry = w->slot->entry;
+		w->name = w->slot->name;
 		w->in_scope = true;
 		if (only) {
 			char *err = NULL;
@@ -751,13 +645,39 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 		/* Without libvirt nothing goes back to the host: a running VM may hold the device,
 		 * and unbinding it from vfio-pci would block until the VM lets go. */
 		if (!obs->have_domains && w->in_scope && going_back_without_libvirt(w->entry)) {
-			add_note(&p, "'%s': libvirt was not consulted: left as it is (%s)", w->entry->name,
+			add_note(&p, "'%s': libvirt was not consulted: left as it is (%s)", w->name,
 				 w->entry->state == PT_STATE_RELEASED ? "a running VM may hold it"
 								      : "on_stop is release: bound when its VM starts");
 			w->in_scope = false;
 		}
 		p.n_devices += w->in_scope;
 		w->failed = !resolve_want(&p, obs, w);
+	}
+	/* Which device each pool member got, and why. */
+	for (size_t k = 0; k < cfg->n_pools; k++) {
+		char *line = pt_match_describe(&cfg->pools[k].match), *t;
+		bool any = false;
+
+		t = xasprintf("pool %s:", line);
+		free(line);
+		line = t;
+		for (size_t i = 0; i < n; i++) {
+			char a[PT_PCIADDR_BUFSZ];
+
+			if (wants[i].entry->pool != (int)k || !wants[i].in_scope)
+				continue;
+			if (wants[i].slot->dev)
+				t = xasprintf("%s%s '%s' gets %s (%s)", line, any ? ";" : "", wants[i].name,
+					      pt_pciaddr_format(&wants[i].slot->dev->addr, a), wants[i].slot->why);
+			else
+				t = xasprintf("%s%s '%s' gets none", line, any ? ";" : "", wants[i].name);
+			free(line);
+			line = t;
+			any = true;
+		}
+		if (any)
+			add_note(&p, "%s", line);
+		free(line);
 	}
 	/* Two entries on one device (one by address, one by match) cannot both have it. */
 	for (size_t i = 0; i < n; i++) {
@@ -766,8 +686,8 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 		for (size_t j = 0; j < i && wants[i].dev; j++) {
 			if (wants[i].dev == wants[j].dev) {
 				want_error(&p, &wants[i], PT_PROBLEM_DUPLICATE, "'%s': selects %s, which '%s' selects too",
-					   wants[i].entry->name, pt_pciaddr_format(&wants[i].dev->addr, a),
-					   wants[j].entry->name);
+					   wants[i].name, pt_pciaddr_format(&wants[i].dev->addr, a),
+					   wants[j].name);
 				wants[i].failed = true;
 				break;
 			}
@@ -787,7 +707,7 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 		for (size_t i = 0; i < n; i++)
 			if (!wants[i].failed && wants[i].entry->state == PT_STATE_ATTACHED)
 				want_note(&p, &wants[i], "'%s': libvirt was not consulted: only the host side is planned",
-					  wants[i].entry->name);
+					  wants[i].name);
 
 	qsort(wants, n, sizeof(*wants), want_addr_cmp);
 	plan_vfio(&p, cfg, obs, wants, n, &vp);
@@ -806,7 +726,7 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 		p.steps[load].arg = xstrdup(vp.arg);
 	for (size_t i = 0; i < n; i++) {
 		if (wants[i].rescan && wants[i].in_scope) {
-			struct pt_step *s = add_step(&p, PT_STEP_RESCAN, wants[i].entry->name, &wants[i].entry->address,
+			struct pt_step *s = add_step(&p, PT_STEP_RESCAN, wants[i].name, &wants[i].entry->address,
 						     NULL, NULL);
 
 			s->reason = xstrdup("not on its bus (recover: rescan)");
@@ -842,8 +762,11 @@ pt_plan_done(struct pt_plan *plan)
 		free(s->arg);
 		free(s->reason);
 	}
-	for (size_t i = 0; i < plan->n_problems; i++)
+	for (size_t i = 0; i < plan->n_problems; i++) {
 		free(plan->problems[i].message);
+		free(plan->problems[i].name);
+	}
+	pt_assignment_done(&plan->assignment);
 	for (size_t i = 0; i < plan->n_notes; i++)
 		free(plan->notes[i]);
 	free(plan->steps);
@@ -853,10 +776,10 @@ pt_plan_done(struct pt_plan *plan)
 }
 
 const struct pt_problem *
-pt_plan_problem_of(const struct pt_plan *plan, const struct pt_device *e)
+pt_plan_problem_of(const struct pt_plan *plan, const char *name)
 {
 	for (size_t i = 0; i < plan->n_problems; i++)
-		if (plan->problems[i].entry == e)
+		if (plan->problems[i].name && strcmp(plan->problems[i].name, name) == 0)
 			return &plan->problems[i];
 	return NULL;
 }

@@ -7,6 +7,7 @@
 
 #include "model/config.h"
 #include "model/observed.h"
+#include "reconcile/assign.h"
 
 enum pt_step_kind {
 	PT_STEP_UNLOAD_VFIO,      /* modprobe -r vfio-pci, to load it again with the declared parameters
@@ -33,6 +34,8 @@ enum {
 	PT_STEP_RECOVER = 1 << 3, /* check: recover: rescan (a reset, remove, rescan of its bus) */
 	PT_STEP_GAVE_UP = 1 << 5, /* check: recover: rescan did not bring it back before (the journal):
 				   * not tried again */
+	PT_STEP_POOL = 1 << 6,    /* probe to vfio-pci, attach: for a pool member (apply writes it
+				   * in the journal: the assignment stays while no VM holds it) */
 	PT_STEP_UNPIN = 1 << 4,   /* power: back to what the journal saved (to: power/control, arg:
 				   * d3cold_allowed "0"/"1", each NULL when it was unknown); without
 				   * it: pinned in D0 (to "on", arg "0"), the values there saved first */
@@ -68,6 +71,7 @@ enum pt_problem_kind {
 struct pt_problem {
 	enum pt_problem_kind kind;
 	const struct pt_device *entry;  /* owned by the config; NULL for PT_PROBLEM_SCOPE */
+	char *name;               /* its slot's name ("coral", "coral[1]"); NULL for PT_PROBLEM_SCOPE */
 	bool has_addr;
 	struct pt_pciaddr addr;   /* the device it resolved to, when it did */
 	char *message;            /* one line for people, naming the entry: "'coral' 0000:03:00.0: ..." */
@@ -80,7 +84,8 @@ struct pt_plan {
 	size_t n_problems, cap_problems;
 	char **notes;             /* one line each: what the plan waits for or leaves out */
 	size_t n_notes, cap_notes;
-	size_t n_devices;         /* entries considered */
+	size_t n_devices;         /* slots considered */
+	struct pt_assignment assignment;  /* the device(s) each entry got (pt_assign()) */
 };
 
 /*
@@ -98,21 +103,11 @@ void pt_plan_done(struct pt_plan *plan);
 
 /* "load_vfio", "detach", ... for JSON and logs. */
 const char *pt_problem_kind_name(enum pt_problem_kind k);
-/* The first problem of entry e, or NULL. */
-const struct pt_problem *pt_plan_problem_of(const struct pt_plan *plan, const struct pt_device *e);
+/* The first problem of the slot called name ("coral", "coral[1]"), or NULL. */
+const struct pt_problem *pt_plan_problem_of(const struct pt_plan *plan, const char *name);
 
 const char *pt_step_kind_name(enum pt_step_kind k);
 /* '+', '-' or '~': adds, removes or changes something. */
 char pt_step_symbol(enum pt_step_kind k);
-
-/*
- * Resolves an entry to the one present device it selects. Returns it (owned by obs), or
- * NULL with *reterr set (the caller frees).
- */
-const struct pt_pcidev *pt_resolve_device(const struct pt_device *d, const struct pt_observed *obs,
-					  char **reterr);
-/* The entry of cfg (which may be NULL) that resolves to d, or NULL. */
-const struct pt_device *pt_claim_of(const struct pt_config *cfg, const struct pt_observed *obs,
-				    const struct pt_pcidev *d);
 
 #endif

@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh: runs every test tier that can run here and ends with one "N passed, N failed" line.
-#   SUITES   which tiers (default "unit cli fake bed-runner bed"; also asan, dist, ansible)
+#   SUITES   which tiers (default "unit cli fake bed-runner bed"; also asan, dist (the DSM bundle and
+#            the Debian package), ansible)
 #   FAKESYS  the FUSE fake sysfs for the fake tier (default build/fakesys)
 #   BIN      the passthrough binary (default ./passthrough)
 #   TESTS    the cmocka unit-test binaries
@@ -130,6 +131,15 @@ for suite in $SUITES; do
 		fi
 		tail -n 1 "$log"
 		run_tap dist tests/dist/minroot.sh "with $(sed -n 's/^dist: \([^,]*\),.*/\1/p' "$log")"
+		# the Debian package (make deb), in a copy of the same root
+		if ! ${MAKE:-make} -s deb >"$log" 2>&1; then
+			cat "$log"
+			echo "not ok - make deb failed"
+			failed=$((failed + 1))
+			continue
+		fi
+		tail -n 1 "$log"
+		run_tap dist tests/dist/deb.sh "with $(sed -n 's/^deb: \([^,]*\),.*/\1/p' "$log")"
 		;;
 	ansible)
 		run_tap ansible tests/ansible/run.sh "with $BIN"

@@ -46,10 +46,15 @@ $(LIBPCI_A): $(PCIUTILS_TARBALL)
 		$(PCIUTILS_SRC)/lib/types.h $(DIST_DIR)/include/pci/
 
 # The same sources and flags as ./passthrough, in their own build folder, with libpci's headers
-# from that source first on the include path.
+# from that source first on the include path, and the DSM layout's defaults: the binary reads
+# /usr/local/etc/passthrough.yaml and keeps its state in /usr/local/lib/passthrough with no -c
+# (DSM rebuilds /etc at boot); `install --systemd` still writes /etc/passthrough.yaml.
+DIST_CONFIG_FILE = /usr/local/etc/passthrough.yaml
+DIST_STATE_DIR   = /usr/local/lib/passthrough
 dist-bin: $(LIBPCI_A)
 	@test -f "$(LIBYAML_A)" || { echo "make dist needs libyaml.a (libyaml-dev)"; exit 1; }
 	$(MAKE) BUILD=$(DIST_DIR)/obj PROG=$(DIST_BIN) \
+		CONFIG_FILE=$(DIST_CONFIG_FILE) STATE_DIR=$(DIST_STATE_DIR) SYSTEMD_CONFIG_FILE=/etc/passthrough.yaml \
 		PT_INCLUDES=-I$(abspath $(DIST_DIR)/include) \
 		PT_LDLIBS="$(LIBYAML_A) $(abspath $(LIBPCI_A)) $$($(PKG_CONFIG) --libs libxml-2.0)" $(DIST_BIN)
 

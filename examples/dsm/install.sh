@@ -137,6 +137,8 @@ if [ "$rc" = 1 ]; then
 	echo "installed; doctor found a problem above (FAIL): see 'man passthrough', README 'Synology DSM 7.2'"
 else
 	echo "installed. Next: edit $root$config (example: /usr/local/share/doc/passthrough/examples/passthrough.yaml),"
-	echo "then: passthrough plan -c $config; passthrough apply -c $config"
+	# the bundle's binary reads /usr/local/etc/passthrough.yaml by default; the systemd layout's file needs -c
+	if [ "$layout" = --dsm ]; then echo "then: passthrough plan; passthrough apply"
+	else echo "then: passthrough plan -c $config; passthrough apply -c $config"; fi
 fi
 echo "undo: sh /usr/local/share/doc/passthrough/install.sh --uninstall${root:+ --root $root}"

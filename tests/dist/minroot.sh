@@ -1,5 +1,5 @@
 #!/bin/sh
-# minroot.sh: the DSM 7.2 bundle in a minimal Debian 12 root (debootstrap minbase plus libvirt0 and libxml2, no libyaml, no libpci, no compiler): its binary passes the CLI golden and install tests there, and its installer installs, finds a libvirt that is off the library path, and uninstalls byte for byte; prints TAP.
+# minroot.sh: the DSM 7.2 bundle in a minimal Debian 12 root (debootstrap minbase plus libvirt0 and libxml2, no libyaml, no libpci, no compiler): its binary passes the CLI golden and install tests there and reads /usr/local/etc/passthrough.yaml with no -c, and its installer installs, finds a libvirt that is off the library path, and uninstalls byte for byte; prints TAP.
 #   BUNDLE   the tarball (default: the one `make dist` writes)
 #   MINROOT  the cached root (default build/minroot; made once, ~30-60 s, from deb.debian.org)
 # Needs root, debootstrap and chroot, and deb.debian.org when the root is not cached yet;
@@ -100,6 +100,15 @@ if [ -f /usr/share/misc/pci.ids ]; then
 	done
 fi
 
+# The DSM defaults: with no -c the bundle's binary looks for /usr/local/etc/passthrough.yaml
+# (an /etc/passthrough.yaml, which DSM rebuilds, is not read).
+cp "$run/src/examples/passthrough.yaml" "$run/etc/passthrough.yaml"
+in_root "$b/bin/passthrough" validate >"$log" 2>&1
+if [ $? = 1 ] && grep -qx "passthrough: cannot open '/usr/local/etc/passthrough.yaml': No such file or directory" "$log"; then
+	report "the bundle's binary reads /usr/local/etc/passthrough.yaml by default, not /etc's" 1
+else report "the bundle's binary reads /usr/local/etc/passthrough.yaml by default, not /etc's" 0 "$log"; fi
+rm -f "$run/etc/passthrough.yaml"
+
 # The installer: a fake DSM 7 with VMM in the root; install, doctor, uninstall.
 mkdir -p "$run/etc.defaults" "$run/etc/libvirt/hooks" "$run/var/packages/Virtualization/conf/systemd"
 echo 'majorversion="7"' >"$run/etc.defaults/VERSION"
@@ -121,6 +130,11 @@ install_cycle() {   # install_cycle NAME: install, check, uninstall, compare; se
 		grep -q '^PASS  install ' "$log"; then
 		report "$1: install.sh installs under /usr/local, wires VMM, doctor says intact" 1
 	else report "$1: install.sh installs under /usr/local, wires VMM, doctor says intact" 0 "$log"; fi
+	# The bundle's binary reads the DSM layout's file with no -c (DSM rebuilds /etc).
+	in_root /usr/local/bin/passthrough validate >"$log" 2>&1
+	if [ $? = 0 ] && grep -q '^ok: 0 devices$' "$log" && [ ! -e "$run/etc/passthrough.yaml" ]; then
+		report "$1: validate with no -c reads the installed /usr/local/etc/passthrough.yaml" 1
+	else report "$1: validate with no -c reads the installed /usr/local/etc/passthrough.yaml" 0 "$log"; fi
 	out=$(in_root /usr/local/bin/passthrough --version --connect test:///default 2>&1)
 	in_root sh "$b/install.sh" --uninstall >"$log" 2>&1
 	rc=$?

@@ -167,7 +167,7 @@ test_errors_are_collected_and_sorted(void **state)
 		     "  a: { address: 1, vm: y }\n"
 		     "versoin: 1\n",
 		     "t.yaml:1:1: missing 'version: 1'\n"
-		     "t.yaml:2:33: unknown key 'colour' (expected one of: address, match, vm, state, on_stop, persistent, force, whole_group, power, reset, recover)\n"
+		     "t.yaml:2:33: unknown key 'colour' (expected one of: address, match, vm, state, on_stop, persistent, force, whole_group, power, reset, recover, count)\n"
 		     "t.yaml:3:17: invalid address '1' (expected DDDD:BB:SS.F or BB:SS.F in hex, e.g. 0000:07:00.0)\n"
 		     "t.yaml:4:1: unknown key 'versoin' (did you mean 'version'?)");
 }
@@ -570,7 +570,7 @@ static const struct refusal lifecycle_refusals[] = {
 	  .want = "t.yaml:3:1: unknown key 'vfio-pci' (did you mean 'vfio_pci'?)" },
 	{ .name = "disable_idle_d3 per device", .text = DEV "    vm: x\n    disable_idle_d3: true\n",
 	  .want = "t.yaml:6:5: unknown key 'disable_idle_d3' (expected one of: address, match, vm, state, "
-		  "on_stop, persistent, force, whole_group, power, reset, recover)" },
+		  "on_stop, persistent, force, whole_group, power, reset, recover, count)" },
 };
 
 static void

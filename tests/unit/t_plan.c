@@ -162,6 +162,27 @@ render(const struct pt_observed *obs, const struct pt_plan *p)
 	return s;
 }
 
+#define POOL_AB "  a: { match: { vendor: 8086, device: 10d3 }, vm: vm1 }\n" \
+		"  b: { match: { vendor: 8086, device: 10d3 }, vm: vm2 }\n"
+
+/* 00:02.0 on vfio-pci, bound there for pool entry b by an earlier apply (the journal's pool line). */
+static void
+mutate_bound_for_b(struct pt_observed *obs)
+{
+	for (size_t i = 0; i < obs->n_devs; i++) {
+		struct pt_pcidev *d = &obs->devs[i];
+
+		if (d->addr.bus == 0 && d->addr.slot == 2) {
+			free(d->driver);
+			free(d->driver_override);
+			d->driver = xstrdup("vfio-pci");
+			d->driver_override = xstrdup("vfio-pci");
+			d->pool_entry = xstrdup("b");
+		}
+	}
+	obs->vfio_pci_loaded = true;
+}
+
 static void
 mutate_vfio_unloaded(struct pt_observed *obs)
 {
@@ -880,6 +901,120 @@ static const struct plan_case cases[] = {
 	  .mutate = mutate_hook_stopped,
 	  .want = "check tpu 0000:00:02.0 (none) -> (none) +recover\n"
 	          "note: 'tpu': frigate_VM is not running: the attach waits until it starts\n" },
+	/* Pools: the bed's two 8086:10d3 NICs (00:02.0, and 01:00.0 behind a root port). */
+	{ .name = "pool: two entries, two VMs, nothing held: the lowest free address each, in file order",
+	  .fixture = "default",
+	  .yaml = POOL_AB,
+	  .doms = { { .name = "vm1", .running = true }, { .name = "vm2", .running = true } },
+	  .want = "check a 0000:00:02.0 (none) -> (none)\n"
+	          "set_override a 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind a 0000:00:02.0 e1000e -> (none)\n"
+	          "probe a 0000:00:02.0 (none) -> vfio-pci\n"
+	          "attach a 0000:00:02.0 (none) -> vm1 [live]\n"
+	          "check b 0000:01:00.0 (none) -> (none)\n"
+	          "set_override b 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind b 0000:01:00.0 e1000e -> (none)\n"
+	          "probe b 0000:01:00.0 (none) -> vfio-pci\n"
+	          "attach b 0000:01:00.0 (none) -> vm2 [live]\n"
+	          "note: pool 8086:10d3: 'a' gets 0000:00:02.0 (lowest free address); 'b' gets 0000:01:00.0 (lowest free address)\n" },
+	{ .name = "pool: an entry keeps the device its VM holds; the other takes what is left",
+	  .fixture = "default",
+	  .yaml = POOL_AB,
+	  .doms = { { .name = "vm1", .running = true }, { .name = "vm2", .running = true, .live = { "0000:00:02.0" } } },
+	  .want = "set_override b 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind b 0000:00:02.0 e1000e -> (none)\n"
+	          "probe b 0000:00:02.0 (none) -> vfio-pci\n"
+	          "check a 0000:01:00.0 (none) -> (none)\n"
+	          "set_override a 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind a 0000:01:00.0 e1000e -> (none)\n"
+	          "probe a 0000:01:00.0 (none) -> vfio-pci\n"
+	          "attach a 0000:01:00.0 (none) -> vm1 [live]\n"
+	          "note: pool 8086:10d3: 'a' gets 0000:01:00.0 (lowest free address); 'b' gets 0000:00:02.0 (keeps it: attached to vm2)\n" },
+	{ .name = "pool: a device in a stopped VM's definition is that VM's",
+	  .fixture = "default",
+	  .yaml = POOL_AB,
+	  .doms = { { .name = "vm1", .running = true }, { .name = "vm2", .have_config = true, .config = { "0000:00:02.0" } } },
+	  .want = "set_override b 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind b 0000:00:02.0 e1000e -> (none)\n"
+	          "probe b 0000:00:02.0 (none) -> vfio-pci\n"
+	          "check a 0000:01:00.0 (none) -> (none)\n"
+	          "set_override a 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind a 0000:01:00.0 e1000e -> (none)\n"
+	          "probe a 0000:01:00.0 (none) -> vfio-pci\n"
+	          "attach a 0000:01:00.0 (none) -> vm1 [live]\n"
+	          "note: 'b': vm2 is not running: the attach waits until it starts\n"
+	          "note: pool 8086:10d3: 'a' gets 0000:01:00.0 (lowest free address); 'b' gets 0000:00:02.0 (keeps it: in the definition of vm2)\n" },
+	{ .name = "pool: a device another VM holds (by hand) is never taken",
+	  .fixture = "default",
+	  .yaml = POOL_AB,
+	  .doms = { { .name = "hand", .running = true, .live = { "0000:00:02.0" } }, { .name = "vm1", .running = true },
+		    { .name = "vm2", .running = true } },
+	  .want = "check a 0000:01:00.0 (none) -> (none)\n"
+	          "set_override a 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind a 0000:01:00.0 e1000e -> (none)\n"
+	          "probe a 0000:01:00.0 (none) -> vfio-pci\n"
+	          "attach a 0000:01:00.0 (none) -> vm1 [live]\n"
+	          "error: 'b': no free PCI device matching 8086:10d3 is left for it (1 free, the other entries of its pool have it)\n"
+	          "note: pool 8086:10d3: 'a' gets 0000:01:00.0 (lowest free address); 'b' gets none\n" },
+	{ .name = "pool: what apply bound for an entry stays its while no VM holds it (the journal)",
+	  .fixture = "default",
+	  .yaml = POOL_AB,
+	  .doms = { { .name = "vm1" }, { .name = "vm2" } },
+	  .mutate = mutate_bound_for_b,
+	  .want = "set_override a 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind a 0000:01:00.0 e1000e -> (none)\n"
+	          "probe a 0000:01:00.0 (none) -> vfio-pci\n"
+	          "note: 'a': vm1 is not running: the attach waits until it starts\n"
+	          "note: 'b': vm2 is not running: the attach waits until it starts\n"
+	          "note: pool 8086:10d3: 'a' gets 0000:01:00.0 (lowest free address); 'b' gets 0000:00:02.0 (keeps it: bound to vfio-pci for it)\n" },
+	{ .name = "pool: an address entry's device is not the pool's",
+	  .fixture = "default",
+	  .yaml = POOL_AB "  pinned: { address: 00:02.0, state: bound }\n",
+	  .doms = { { .name = "vm1", .running = true }, { .name = "vm2", .running = true } },
+	  .want = "set_override pinned 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind pinned 0000:00:02.0 e1000e -> (none)\n"
+	          "probe pinned 0000:00:02.0 (none) -> vfio-pci\n"
+	          "check a 0000:01:00.0 (none) -> (none)\n"
+	          "set_override a 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind a 0000:01:00.0 e1000e -> (none)\n"
+	          "probe a 0000:01:00.0 (none) -> vfio-pci\n"
+	          "attach a 0000:01:00.0 (none) -> vm1 [live]\n"
+	          "error: 'b': no free PCI device matching 8086:10d3 is left for it (1 free, the other entries of its pool have it)\n"
+	          "note: pool 8086:10d3: 'a' gets 0000:01:00.0 (lowest free address); 'b' gets none\n" },
+	{ .name = "count: 2 gives both to one VM, named by address order",
+	  .fixture = "default",
+	  .yaml = "  nics: { match: { vendor: 8086, device: 10d3 }, count: 2, vm: vm1 }\n",
+	  .doms = { { .name = "vm1", .running = true } },
+	  .want = "check nics[0] 0000:00:02.0 (none) -> (none)\n"
+	          "set_override nics[0] 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind nics[0] 0000:00:02.0 e1000e -> (none)\n"
+	          "probe nics[0] 0000:00:02.0 (none) -> vfio-pci\n"
+	          "attach nics[0] 0000:00:02.0 (none) -> vm1 [live]\n"
+	          "check nics[1] 0000:01:00.0 (none) -> (none)\n"
+	          "set_override nics[1] 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind nics[1] 0000:01:00.0 e1000e -> (none)\n"
+	          "probe nics[1] 0000:01:00.0 (none) -> vfio-pci\n"
+	          "attach nics[1] 0000:01:00.0 (none) -> vm1 [live]\n"
+	          "note: pool 8086:10d3: 'nics[0]' gets 0000:00:02.0 (lowest free address); 'nics[1]' gets 0000:01:00.0 (lowest free address)\n" },
+	{ .name = "count: 3 with two present: an error for the entry, the two found still planned",
+	  .fixture = "default",
+	  .yaml = "  nics: { match: { vendor: 8086, device: 10d3 }, count: 3, state: bound }\n",
+	  .want = "set_override nics[0] 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind nics[0] 0000:00:02.0 e1000e -> (none)\n"
+	          "probe nics[0] 0000:00:02.0 (none) -> vfio-pci\n"
+	          "set_override nics[1] 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind nics[1] 0000:01:00.0 e1000e -> (none)\n"
+	          "probe nics[1] 0000:01:00.0 (none) -> vfio-pci\n"
+	          "error: 'nics': count: 3, but only 2 free PCI devices match 8086:10d3 (see 'passthrough plan')\n"
+	          "note: pool 8086:10d3: 'nics[0]' gets 0000:00:02.0 (lowest free address); 'nics[1]' gets 0000:01:00.0 (lowest free address); 'nics' gets none\n" },
+	{ .name = "count: all takes every free one",
+	  .fixture = "default",
+	  .yaml = "  nics: { match: { vendor: 8086, device: 10d3 }, count: all, state: bound }\n",
+	  .doms = { { .name = "hand", .running = true, .live = { "0000:01:00.0" } } },
+	  .want = "set_override nics[0] 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind nics[0] 0000:00:02.0 e1000e -> (none)\n"
+	          "probe nics[0] 0000:00:02.0 (none) -> vfio-pci\n"
+	          "note: pool 8086:10d3: 'nics[0]' gets 0000:00:02.0 (lowest free address)\n" },
 };
 
 static void

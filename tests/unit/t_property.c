@@ -19,7 +19,7 @@ static const char *const host_drivers[] = { "e1000e", "ixgbe", "ahci", "snd_hda_
 
 /* xorshift64*: the same seed gives the same cases on every machine. */
 static uint64_t rng;
-static unsigned long cases_with_steps, steps_total, cases_with_errors, released_driverless;
+static unsigned long cases_with_steps, steps_total, cases_with_errors, released_driverless, pools_checked;
 
 static unsigned
 roll(unsigned n)
@@ -140,6 +140,7 @@ random_config(const struct host *h, struct pt_config *cfg)
 			e->address = h->obs.devs[i].addr;
 		}
 		if (!e->has_address || roll(3) == 0) {
+			e->match.fields = PT_MATCH_VENDOR | PT_MATCH_DEVICE;
 			e->match.vendor = h->obs.devs[i].vendor;
 			e->match.device = roll(8) ? h->obs.devs[i].device : 0x10ff; /* sometimes nothing matches */
 		}
@@ -153,8 +154,26 @@ random_config(const struct host *h, struct pt_config *cfg)
 		}
 		e->force = roll(8) == 0;
 		e->whole_group = roll(6) == 0;
+		e->count = 1;
+		/* ids repeat, so entries with the same match make pools; some take more than one */
+		if (!e->has_address && roll(4) == 0) {
+			e->has_count = true;
+			e->count_all = roll(4) == 0;
+			e->count = e->count_all ? 0 : 1 + roll(3);
+		}
 		cfg->n_devices++;
 	}
+	pt_config_make_pools(cfg);
+}
+
+/* The slot that has the device at addr in plan p's assignment, or NULL. */
+static const struct pt_slot *
+slot_at(const struct pt_plan *p, const struct pt_pciaddr *addr)
+{
+	for (size_t i = 0; i < p->assignment.n_slots; i++)
+		if (p->assignment.slots[i].dev && pt_pciaddr_cmp(&p->assignment.slots[i].dev->addr, addr) == 0)
+			return &p->assignment.slots[i];
+	return NULL;
 }
 
 static struct pt_pcidev *
@@ -233,6 +252,9 @@ carry_out(struct host *h, const struct pt_plan *plan, const char *label)
 							   : h->native[i]);
 			if (!st->to)   /* back to the host: apply writes down whether a driver took it */
 				h->journal[i] = !d->driver;
+			/* and for whom a pool member's device was bound (the journal's pool line) */
+			free(d->pool_entry);
+			d->pool_entry = st->flags & PT_STEP_POOL ? xstrndup(st->device, strcspn(st->device, "[")) : NULL;
 			break;
 		case PT_STEP_ATTACH:
 			dom = dom_named(h, st->domain);
@@ -243,6 +265,10 @@ carry_out(struct host *h, const struct pt_plan *plan, const char *label)
 				dom->live[dom->n_live++].addr = d->addr;
 			if (st->flags & PT_STEP_CONFIG)
 				dom->config[dom->n_config++].addr = d->addr;
+			if (st->flags & PT_STEP_POOL) {
+				free(d->pool_entry);
+				d->pool_entry = xstrndup(st->device, strcspn(st->device, "["));
+			}
 			break;
 		case PT_STEP_DETACH:
 			dom = dom_named(h, st->domain);
@@ -362,8 +388,20 @@ check_case(unsigned long seed)
 			continue;
 		d = dev_at(&h, &st->addr, &i);
 		/* the entry the step is for: the device's own, or the whole_group entry taking it */
-		e = st->flags & PT_STEP_MEMBER ? pt_config_find(&cfg, st->device) : pt_claim_of(&cfg, &h.obs, d);
-		if (!e || (st->flags & PT_STEP_MEMBER && (!e->whole_group || pt_claim_of(&cfg, &h.obs, d)))) {
+		{
+			const struct pt_slot *own = slot_at(&p1, &d->addr);
+			const struct pt_slot *named = NULL;
+
+			for (size_t k = 0; k < p1.assignment.n_slots; k++)
+				if (strcmp(p1.assignment.slots[k].name, st->device) == 0)
+					named = &p1.assignment.slots[k];
+			e = st->flags & PT_STEP_MEMBER ? (named ? named->entry : NULL) : own ? own->entry : NULL;
+			if (!(st->flags & PT_STEP_MEMBER) && own && strcmp(own->name, st->device) != 0)
+				e = NULL;   /* a step for one slot on another's device */
+			if (st->flags & PT_STEP_MEMBER && own)
+				e = NULL;   /* a member another entry has */
+		}
+		if (!e || (st->flags & PT_STEP_MEMBER && !e->whole_group)) {
 			describe(&h, &cfg, &p1);
 			fail_msg("%s: step %zu touches %02x:%02x.%x, which the file does not give it", label, s,
 				 d->addr.bus, d->addr.slot, d->addr.func);
@@ -406,14 +444,26 @@ check_case(unsigned long seed)
 	/* Released means on a host driver: an entry given back to the host that is on no driver
 	 * afterwards is never converged, it is a no_host_driver problem; and that is the only
 	 * problem carrying out a plan may bring. */
-	for (size_t i = 0; i < cfg.n_devices; i++) {
-		const struct pt_device *e = &cfg.devices[i];
-		const struct pt_problem *pr = pt_plan_problem_of(&p2, e);
-		char *err = NULL;
-		const struct pt_pcidev *d = pt_resolve_device(e, &h.obs, &err);
+	/* Stable: the second plan gives every slot the device the first gave it. */
+	for (size_t i = 0; i < p2.assignment.n_slots; i++) {
+		const struct pt_slot *s2 = &p2.assignment.slots[i];
+		const struct pt_slot *s1 = s2->dev ? slot_at(&p1, &s2->dev->addr) : NULL;
 
-		free(err);
-		if (e->state != PT_STATE_RELEASED || !d || d->driver || pt_plan_problem_of(&p1, e))
+		if (s2->dev && (!s1 || strcmp(s1->name, s2->name) != 0)) {
+			describe(&h, &cfg, &p2);
+			fail_msg("%s: the assignment moved: %02x:%02x.%x was '%s', is '%s' after carrying out", label,
+				 s2->dev->addr.bus, s2->dev->addr.slot, s2->dev->addr.func, s1 ? s1->name : "(none)",
+				 s2->name);
+		}
+		pools_checked += s2->entry->pool >= 0 && s2->dev;
+	}
+	for (size_t i = 0; i < p2.assignment.n_slots; i++) {
+		const struct pt_slot *slot = &p2.assignment.slots[i];
+		const struct pt_device *e = slot->entry;
+		const struct pt_problem *pr = pt_plan_problem_of(&p2, slot->name);
+		const struct pt_pcidev *d = slot->dev;
+
+		if (e->state != PT_STATE_RELEASED || !d || d->driver || pt_plan_problem_of(&p1, slot->name))
 			continue;
 		released_driverless++;
 		if (!pr || pr->kind != PT_PROBLEM_NO_HOST_DRIVER) {
@@ -460,11 +510,13 @@ test_random_cases(void **state)
 	for (unsigned long seed = first; seed < first + n; seed++)
 		check_case(seed);
 	printf("# %lu random cases, seeds %lu..%lu (PT_PROPERTY_SEED, PT_PROPERTY_CASES): %lu with steps "
-	       "(%lu steps), %lu with refusals, %lu released entries left on no driver\n", n, first, first + n - 1,
-	       cases_with_steps, steps_total, cases_with_errors, released_driverless);
+	       "(%lu steps), %lu with refusals, %lu released entries left on no driver, %lu pool slots kept\n", n,
+	       first, first + n - 1, cases_with_steps, steps_total, cases_with_errors, released_driverless,
+	       pools_checked);
 	/* a generator that stopped producing work would make every property hold for nothing */
 	assert_true(cases_with_steps > n / 4);
 	assert_true(released_driverless > n / 100);
+	assert_true(pools_checked > n / 10);
 }
 
 int
