@@ -226,10 +226,9 @@ parse_device(const struct pt_ynode *name, const struct pt_ynode *map, struct pt_
 		r = get_time(map, "last_error_at", &d->last_error_at);
 	if (!r)
 		r = get_time(map, "failures", &failures);
-	if (!r && failures > UINT32_MAX)
-		r = -EINVAL;
 	if (!r)
-		d->failures = (unsigned)failures;
+		r = failures > UINT32_MAX ? -EINVAL : 0;
+	d->failures = r ? 0 : (unsigned)failures;
 	if (!r)
 		r = get_time(map, "last_success", &d->last_success);
 	if (!r)
