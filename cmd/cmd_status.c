@@ -83,9 +83,9 @@ ago(char *buf, size_t n, time_t now, int64_t t)
 
 	if (d < 90)
 		snprintf(buf, n, "%lld s", d);
-	else if (d < 90 * 60)
+	else if (d < 90LL * 60)
 		snprintf(buf, n, "%lld min", d / 60);
-	else if (d < 48 * 3600)
+	else if (d < 48LL * 3600)
 		snprintf(buf, n, "%lld h", d / 3600);
 	else
 		snprintf(buf, n, "%lld days", d / 86400);

@@ -8,7 +8,7 @@
 
 #define PT_HISTORY_VERSION 1
 /* A larger state file is not read (rebuilt). */
-#define PT_HISTORY_MAX_BYTES (1024 * 1024)
+#define PT_HISTORY_MAX_BYTES ((size_t)1 << 20)
 
 /* One device's history; times are seconds since the epoch, 0 for never. */
 struct pt_hist_device {
