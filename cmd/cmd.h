@@ -43,7 +43,7 @@ struct pt_option {
 
 /* Global options, and the shared command options (cmd/options.c). */
 extern const struct pt_option pt_opt_config, pt_opt_sysfs_root, pt_opt_proc_root, pt_opt_connect,
-	pt_opt_json, pt_opt_verbose, pt_opt_quiet, pt_opt_help, pt_opt_version;
+	pt_opt_state_dir, pt_opt_metrics_file, pt_opt_json, pt_opt_verbose, pt_opt_quiet, pt_opt_help, pt_opt_version;
 extern const struct pt_option pt_opt_vm, pt_opt_dry_run, pt_opt_root, pt_opt_lock_file,
 	pt_opt_lock_timeout, pt_opt_host_only;
 /* NULL-terminated, in the order help shows them. */
@@ -58,6 +58,7 @@ struct pt_opt_given {
 struct pt_ctx {
 	const char *config_path;
 	struct pt_host host;
+	const char *metrics_file;      /* --metrics-file, or NULL */
 	bool json;
 	bool quiet;
 	int verbose;

@@ -62,13 +62,19 @@ spawn_worker(const struct pt_ctx *ctx, const char *vm, bool wait_running)
 	const char *argv[] = {
 		"passthrough", "apply", "-c", ctx->config_path, "--sysfs-root", ctx->host.sysfs_root,
 		"--proc-root", ctx->host.proc_root, "--connect", ctx->host.libvirt_uri,
-		"--lock-file", ctx->host.lock_file, "--vm", vm,
-		wait_running ? "--wait-running" : NULL, WORKER_WAIT_RUNNING, NULL,
+		"--lock-file", ctx->host.lock_file, "--state-dir", ctx->host.state_dir, "--vm", vm,
+		wait_running ? "--wait-running" : NULL, WORKER_WAIT_RUNNING, NULL, NULL, NULL,
 	};
 
 	if (n <= 0)
 		return pt_neg_errno();
 	self[n] = '\0';
+	if (ctx->metrics_file) {
+		size_t i = wait_running ? 18 : 16;
+
+		argv[i] = "--metrics-file";
+		argv[i + 1] = ctx->metrics_file;
+	}
 	return pt_child_spawn_detached(self, argv);
 }
 

@@ -1,7 +1,9 @@
 /* cmd_status.c: `passthrough status`: per declared device, desired and actual state, converged or why not. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd/cmd.h"
 #include "cmd/json.h"
@@ -9,6 +11,7 @@
 #include "model/xalloc.h"
 #include "reconcile/observe_sysfs.h"
 #include "reconcile/plan.h"
+#include "reconcile/statefile.h"
 
 struct row {
 	const struct pt_device *entry;
@@ -76,6 +79,91 @@ print_power(const struct pt_device *e, const struct pt_pcidev *d)
 	free(power);
 }
 
+/* "3 h", "12 min", "40 s", "2 days": how long ago t was. */
+static void
+ago(char *buf, size_t n, time_t now, int64_t t)
+{
+	long long d = now > t ? (long long)now - t : 0;
+
+	if (d < 90)
+		snprintf(buf, n, "%lld s", d);
+	else if (d < 90LL * 60)
+		snprintf(buf, n, "%lld min", d / 60);
+	else if (d < 48LL * 3600)
+		snprintf(buf, n, "%lld h", d / 3600);
+	else
+		snprintf(buf, n, "%lld days", d / 86400);
+}
+
+/* "03:12" within the last day, else "2024-05-01 03:12" (local time). */
+static void
+clock_of(char *buf, size_t n, time_t now, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!localtime_r(&tt, &tm) || !strftime(buf, n, now - tt < 86400 ? "%H:%M" : "%Y-%m-%d %H:%M", &tm))
+		snprintf(buf, n, "%lld", (long long)t);
+}
+
+/* A time as JSON: seconds since the epoch, or null for never. */
+static void
+json_time(const char *member, int64_t t)
+{
+	if (t)
+		printf(",\"%s\":%lld", member, (long long)t);
+	else
+		printf(",\"%s\":null", member);
+}
+
+/* What state.json says of the entry `name` (hist may be NULL): a few lines of text, or the
+ * "history" JSON member (null when there is no record). */
+static void
+print_history(const struct pt_history *hist, const char *name, bool json)
+{
+	const struct pt_hist_device *d = hist ? pt_history_find(hist, name) : NULL;
+	time_t now = time(NULL);
+	char a[32], c[32];
+
+	if (json) {
+		printf(",\"history\":");
+		if (!d) {
+			printf("null");
+			return;
+		}
+		printf("{\"converged\":%s", d->converged ? "true" : "false");
+		json_time("since", d->since);
+		printf(",\"last_change\":");
+		pt_json_string(stdout, d->last_change);
+		json_time("last_change_at", d->last_change_at);
+		printf(",\"last_error\":");
+		pt_json_string(stdout, d->last_error);
+		json_time("last_error_at", d->last_error_at);
+		printf(",\"failures\":%u", d->failures);
+		json_time("last_success", d->last_success);
+		json_time("checked", d->checked);
+		printf("}");
+		return;
+	}
+	if (!d)
+		return;
+	ago(a, sizeof(a), now, d->since);
+	ago(c, sizeof(c), now, d->checked);
+	printf("    history:  %s since %s (last pass %s ago)\n", d->converged ? "converged" : "failing", a, c);
+	if (d->last_change) {
+		clock_of(a, sizeof(a), now, d->last_change_at);
+		printf("    changed:  %s %s\n", a, d->last_change);
+	}
+	if (d->last_error) {
+		clock_of(a, sizeof(a), now, d->last_error_at);
+		if (d->failures)
+			printf("    error:    last error %s: %s (%u pass%s in a row)\n", a, d->last_error, d->failures,
+			       d->failures == 1 ? "" : "es");
+		else
+			printf("    error:    last error %s: %s\n", a, d->last_error);
+	}
+}
+
 static int
 status_run(struct pt_ctx *ctx, int argc, char **argv)
 {
@@ -84,8 +172,9 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 	struct pt_plan plan;
 	struct row *rows;
 	size_t pending = 0, n_rows;
-	char *idle_d3;
+	char *idle_d3, *state_path, *state_err = NULL;
 	bool idle_d3_ok;
+	struct pt_history hist;
 	int r;
 
 	(void)argc;
@@ -93,6 +182,12 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 	r = pt_load_and_observe(ctx, true, &cfg, &obs);
 	if (r)
 		return r;
+	state_path = pt_state_path(&ctx->host);
+	r = state_path ? pt_state_load(state_path, &hist, &state_err) : -ENOENT;
+	if (r < 0 && r != -ENOENT)
+		fprintf(stderr, "passthrough: warning: %s; no history shown\n", state_err);
+	free(state_err);
+	free(state_path);
 	pt_plan_compute(&cfg, &obs, NULL, &plan);
 	n_rows = plan.assignment.n_slots;
 	rows = xcalloc(n_rows ? n_rows : 1, sizeof(*rows));
@@ -132,8 +227,10 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 			pt_json_power(stdout, row->dev);
 			printf(",\"want_power\":");
 			pt_json_string(stdout, row->entry->power_on ? "on" : NULL);
-			printf(",\"want_reset\":\"%s\",\"want_recover\":\"%s\"}", pt_reset_name(row->entry->reset),
+			printf(",\"want_reset\":\"%s\",\"want_recover\":\"%s\"", pt_reset_name(row->entry->reset),
 			       pt_recover_name(row->entry->recover));
+			print_history(r == 0 ? &hist : NULL, row->slot->name, true);
+			printf("}");
 		}
 		printf("],\"vfio_pci\":{\"loaded\":%s,\"disable_idle_d3_in_force\":", obs.vfio_pci_loaded ? "true" : "false");
 		pt_json_tri(stdout, obs.vfio_idle_d3);
@@ -165,6 +262,7 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 				print_power(row->entry, row->dev);
 			if (row->why)
 				printf("    why:      %s\n", row->why);
+			print_history(r == 0 ? &hist : NULL, row->slot->name, false);
 		}
 		if (idle_d3)
 			printf("vfio-pci disable_idle_d3: %s\n", idle_d3);
@@ -180,6 +278,8 @@ status_run(struct pt_ctx *ctx, int argc, char **argv)
 	}
 	free(rows);
 	free(idle_d3);
+	if (r == 0)
+		pt_history_done(&hist);
 	pt_plan_done(&plan);
 	pt_observed_done(&obs);
 	pt_config_done(&cfg);
@@ -201,6 +301,9 @@ const struct pt_cmd pt_cmd_status = {
 	"file declares vfio_pci: { disable_idle_d3 }, whether that value is the one in force\n"
 	"(known only when apply loaded vfio-pci itself: its parameter file shows the last value\n"
 	"written, which takes effect only when the module is loaded again).\n"
+	"From state.json under --state-dir, what the last passes (apply, the hook, watch) saw:\n"
+	"converged or failing and since when, the last change and the last error with their\n"
+	"times, and how many passes in a row failed (--json: \"history\", null when none).\n"
 	"\n"
 	"Exit status: 0 every device converged, 1 some device is not (or an error),\n"
 	"64 usage error.\n",

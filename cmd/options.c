@@ -4,6 +4,7 @@
 
 #include "cmd/cmd.h"
 #include "reconcile/lock.h"
+#include "reconcile/statefile.h"
 
 #ifndef PT_CONFIG_FILE
 #define PT_CONFIG_FILE "/etc/passthrough.yaml"
@@ -34,6 +35,15 @@ const struct pt_option pt_opt_connect = {
 	.name = "connect", .type = PT_OPT_STRING, .arg = "URI", .def = PT_LIBVIRT_URI,
 	.help = "libvirt connection", PT_CTX_FIELD(host.libvirt_uri),
 };
+const struct pt_option pt_opt_state_dir = {
+	.name = "state-dir", .type = PT_OPT_STRING, .arg = "DIR", .def = PT_STATE_DIR,
+	.help = "where each pass keeps state.json (each device's history)", PT_CTX_FIELD(host.state_dir),
+};
+const struct pt_option pt_opt_metrics_file = {
+	.name = "metrics-file", .type = PT_OPT_STRING, .arg = "FILE",
+	.help = "write Prometheus metrics there after each pass (else metrics_file: in the file)",
+	PT_CTX_FIELD(metrics_file),
+};
 const struct pt_option pt_opt_json = {
 	.name = "json", .type = PT_OPT_FLAG, .help = "machine-readable output on stdout", PT_CTX_FIELD(json),
 };
@@ -53,7 +63,8 @@ const struct pt_option pt_opt_version = {
 };
 
 const struct pt_option *const pt_global_options[] = {
-	&pt_opt_config, &pt_opt_sysfs_root, &pt_opt_proc_root, &pt_opt_connect, &pt_opt_json,
+	&pt_opt_config, &pt_opt_sysfs_root, &pt_opt_proc_root, &pt_opt_connect, &pt_opt_state_dir,
+	&pt_opt_metrics_file, &pt_opt_json,
 	&pt_opt_verbose, &pt_opt_quiet, &pt_opt_help, &pt_opt_version, NULL,
 };
 

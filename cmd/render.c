@@ -197,6 +197,12 @@ pt_report_pass(const struct pt_reconcile_result *res, const struct pt_report *re
 		pt_say(rep, LOG_WARNING, "warning: %s", res->obs.warnings[i]);
 	if (res->record_error)
 		pt_say(rep, LOG_WARNING, "warning: %s; the hook hands title matches to its worker", res->record_error);
+	/* said once, on stderr too: nothing else would tell */
+	if (res->state_warning)
+		pt_say(&(const struct pt_report){ true, false }, LOG_WARNING, "warning: %s", res->state_warning);
+	if (res->state_error)
+		pt_say(&(const struct pt_report){ true, false }, LOG_WARNING, "warning: %s (the pass goes on)",
+		       res->state_error);
 	for (size_t i = 0; i < res->plan.n_problems; i++)
 		pt_say(&errors_only, LOG_ERR, "%s", res->plan.problems[i].message);
 	if (res->error)
@@ -235,6 +241,7 @@ pt_reconcile_opts_of(const struct pt_ctx *ctx)
 		.lock_timeout_ms = ctx->lock_timeout_s * 1000,
 		.apply = PT_APPLY_OPTS_DEFAULT,
 		.report = pt_report_step,
+		.metrics_file = ctx->metrics_file,
 	};
 }
 

@@ -17,7 +17,8 @@ struct parser {
 	struct pt_config cfg;
 };
 
-static const char *const top_keys[] = { "version", "devices", "vfio_pci", NULL };
+static const char *const top_keys[] = { "version", "devices", "vfio_pci", "notify", "metrics_file", NULL };
+static const char *const notify_keys[] = { "command", "on", "timeout", NULL };
 static const char *const vfio_pci_keys[] = { "disable_idle_d3", NULL };
 static const char *const device_keys[] = {
 	"address", "match", "vm", "state", "on_stop", "persistent", "force", "whole_group", "power",
@@ -705,6 +706,102 @@ parse_vfio_pci(struct parser *p, const struct pt_ynode *key, const struct pt_yno
 	}
 }
 
+/* The top-level `notify:` map: { command: [ARGV...], on: [failure, recovery], timeout: S }. */
+static void
+parse_notify(struct parser *p, const struct pt_ynode *key, const struct pt_ynode *map)
+{
+	struct pt_notify *n = &p->cfg.notify;
+	const struct pt_ynode *command = NULL, *on = NULL;
+
+	n->line = key->line;
+	n->col = key->col;
+	n->timeout_s = PT_NOTIFY_TIMEOUT_S;
+	if (!tag_ok(p, map, VT_MAPPING, "'notify'"))
+		return;
+	if (map->kind != PT_YNODE_MAPPING) {
+		error_at(p, map, "'notify' must be a mapping like { command: [/usr/local/bin/notify-me] }, not %s",
+			 pt_ynode_kind_name(map));
+		return;
+	}
+	for (size_t i = 0; i < map->n_pairs; i++) {
+		const struct pt_ynode *k = map->pairs[i].key, *v = map->pairs[i].value;
+
+		if (!key_ok(p, map, i, "key"))
+			continue;
+		if (strcmp(k->value, "command") == 0) {
+			command = v;
+		} else if (strcmp(k->value, "on") == 0) {
+			on = v;
+		} else if (strcmp(k->value, "timeout") == 0) {
+			unsigned long t;
+			char *end;
+
+			if (!value_ok(p, "timeout", v, VT_NUMBER))
+				continue;
+			t = strtoul(v->value, &end, 10);
+			if (*end || v->value[0] == '-' || t < 1 || t > PT_NOTIFY_TIMEOUT_MAX_S)
+				error_at(p, v, "'timeout' takes seconds, 1 to %d, not '%s'", PT_NOTIFY_TIMEOUT_MAX_S, v->value);
+			else
+				n->timeout_s = (unsigned)t;
+		} else {
+			unknown_key(p, k, notify_keys);
+		}
+	}
+	if (!command) {
+		error_at(p, map, "'notify' needs 'command: [PROGRAM, ARGS...]'");
+		return;
+	}
+	if (command->kind != PT_YNODE_SEQUENCE || command->n_items == 0 || command->tag) {
+		error_at(p, command, "'command' must be a list like [/usr/local/bin/notify-me, --to, admin] "
+			 "(run without a shell), not %s", pt_ynode_kind_name(command));
+		return;
+	}
+	if (!on) {
+		n->on_failure = n->on_recovery = true;
+	} else if (on->kind != PT_YNODE_SEQUENCE || on->n_items == 0 || on->tag) {
+		error_at(p, on, "'on' must be a list of failure and recovery, not %s", pt_ynode_kind_name(on));
+	} else {
+		for (size_t i = 0; i < on->n_items; i++) {
+			const struct pt_ynode *e = on->items[i];
+
+			if (!value_ok(p, "on", e, VT_STRING))
+				continue;
+			if (strcmp(e->value, "failure") == 0)
+				n->on_failure = true;
+			else if (strcmp(e->value, "recovery") == 0)
+				n->on_recovery = true;
+			else
+				error_at(p, e, "unknown event '%s' in 'on' (expected failure or recovery)", e->value);
+		}
+	}
+	n->command = xcalloc(command->n_items + 1, sizeof(*n->command));
+	for (size_t i = 0; i < command->n_items; i++) {
+		const struct pt_ynode *e = command->items[i];
+
+		if (!value_ok(p, "command", e, VT_STRING))
+			continue;
+		if (i == 0 && !e->value[0])
+			error_at(p, e, "the program in 'command' is empty");
+		n->command[i] = xstrdup(e->value);
+	}
+	for (size_t i = 0; i < command->n_items; i++)
+		if (!n->command[i])
+			n->command[i] = xstrdup("");
+}
+
+/* The top-level `metrics_file:`: an absolute path. */
+static void
+parse_metrics_file(struct parser *p, const struct pt_ynode *v)
+{
+	if (!value_ok(p, "metrics_file", v, VT_STRING))
+		return;
+	if (v->value[0] != '/') {
+		error_at(p, v, "'metrics_file' must be an absolute path, not '%s'", v->value);
+		return;
+	}
+	p->cfg.metrics_file = xstrdup(v->value);
+}
+
 static void
 parse_root(struct parser *p, const struct pt_ynode *root)
 {
@@ -734,6 +831,10 @@ parse_root(struct parser *p, const struct pt_ynode *root)
 		} else if (strcmp(k->value, "vfio_pci") == 0) {
 			vfio_key = k;
 			vfio = root->pairs[i].value;
+		} else if (strcmp(k->value, "notify") == 0) {
+			parse_notify(p, k, root->pairs[i].value);
+		} else if (strcmp(k->value, "metrics_file") == 0) {
+			parse_metrics_file(p, root->pairs[i].value);
 		} else {
 			unknown_key(p, k, top_keys);
 		}
@@ -794,6 +895,10 @@ pt_config_done(struct pt_config *cfg)
 	for (size_t i = 0; i < cfg->n_pools; i++)
 		free(cfg->pools[i].members);
 	free(cfg->pools);
+	for (size_t i = 0; cfg->notify.command && cfg->notify.command[i]; i++)
+		free(cfg->notify.command[i]);
+	free(cfg->notify.command);
+	free(cfg->metrics_file);
 	free(cfg->file);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -100,10 +100,22 @@ struct pt_vfio_params {
 	unsigned line, col;          /* where `vfio_pci` is in the file (0 when absent) */
 };
 
+/* Notifications (top-level `notify:`): a command run when a device fails or recovers. */
+#define PT_NOTIFY_TIMEOUT_S 10
+#define PT_NOTIFY_TIMEOUT_MAX_S 300
+struct pt_notify {
+	char **command;              /* argv (NULL-terminated), or NULL when there is no notify */
+	bool on_failure, on_recovery;
+	unsigned timeout_s;          /* it is killed after this long */
+	unsigned line, col;          /* where `notify` is in the file (0 when absent) */
+};
+
 struct pt_config {
 	char *file;                  /* the name used in messages */
 	unsigned version;
 	struct pt_vfio_params vfio_pci;
+	struct pt_notify notify;
+	char *metrics_file;          /* top-level `metrics_file:` (an absolute path), or NULL */
 	struct pt_device *devices;   /* in file order */
 	size_t n_devices;
 	struct pt_pool *pools;       /* in the file order of their first members */

@@ -30,8 +30,10 @@ command_line(const char *const *argv)
 	return s;
 }
 
-int
-pt_child_run(const char *const *argv, unsigned timeout_ms, char **reterr)
+/* pt_child_run() with stdin from in_fd (-1: /dev/null); group: the child leads its own process
+ * group, all of which the bound kills (a script's own children too). */
+static int
+run(const char *const *argv, int in_fd, bool group, unsigned timeout_ms, char **reterr)
 {
 	char said[512] = "", *line, *cmd;
 	size_t len = 0;
@@ -60,8 +62,10 @@ pt_child_run(const char *const *argv, unsigned timeout_ms, char **reterr)
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
+		if (group)
+			setpgid(0, 0);
 		if (null >= 0) {
-			dup2(null, STDIN_FILENO);
+			dup2(in_fd >= 0 ? in_fd : null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);
 		}
 		dup2(fds[1], STDERR_FILENO);
@@ -77,7 +81,7 @@ pt_child_run(const char *const *argv, unsigned timeout_ms, char **reterr)
 		if (w == pid || (w < 0 && errno != EINTR))
 			break;
 		if (waited >= timeout_ms) {
-			kill(pid, SIGKILL);
+			kill(group ? -pid : pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 				;
 			close(fds[0]);
@@ -115,6 +119,62 @@ pt_child_run(const char *const *argv, unsigned timeout_ms, char **reterr)
 			    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), *line ? ": " : "", line);
 	free(cmd);
 	return -EIO;
+}
+
+int
+pt_child_run(const char *const *argv, unsigned timeout_ms, char **reterr)
+{
+	return run(argv, -1, false, timeout_ms, reterr);
+}
+
+int
+pt_child_run_detached(const char *const *argv, char *const *env, const char *input, unsigned timeout_ms,
+		      const char *what)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return pt_neg_errno();
+	if (pid == 0) {
+		size_t len = input ? strlen(input) : 0;
+		char *err = NULL;
+		int in[2], null;
+
+		if (setsid() < 0 || fork() != 0)
+			_exit(0); /* the middle child exits at once: the runner is nobody's child */
+		signal(SIGPIPE, SIG_IGN);
+		null = open("/dev/null", O_RDWR);
+		if (null < 0)
+			_exit(127);
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		closefrom(STDERR_FILENO + 1);
+		for (size_t i = 0; env && env[i]; i++)
+			putenv(env[i]);
+		/* the input waits in the pipe (a pipe holds 64 KiB; an event is far smaller) */
+		if (pipe2(in, O_CLOEXEC) < 0)
+			_exit(127);
+		fcntl(in[1], F_SETFL, O_NONBLOCK);
+		for (size_t off = 0; off < len;) {
+			ssize_t n = write(in[1], input + off, len - off);
+
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+		close(in[1]);
+		if (run(argv, in[0], true, timeout_ms, &err) < 0) {
+			syslog(LOG_WARNING, "%s: %s", what, err);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return pt_neg_errno();
+	return 0;
 }
 
 int

@@ -13,6 +13,17 @@
 int pt_child_run(const char *const *argv, unsigned timeout_ms, char **reterr);
 
 /*
+ * Runs argv as pt_child_run() does (its own process group, all of it killed after
+ * timeout_ms), but fully detached: double fork and setsid, so that the caller never waits for
+ * it. input (or nothing) is on its stdin; env ("NAME=value", NULL-terminated, or NULL) is
+ * added to our environment. A failure (exit status, signal, the bound) is logged once to
+ * syslog as "WHAT: error", never returned. Returns 0 once the middle child exited, or a
+ * negative errno (fork).
+ */
+int pt_child_run_detached(const char *const *argv, char *const *env, const char *input, unsigned timeout_ms,
+			  const char *what);
+
+/*
  * Starts path with argv fully detached: double fork, setsid, stdio on /dev/null, no other
  * descriptors, no shell; the program is nobody's child and outlives us. Returns 0 once the
  * middle child exited, or a negative errno (fork). A failing exec is logged to syslog.

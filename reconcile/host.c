@@ -1,4 +1,4 @@
-/* host.c: the system the tool acts on, with every root injectable (sysfs, /proc, libvirt URI, the lock and its journal). */
+/* host.c: the system the tool acts on, with every root injectable (sysfs, /proc, libvirt URI, the lock and its journal, the state directory). */
 #include "reconcile/host.h"
 
 #include <stdarg.h>

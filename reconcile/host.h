@@ -1,4 +1,4 @@
-/* host.h: the system the tool acts on, with every root injectable (sysfs, /proc, libvirt URI, the lock and its journal). */
+/* host.h: the system the tool acts on, with every root injectable (sysfs, /proc, libvirt URI, the lock and its journal, the state directory). */
 #ifndef PT_HOST_H
 #define PT_HOST_H
 
@@ -9,6 +9,8 @@ struct pt_host {
 	const char *lock_file;    /* "/run/passthrough.lock" unless --lock-file: the lock every run
 				   * takes, and beside it the journal (reconcile/journal.h); NULL:
 				   * neither (tests); borrowed */
+	const char *state_dir;    /* PT_STATE_DIR unless --state-dir: state.json (reconcile/statefile.h);
+				   * NULL: none; borrowed */
 };
 
 /*

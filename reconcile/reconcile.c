@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "model/xalloc.h"
@@ -10,6 +11,7 @@
 #include "reconcile/lock.h"
 #include "reconcile/observe_libvirt.h"
 #include "reconcile/observe_sysfs.h"
+#include "reconcile/statefile.h"
 #include "reconcile/vmrecord.h"
 
 /* The hook's one domain, copied into obs (whose pt_observed_done() frees it). */
@@ -40,6 +42,7 @@ struct tally {
 	void *data;
 	unsigned timed_out;
 	unsigned recovered;
+	struct pt_state_log log;      /* for state.json */
 };
 
 static void
@@ -49,6 +52,7 @@ tally_step(void *data, const struct pt_step *s, enum pt_step_outcome o, const ch
 
 	t->timed_out += o == PT_STEP_TIMED_OUT;
 	t->recovered += o == PT_STEP_RECOVERED;
+	pt_state_log_step(&t->log, s, o, msg);
 	if (t->report)
 		t->report(t->data, s, o, msg);
 }
@@ -97,10 +101,14 @@ pt_reconcile_observe(const struct pt_host *h, const char *config_path, bool with
 int
 pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct pt_reconcile_result *ret)
 {
-	struct tally tally = { o->report, o->report_data, 0, 0 };
-	const struct pt_config *cfg;
+	struct tally tally = { o->report, o->report_data, 0, 0, { 0 } };
+	const struct pt_config *cfg = NULL;
+	struct pt_observed last = { 0 };   /* after applying, when it got that far */
+	bool have_last = false;
+	struct timespec t0, t1;
 	int lock = -1, r = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(ret, 0, sizeof(*ret));
 	ret->diags = (struct pt_diags)PT_DIAGS_INIT;
 	if (o->wait_running_ms && o->only_vm && !o->dry_run && !o->hook_domain &&
@@ -175,22 +183,37 @@ pt_reconcile(const struct pt_host *h, const struct pt_reconcile_opts *o, struct 
 	}
 	/* Observe again: the pass succeeded only if nothing is left to do. */
 	{
-		struct pt_observed again = { 0 };
 		char *err = NULL;
 
-		if (observe(h, o, cfg, &again, &err) < 0) {
+		if (observe(h, o, cfg, &last, &err) < 0) {
 			ret->error = xasprintf("after applying: %s", err);
 			free(err);
-			pt_observed_done(&again);
+			pt_observed_done(&last);
+			memset(&last, 0, sizeof(last));
 			r = -1;
 			goto out;
 		}
-		pt_plan_compute(cfg, &again, o->hook_domain ? o->hook_domain->name : o->only_vm, &ret->after);
+		have_last = true;
+		pt_plan_compute(cfg, &last, o->hook_domain ? o->hook_domain->name : o->only_vm, &ret->after);
 		ret->replanned = true;
-		pt_observed_done(&again);
 	}
 	r = ret->failed || ret->plan.n_problems || ret->after.n_steps || ret->after.n_problems ? -1 : 0;
 out:
+	if (ret->stage == PT_RECONCILE_DONE && !o->dry_run) {
+		struct pt_state_pass sp = {
+			.cfg = cfg, .plan = &ret->plan, .after = ret->replanned ? &ret->after : NULL,
+			.log = &tally.log, .obs = have_last ? &last : &ret->obs, .error = ret->error,
+			.full = !o->only_vm && !o->hook_domain && !o->host_only,
+			.metrics_file = o->metrics_file ? o->metrics_file : cfg->metrics_file,
+			.now = (int64_t)time(NULL),
+		};
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		sp.duration = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		pt_state_record(h, &sp, &ret->state_warning, &ret->state_error);
+	}
+	pt_observed_done(&last);
+	pt_state_log_done(&tally.log);
 	if (lock >= 0)
 		close(lock);
 	return r;
@@ -204,6 +227,8 @@ pt_reconcile_result_done(struct pt_reconcile_result *r)
 	free(r->error);
 	free(r->wait_error);
 	free(r->record_error);
+	free(r->state_warning);
+	free(r->state_error);
 	pt_diags_done(&r->diags);
 	pt_config_done(&r->cfg);
 	pt_observed_done(&r->obs);

@@ -27,6 +27,7 @@ struct pt_reconcile_opts {
 	struct pt_apply_opts apply;
 	pt_step_report_fn report;     /* each step's outcome (apply only); may be NULL */
 	void *report_data;
+	const char *metrics_file;     /* --metrics-file (else the file's metrics_file), or NULL */
 };
 
 /* Where a pass stopped. */
@@ -42,6 +43,9 @@ struct pt_reconcile_result {
 	char *error;                  /* PT_RECONCILE_LOCK, _OBSERVE; or after applying: one line */
 	char *wait_error;             /* wait_running_ms ran out or libvirt could not say (the pass goes on) */
 	char *record_error;           /* the vm record (reconcile/vmrecord.h) could not be written (goes on) */
+	char *state_warning;          /* state.json was unreadable: rebuilt (reconcile/statefile.h) */
+	char *state_error;            /* state.json or the metrics could not be written, or the
+				       * notifier not started (the pass goes on) */
 	struct pt_diags diags;        /* PT_RECONCILE_CONFIG */
 	struct pt_config cfg;         /* read (valid from PT_RECONCILE_OBSERVE on; empty when o->cfg) */
 	struct pt_observed obs;       /* as observed first */
@@ -55,7 +59,9 @@ struct pt_reconcile_result {
 };
 
 /*
- * Runs one pass with o. Never prints: the caller reports from *ret (free it with
+ * Runs one pass with o. A pass that is not a dry run and got as far as planning is recorded
+ * (pt_state_record(): state.json, the notifier, the metrics) before the lock is let go.
+ * Never prints: the caller reports from *ret (free it with
  * pt_reconcile_result_done()). Returns 0 when the host matches the file at the end (for a
  * dry run: when there is no problem), else -1 (*ret says what).
  */

@@ -72,7 +72,7 @@ for h in a b c; do
 		>"$tmp/files/pt-$h.yaml"
 done
 args() {   # args HOST: what plan and apply need to look at this host's fakes
-	echo "--sysfs-root $tmp/mnt-$1 --proc-root $repo/tests/fixtures/proc/default --connect test://$repo/tests/fixtures/libvirt/frigate-running.xml"
+	echo "--sysfs-root $tmp/mnt-$1 --proc-root $repo/tests/fixtures/proc/default --connect test://$repo/tests/fixtures/libvirt/frigate-running.xml --state-dir $tmp/state-$1"
 }
 {
 	echo "[passthrough]"

@@ -105,7 +105,7 @@ SH
 
 stat shell bash "$work/shell-pass.sh"; shell=("${S[@]}")
 stat reads "$reads" "$dir/sysfs" "$uri"; floor=("${S[@]}")
-stat apply "$bin" apply --quiet --lock-file "$work/lock" "${args[@]}"; apply=("${S[@]}")
+stat apply "$bin" apply --quiet --lock-file "$work/lock" --state-dir "$work/state" "${args[@]}"; apply=("${S[@]}")
 stat plan "$bin" plan "${args[@]}"; plan=("${S[@]}")
 echo "## Converged, 64 devices x 8 domains"
 echo

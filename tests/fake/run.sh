@@ -42,7 +42,7 @@ start_fake() {
 	local fixture=$1
 	shift
 	stop_fake
-	rm -rf "$tmp/back" "$mnt" "$tmp/lock.journal"   # a fresh host: /run is empty
+	rm -rf "$tmp/back" "$mnt" "$tmp/lock.journal" "$tmp/state"   # a fresh host: /run is empty, no history
 	mkdir -p "$mnt"
 	cp -a "tests/fixtures/sysfs/$fixture" "$tmp/back"
 	"$FAKESYS" "$@" "$tmp/back" "$mnt" 2>"$tmp/fakesys.err" &
@@ -81,7 +81,7 @@ apply() {
 	(PATH="$tmp/bin:$PATH" "$BIN" apply -c "$tmp/$cfg.yaml" --sysfs-root "$mnt" \
 		--proc-root tests/fixtures/proc/default \
 		--connect "test://$repo/tests/fixtures/libvirt/${APPLY_XML:-frigate-running.xml}" \
-		--lock-file "$tmp/lock" "$@" >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
+		--lock-file "$tmp/lock" --state-dir "$tmp/state" "$@" >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
 	rc=$?
 	out=$(cat "$tmp/out") err=$(cat "$tmp/err")
 }
@@ -93,7 +93,7 @@ look() {
 	shift 2
 	"$BIN" "$cmd" -c "$tmp/$cfg.yaml" --sysfs-root "$mnt" --proc-root tests/fixtures/proc/default \
 		--connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" \
-		--lock-file "$tmp/lock" "$@" >"$tmp/out" 2>"$tmp/err"
+		--lock-file "$tmp/lock" --state-dir "$tmp/state" "$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	out=$(cat "$tmp/out") err=$(cat "$tmp/err")
 }
@@ -196,7 +196,7 @@ if command -v strace >/dev/null; then
 	start_fake default
 	apply bound
 	(PATH="$tmp/bin:$PATH" strace -f -o /dev/null -P "$mnt/bus/pci/drivers_probe" -e trace=openat \
-		-e inject=openat:signal=KILL "$BIN" apply -c "$tmp/released.yaml" --sysfs-root "$mnt" \
+		-e inject=openat:signal=KILL "$BIN" apply -c "$tmp/released.yaml" --state-dir "$tmp/state" --sysfs-root "$mnt" \
 		--proc-root tests/fixtures/proc/default --connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" \
 		--lock-file "$tmp/lock" >"$tmp/out" 2>&1; exit $?) 2>/dev/null
 	is "strace repro: left on no driver, override cleared" "none (null)" "$(driver $stand_in) $(override $stand_in)"
@@ -407,7 +407,7 @@ frigate_xml="<domain type='kvm'><name>5f0c7a52-8d1e-4c9b-9a57-1b2f3c4d5e6f</name
 other_xml="<domain type='kvm'><name>homeassistant</name><uuid>0b6a3c2e-1d4f-4e5a-8b7c-9d0e1f2a3b4c</uuid><devices/></domain>"
 # hook XML DOMAIN OP: runs the hook as libvirt does, with the XML on stdin; sets out, err, rc.
 hook() {
-	(printf '%s' "$1" | PATH="$tmp/bin:$PATH" "$BIN" hook "$2" "$3" - - -c "$tmp/hooked.yaml" \
+	(printf '%s' "$1" | PATH="$tmp/bin:$PATH" "$BIN" hook "$2" "$3" - - -c "$tmp/hooked.yaml" --state-dir "$tmp/state" \
 		--sysfs-root "$mnt" --proc-root tests/fixtures/proc/default --connect test:///nonexistent \
 		--lock-file "$tmp/lock" ${HOOK_V:+-v} >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
 	rc=$?
@@ -505,7 +505,7 @@ frigate_stopped="<domain type='kvm'><name>$uuid</name><uuid>$uuid</uuid><title>f
 # hook_run CONFIG OP: libvirt's hook for frigate_VM (the file names it by its UUID name, so
 # the hook acts itself) with CONFIG; sets out, err, rc.
 hook_run() {
-	(printf '%s' "$frigate_stopped" | PATH="$tmp/bin:$PATH" "$BIN" hook "$uuid" "$2" - - -c "$tmp/$1.yaml" \
+	(printf '%s' "$frigate_stopped" | PATH="$tmp/bin:$PATH" "$BIN" hook "$uuid" "$2" - - -c "$tmp/$1.yaml" --state-dir "$tmp/state" \
 		--sysfs-root "$mnt" --proc-root tests/fixtures/proc/default --connect test:///nonexistent \
 		--lock-file "$tmp/lock" ${HOOK_V:+-v} >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
 	rc=$?
@@ -840,6 +840,127 @@ look plan idle_off
 has "vfio-pci loaded again by someone else (a new module inode): which value is in force is unknown again" \
 	"unload module vfio-pci" "$out"
 no_modprobe
+
+echo "# state.json, the notifier and the metrics across a failure and its recovery"
+# notify-rec: each call's stdin to $tmp/notified/N.json, its environment and argument to one line of log
+cat >"$tmp/notify-rec" <<NOTIFIER
+#!/bin/sh
+mkdir -p "$tmp/notified"
+n=\$(ls "$tmp/notified" | grep -c json)
+cat >"$tmp/notified/\$n.json"
+echo "\$PASSTHROUGH_EVENT \$PASSTHROUGH_DEVICE \$PASSTHROUGH_FAILURES \$1" >>"$tmp/notified/log"
+NOTIFIER
+chmod +x "$tmp/notify-rec"
+# notified N: waits up to 3 s until the notifier ran N times in all, then a moment for one more
+notified() {
+	for _ in $(seq 30); do [ "$(grep -c . "$tmp/notified/log" 2>/dev/null)" -ge "$1" ] && break; sleep 0.1; done
+	sleep 0.3
+	grep -c . "$tmp/notified/log" 2>/dev/null || echo 0
+}
+config notified "version: 1
+notify: { command: [\"$tmp/notify-rec\", from-the-file], on: [failure, recovery] }
+metrics_file: $tmp/metrics.prom
+devices:
+  tpu-standin: { address: \"$stand_in\", state: bound }"
+start_fake default
+rm -rf "$tmp/notified" "$tmp/metrics.prom"
+ctl fail $stand_in unbind EBUSY 1
+apply notified
+is "history: the failing pass exits 1" 1 "$rc"
+is "history: the first failure is told once" 1 "$(notified 1)"
+is "history: ... with its event, device, failures and argument" "failure tpu-standin 1 from-the-file" "$(cat "$tmp/notified/log")"
+has "history: ... and the event as JSON on stdin" '^\{"event": "failure", "device": "tpu-standin", "host": ".+", "time": "[0-9T:-]+Z", "time_unix": [0-9]+, "message": "'"'"'tpu-standin'"'"' failed: unbind failed: cannot write .*Device or resource busy", "error": "unbind failed: .*", "error_at": [0-9]+, "failures": 1, ' "$(cat "$tmp/notified/0.json")"
+has "history: state.json says failing, 1 in a row, and the error" '"tpu-standin": \{"converged": false, "since": [0-9]+, "last_change": null, "last_change_at": null, "last_error": "unbind failed: cannot write .*busy", "last_error_at": [0-9]+, "failures": 1,' "$(cat "$tmp/state/state.json")"
+look status notified
+has "history: status shows it failing, with the last error and its time" "    history:  failing since [0-9]+ s \(last pass [0-9]+ s ago\)
+    error:    last error [0-9]{2}:[0-9]{2}: unbind failed: .*busy \(1 pass in a row\)" "$out"
+has "history: the metrics say not converged" 'passthrough_device_converged\{device="tpu-standin"\} 0' "$(cat "$tmp/metrics.prom")"
+apply notified
+is "history: the next pass converges" "0 vfio-pci" "$rc $(driver $stand_in)"
+is "history: the recovery is told once" 2 "$(notified 2)"
+is "history: ... as a recovery after 1 failed pass" "recovery tpu-standin 1 from-the-file" "$(tail -n 1 "$tmp/notified/log")"
+has "history: ... its JSON says what changed" '"event": "recovery", "device": "tpu-standin", .*"message": "'"'"'tpu-standin'"'"' recovered after 1 failed pass: bound to vfio-pci"' "$(cat "$tmp/notified/1.json")"
+has "history: state.json says converged, 0 in a row, the change, the old error kept" '"tpu-standin": \{"converged": true, "since": [0-9]+, "last_change": "bound to vfio-pci", "last_change_at": [0-9]+, "last_error": "unbind failed: .*", "last_error_at": [0-9]+, "failures": 0, "last_success": [0-9]+, "driver": "vfio-pci"' "$(cat "$tmp/state/state.json")"
+look status notified --json
+has "history: status --json carries it" '"history":\{"converged":true,"since":[0-9]+,"last_change":"bound to vfio-pci","last_change_at":[0-9]+,"last_error":"unbind failed: [^"]*","last_error_at":[0-9]+,"failures":0,"last_success":[0-9]+,"checked":[0-9]+\}' "$out"
+apply notified
+apply notified
+is "history: converged passes tell nothing" "0 2" "$rc $(notified 3)"
+m=$(grep -v '^#' "$tmp/metrics.prom")
+has "metrics: converged" 'passthrough_device_converged\{device="tpu-standin"\} 1' "$m"
+has "metrics: on vfio-pci" 'passthrough_device_vfio_pci\{device="tpu-standin"\} 1' "$m"
+has "metrics: no failures" 'passthrough_device_consecutive_failures\{device="tpu-standin"\} 0' "$m"
+has "metrics: the run's time" 'passthrough_last_run_timestamp_seconds [0-9]+' "$m"
+has "metrics: the run's duration" 'passthrough_last_run_duration_seconds [0-9]+\.[0-9]{3}' "$m"
+if command -v promtool >/dev/null; then
+	is "metrics: promtool check metrics finds nothing" "0" "$(promtool check metrics <"$tmp/metrics.prom" 2>&1; echo "$?")"
+fi
+apply notified --metrics-file "$tmp/metrics2.prom"
+is "metrics: --metrics-file writes there" yes "$([ -s "$tmp/metrics2.prom" ] && echo yes)"
+
+echo "# a corrupt state.json: one warning, rebuilt"
+echo '{"version": 1, "devices": {"tpu-standin": {"converged": "maybe"' >"$tmp/state/state.json"
+apply notified
+is "corrupt: the pass still converges, with one warning line" "0 passthrough: warning: '$tmp/state/state.json' is not a state file of this version; rebuilt from what this pass saw" "$rc $err"
+apply notified
+is "corrupt: rebuilt: the next pass says nothing" "0 " "$rc $err"
+has "corrupt: rebuilt from what the pass saw" '"tpu-standin": \{"converged": true' "$(cat "$tmp/state/state.json")"
+
+if command -v strace >/dev/null; then
+	echo "# a pass killed while writing state.json (at its rename): the old file stays whole"
+	cp "$tmp/state/state.json" "$tmp/state.before"
+	sleep 1   # the next pass's file differs (its time)
+	(PATH="$tmp/bin:$PATH" strace -f -o /dev/null -P "$tmp/state/state.json.tmp" -e trace=rename,renameat,renameat2 \
+		-e inject=rename,renameat,renameat2:signal=KILL "$BIN" apply -c "$tmp/notified.yaml" --sysfs-root "$mnt" \
+		--proc-root tests/fixtures/proc/default --connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" \
+		--lock-file "$tmp/lock" --state-dir "$tmp/state" >/dev/null 2>&1; exit $?) 2>/dev/null
+	rc=$?
+	is "killed write: the run died" yes "$([ "$rc" -ne 0 ] && echo yes || echo "no, $rc")"
+	is "killed write: state.json is the old one, byte for byte" same "$(cmp -s "$tmp/state.before" "$tmp/state/state.json" && echo same)"
+	is "killed write: the new one was in the temporary beside it" yes "$([ -s "$tmp/state/state.json.tmp" ] && echo yes)"
+	apply notified
+	is "killed write: the next pass reads it without a warning" "0 " "$rc $err"
+	is "killed write: ... and writes anew through the temporary, gone now" "no yes" \
+		"$([ -e "$tmp/state/state.json.tmp" ] && echo yes || echo no) $(cmp -s "$tmp/state.before" "$tmp/state/state.json" || echo yes)"
+fi
+
+echo "# a notifier that hangs is killed at its bound; one that fails never fails the run"
+cat >"$tmp/notify-hang" <<NOTIFIER
+#!/bin/sh
+echo \$\$ >"$tmp/hang.pid"
+sleep 30 &
+echo \$! >"$tmp/hang-child.pid"
+wait
+NOTIFIER
+chmod +x "$tmp/notify-hang"
+config hang "version: 1
+notify: { command: [\"$tmp/notify-hang\"], timeout: 1 }
+devices:
+  tpu-standin: { address: \"$stand_in\", state: bound }"
+start_fake default
+rm -f "$tmp/hang.pid" "$tmp/hang-child.pid"
+ctl fail $stand_in unbind EBUSY 1
+t0=$(date +%s%N)
+apply hang
+took=$((($(date +%s%N) - t0) / 1000000))
+is "hanging notifier: the pass does not wait for it (exit 1 for the device, under 1 s)" "1 yes" "$rc $([ "$took" -lt 1000 ] && echo yes || echo "no, $took ms")"
+for _ in $(seq 20); do [ -s "$tmp/hang-child.pid" ] && break; sleep 0.1; done
+is "hanging notifier: it started" yes "$([ -s "$tmp/hang-child.pid" ] && kill -0 "$(cat "$tmp/hang-child.pid")" 2>/dev/null && echo yes)"
+sleep 1.8
+# alive PID: running, neither gone nor a zombie (init reaps those when it gets to it)
+alive() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null && echo alive || echo gone; }
+is "hanging notifier: killed at its bound (1 s), its own child too" "gone gone" \
+	"$(alive "$(cat "$tmp/hang.pid")") $(alive "$(cat "$tmp/hang-child.pid")")"
+config failing "version: 1
+notify: { command: [\"$tmp/no-such-notifier\"] }
+devices:
+  tpu-standin: { address: \"$stand_in\", state: bound }"
+start_fake default
+ctl fail $stand_in unbind EBUSY 1
+apply failing
+is "failing notifier: the run's outcome is the device's alone (one error line)" "1 1" "$rc $(printf '%s\n' "$err" | grep -c .)"
+apply failing
+is "failing notifier: the recovery pass exits 0, silently" "0 " "$rc $err"
 
 . tests/fake/watch.sh
 

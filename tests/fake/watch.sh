@@ -81,7 +81,7 @@ is "a private network namespace" yes \
 host_listener=$!
 wait_ms 2000 grep -q listening "$tmp/host-listen" >/dev/null
 
-PATH="$tmp/bin:$PATH" nsenter -t "$ns_holder" -n "$BIN" watch -v -c "$tmp/bound.yaml" --sysfs-root "$mnt" \
+PATH="$tmp/bin:$PATH" nsenter -t "$ns_holder" -n "$BIN" watch -v -c "$tmp/bound.yaml" --state-dir "$tmp/state" --sysfs-root "$mnt" \
 	--proc-root tests/fixtures/proc/default --connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" \
 	--lock-file "$tmp/lock" >"$tmp/watch.log" 2>&1 &
 watch_pid=$!
@@ -176,7 +176,7 @@ watch_pid=
 if command -v strace >/dev/null; then
 	start_fake default
 	PATH="$tmp/bin:$PATH" nsenter -t "$ns_holder" -n strace -o /dev/null -e trace=socket \
-		-e inject=socket:error=EACCES "$BIN" watch -v -c "$tmp/bound.yaml" --sysfs-root "$mnt" \
+		-e inject=socket:error=EACCES "$BIN" watch -v -c "$tmp/bound.yaml" --state-dir "$tmp/state" --sysfs-root "$mnt" \
 		--proc-root tests/fixtures/proc/default --connect "test://$repo/tests/fixtures/libvirt/frigate-running.xml" \
 		--lock-file "$tmp/lock" >"$tmp/watch.log" 2>&1 &
 	tracer=$!

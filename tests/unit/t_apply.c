@@ -92,7 +92,7 @@ static void
 apply_here(struct pt_step *steps, size_t n, const char *modprobe, const char *uri, struct outcome *out)
 {
 	char *sys = xasprintf("%s/sys", tmp);
-	struct pt_host h = { sys, "/proc", uri, lock_file };
+	struct pt_host h = { sys, "/proc", uri, lock_file, NULL };
 	struct pt_apply_opts o = { .probe_timeout_ms = 50, .detach_timeout_ms = 200, .modprobe = modprobe,
 				   .write_timeout_ms = write_timeout_ms };
 	struct pt_plan plan;
@@ -255,7 +255,7 @@ static void
 test_bounded_write(void **state)
 {
 	char *sys = xasprintf("%s/sys", tmp), *fifo, *lock, *err = NULL, *want, *got;
-	struct pt_host h = { sys, "/proc", NULL, NULL };
+	struct pt_host h = { sys, "/proc", NULL, NULL, NULL };
 	struct pt_sysfs s;
 	struct timespec t0;
 	int fd, r;

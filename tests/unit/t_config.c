@@ -182,8 +182,8 @@ test_alias_bound(void **state)
 	for (int i = 0; i < 16; i++)
 		strcat(text, "*a,");
 	strcat(text, "]\n");
-	expect_error(text, "t.yaml:2:1: unknown key 'x' (expected one of: version, devices, vfio_pci)\n"
-			   "t.yaml:4:1: unknown key 'y' (expected one of: version, devices, vfio_pci)");
+	expect_error(text, "t.yaml:2:1: unknown key 'x' (expected one of: version, devices, vfio_pci, notify, metrics_file)\n"
+			   "t.yaml:4:1: unknown key 'y' (expected one of: version, devices, vfio_pci, notify, metrics_file)");
 	text[strlen(text) - 2] = '\0';
 	strcat(text, "*a]\n");
 	expect_error(text, "t.yaml:4:53: too many aliases (at most 16 in a file)");

@@ -18,8 +18,8 @@
 static void
 test_sysfs_paths(void **state)
 {
-	struct pt_host h = { "/tmp/fake/", "/proc", "test:///default", NULL };
-	struct pt_host real = { "/", "/", NULL, NULL };
+	struct pt_host h = { "/tmp/fake/", "/proc", "test:///default", NULL, NULL };
+	struct pt_host real = { "/", "/", NULL, NULL, NULL };
 	char *p;
 
 	(void)state;

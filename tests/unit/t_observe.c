@@ -32,7 +32,7 @@ dev(const struct pt_observed *obs, const char *addr)
 static void
 observe(const char *sys, const char *proc, struct pt_observed *obs)
 {
-	struct pt_host h = { sys, proc, NULL, NULL };
+	struct pt_host h = { sys, proc, NULL, NULL, NULL };
 	char *err = NULL;
 
 	memset(obs, 0, sizeof(*obs));
@@ -254,8 +254,8 @@ static void
 test_journal(void **state)
 {
 	char dir[] = "/tmp/t_observe.XXXXXX";
-	struct pt_host h = { "tests/fixtures/sysfs/default", "tests/fixtures/proc/default", NULL, NULL };
-	struct pt_host fake = { NULL, NULL, NULL, NULL };
+	struct pt_host h = { "tests/fixtures/sysfs/default", "tests/fixtures/proc/default", NULL, NULL, NULL };
+	struct pt_host fake = { NULL, NULL, NULL, NULL, NULL };
 	struct pt_sysfs sys;
 	struct pt_observed obs;
 	uint64_t digest, d2;
@@ -340,7 +340,7 @@ static void
 test_broken_trees(void **state)
 {
 	struct pt_observed obs = { 0 };
-	struct pt_host h = { "/nonexistent-root", "/proc", NULL, NULL };
+	struct pt_host h = { "/nonexistent-root", "/proc", NULL, NULL, NULL };
 	char *err = NULL, *sys;
 
 	(void)state;
@@ -439,7 +439,7 @@ static void
 test_libvirt_test_driver(void **state)
 {
 	char *uri = fixture_libvirt_uri("frigate-attached.xml");
-	struct pt_host h = { NULL, NULL, uri, NULL };
+	struct pt_host h = { NULL, NULL, uri, NULL, NULL };
 	struct pt_observed obs = { 0 };
 	const struct pt_domain *d;
 	char *err = NULL;
@@ -482,7 +482,7 @@ static void
 test_vmd_domain(void **state)
 {
 	char *uri = fixture_libvirt_uri("vmd.xml");
-	struct pt_host h = { NULL, NULL, uri, NULL };
+	struct pt_host h = { NULL, NULL, uri, NULL, NULL };
 	struct pt_observed obs;
 	const struct pt_pcidev *d;
 	struct pt_pciaddr a;
@@ -524,7 +524,7 @@ static void
 test_libvirt_persistent_reads_definition(void **state)
 {
 	char *uri = fixture_libvirt_uri("frigate-attached.xml");
-	struct pt_host h = { NULL, NULL, uri, NULL };
+	struct pt_host h = { NULL, NULL, uri, NULL, NULL };
 	struct pt_observed obs = { 0 };
 	struct pt_config cfg = { 0 };
 	struct pt_device dev0 = { 0 };
@@ -546,7 +546,7 @@ test_libvirt_persistent_reads_definition(void **state)
 static void
 test_libvirt_unreachable(void **state)
 {
-	struct pt_host h = { NULL, NULL, "test:///nonexistent/file.xml", NULL };
+	struct pt_host h = { NULL, NULL, "test:///nonexistent/file.xml", NULL, NULL };
 	struct pt_observed obs = { 0 };
 	char *err = NULL;
 

@@ -80,7 +80,7 @@ observe(const struct plan_case *c, struct pt_observed *obs)
 {
 	char *sys = xasprintf("tests/fixtures/sysfs/%s", c->fixture);
 	char *proc = xasprintf("tests/fixtures/proc/%s", c->fixture);
-	struct pt_host h = { sys, proc, NULL, NULL };
+	struct pt_host h = { sys, proc, NULL, NULL, NULL };
 	char *err = NULL;
 
 	memset(obs, 0, sizeof(*obs));
