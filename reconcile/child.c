@@ -127,82 +127,77 @@ pt_child_run(const char *const *argv, unsigned timeout_ms, char **reterr)
 	return run(argv, -1, false, timeout_ms, reterr);
 }
 
+/*
+ * Forks a grandchild that is nobody's child (setsid, and its parent exits at once), with stdio on
+ * /dev/null and no other descriptors. Returns 0 in the grandchild; in the caller, 1 once the
+ * middle child is reaped, or a negative errno.
+ */
+static int
+fork_detached(void)
+{
+	pid_t pid = fork();
+	int status, null;
+
+	if (pid < 0)
+		return pt_neg_errno();
+	if (pid > 0) {
+		while (waitpid(pid, &status, 0) < 0)
+			if (errno != EINTR)
+				return pt_neg_errno();
+		return 1;
+	}
+	if (setsid() < 0 || fork() != 0)
+		_exit(0);
+	null = open("/dev/null", O_RDWR);
+	if (null < 0)
+		_exit(127);
+	dup2(null, STDIN_FILENO);
+	dup2(null, STDOUT_FILENO);
+	dup2(null, STDERR_FILENO);
+	closefrom(STDERR_FILENO + 1);
+	return 0;
+}
+
 int
 pt_child_run_detached(const char *const *argv, char *const *env, const char *input, unsigned timeout_ms,
 		      const char *what)
 {
-	pid_t pid = fork();
-	int status;
+	size_t len = input ? strlen(input) : 0;
+	char *err = NULL;
+	int in[2], r = fork_detached();
 
-	if (pid < 0)
-		return pt_neg_errno();
-	if (pid == 0) {
-		size_t len = input ? strlen(input) : 0;
-		char *err = NULL;
-		int in[2], null;
+	if (r != 0)
+		return r < 0 ? r : 0;
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; env && env[i]; i++)
+		putenv(env[i]);
+	/* the input waits in the pipe (a pipe holds 64 KiB; an event is far smaller) */
+	if (pipe2(in, O_CLOEXEC) < 0)
+		_exit(127);
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(in[1], input + off, len - off);
 
-		if (setsid() < 0 || fork() != 0)
-			_exit(0); /* the middle child exits at once: the runner is nobody's child */
-		signal(SIGPIPE, SIG_IGN);
-		null = open("/dev/null", O_RDWR);
-		if (null < 0)
-			_exit(127);
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		closefrom(STDERR_FILENO + 1);
-		for (size_t i = 0; env && env[i]; i++)
-			putenv(env[i]);
-		/* the input waits in the pipe (a pipe holds 64 KiB; an event is far smaller) */
-		if (pipe2(in, O_CLOEXEC) < 0)
-			_exit(127);
-		fcntl(in[1], F_SETFL, O_NONBLOCK);
-		for (size_t off = 0; off < len;) {
-			ssize_t n = write(in[1], input + off, len - off);
-
-			if (n <= 0)
-				break;
-			off += (size_t)n;
-		}
-		close(in[1]);
-		if (run(argv, in[0], true, timeout_ms, &err) < 0) {
-			syslog(LOG_WARNING, "%s: %s", what, err);
-			_exit(1);
-		}
-		_exit(0);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return pt_neg_errno();
-	return 0;
+	close(in[1]);
+	if (run(argv, in[0], true, timeout_ms, &err) < 0) {
+		syslog(LOG_WARNING, "%s: %s", what, err);
+		_exit(1);
+	}
+	_exit(0);
 }
 
 int
 pt_child_spawn_detached(const char *path, const char *const *argv)
 {
-	pid_t pid = fork();
-	int status;
+	int r = fork_detached();
 
-	if (pid < 0)
-		return pt_neg_errno();
-	if (pid == 0) {
-		int null;
-
-		if (setsid() < 0 || fork() != 0)
-			_exit(0); /* the middle child exits at once: the program is nobody's child */
-		null = open("/dev/null", O_RDWR);
-		if (null < 0)
-			_exit(127);
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		closefrom(STDERR_FILENO + 1);
-		execv(path, (char *const *)argv);
-		syslog(LOG_ERR, "cannot run '%s': %s", path, strerror(errno));
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return pt_neg_errno();
-	return 0;
+	if (r != 0)
+		return r < 0 ? r : 0;
+	execv(path, (char *const *)argv);
+	syslog(LOG_ERR, "cannot run '%s': %s", path, strerror(errno));
+	_exit(127);
 }
