@@ -62,7 +62,7 @@ pt_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len)
 }
 
 int
-pt_write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
+pt_write_file_atomic(const char *path, const char *data, size_t len, mode_t mode, bool durable)
 {
 	char *tmp = xasprintf("%s.tmp", path), *dir, *slash;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode), r = 0;
@@ -82,7 +82,7 @@ pt_write_file_atomic(const char *path, const char *data, size_t len, mode_t mode
 	}
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = pt_neg_errno();
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && durable && fsync(fd) < 0)
 		r = pt_neg_errno();
 	if (close(fd) < 0 && r == 0)
 		r = pt_neg_errno();
@@ -94,6 +94,8 @@ pt_write_file_atomic(const char *path, const char *data, size_t len, mode_t mode
 		return r;
 	}
 	free(tmp);
+	if (!durable)
+		return 0;
 	/* the rename itself made durable */
 	dir = xstrdup(path);
 	slash = strrchr(dir, '/');

@@ -2,6 +2,7 @@
 #ifndef PT_FILEIO_H
 #define PT_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -17,10 +18,12 @@ int pt_read_fd(int fd, size_t max, char **ret_buf, size_t *ret_len);
 int pt_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);
 
 /*
- * Writes data to path so that a reader (or a crash) sees the old file or the new one, never
- * a part: through path ".tmp" in the same directory (mode), fsync, rename, fsync of the
- * directory. Returns 0 or a negative errno (the temporary is removed; path is untouched).
+ * Writes data to path so that a reader sees the old file or the new one, never a part: through
+ * path ".tmp" in the same directory (mode) and a rename. With durable, also fsync of the file
+ * before the rename and of the directory after, so that a crash keeps one of the two whole and
+ * the new one once this returns; without, a crash may keep the old one. Returns 0 or a negative
+ * errno (the temporary is removed; path is untouched).
  */
-int pt_write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+int pt_write_file_atomic(const char *path, const char *data, size_t len, mode_t mode, bool durable);
 
 #endif

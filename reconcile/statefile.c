@@ -281,6 +281,9 @@ pt_state_record(const struct pt_host *h, const struct pt_state_pass *p, char **r
 	struct seen *seen;
 	size_t n;
 	int r;
+	/* A pass with nothing to do changes only the times: renamed over, never half-written, but
+	 * not fsynced (what the timer runs all day; a crash loses at most that pass's times). */
+	bool durable = p->plan->n_steps || p->plan->n_problems || p->log->n || p->error;
 
 	*ret_warning = *ret_error = NULL;
 	if (path) {
@@ -305,7 +308,7 @@ pt_state_record(const struct pt_host *h, const struct pt_state_pass *p, char **r
 		if (mkdir(h->state_dir, 0755) < 0 && errno != EEXIST)
 			r = -errno;
 		else
-			r = pt_write_file_atomic(path, text, strlen(text), 0644);
+			r = pt_write_file_atomic(path, text, strlen(text), 0644, durable);
 		if (r < 0)
 			add_error(ret_error, xasprintf("cannot write '%s': %s", path, strerror(-r)));
 		free(text);
@@ -322,7 +325,7 @@ pt_state_record(const struct pt_host *h, const struct pt_state_pass *p, char **r
 	}
 	if (p->metrics_file) {
 		text = pt_metrics_format(&next);
-		r = pt_write_file_atomic(p->metrics_file, text, strlen(text), 0644);
+		r = pt_write_file_atomic(p->metrics_file, text, strlen(text), 0644, false);
 		if (r < 0)
 			add_error(ret_error, xasprintf("cannot write '%s': %s", p->metrics_file, strerror(-r)));
 		free(text);

@@ -391,11 +391,11 @@ test_atomic_write_keeps_the_old_file(void **state)
 	assert_non_null(mkdtemp(dir));
 	path = xasprintf("%s/state.json", dir);
 	tmp = xasprintf("%s/state.json.tmp", dir);
-	assert_int_equal(pt_write_file_atomic(path, "old\n", 4, 0644), 0);
+	assert_int_equal(pt_write_file_atomic(path, "old\n", 4, 0644, true), 0);
 	assert_int_equal(access(tmp, F_OK), -1);
 	/* the temporary cannot be made (a directory is in its way): the old file stays whole */
 	assert_int_equal(mkdir(tmp, 0700), 0);
-	assert_true(pt_write_file_atomic(path, "new\n", 4, 0644) < 0);
+	assert_true(pt_write_file_atomic(path, "new\n", 4, 0644, true) < 0);
 	assert_int_equal(pt_read_file(path, 100, &buf, &len), 0);
 	assert_string_equal(buf, "old\n");
 	free(buf);
@@ -408,7 +408,7 @@ test_atomic_write_keeps_the_old_file(void **state)
 		fputs("junk that is longer than the new file", f);
 		fclose(f);
 	}
-	assert_int_equal(pt_write_file_atomic(path, "new\n", 4, 0644), 0);
+	assert_int_equal(pt_write_file_atomic(path, "new\n", 4, 0644, true), 0);
 	assert_int_equal(pt_read_file(path, 100, &buf, &len), 0);
 	assert_string_equal(buf, "new\n");
 	free(buf);
