@@ -113,8 +113,10 @@ print_json(const struct pt_plan *plan)
 		const struct pt_problem *pr = &plan->problems[i];
 		char a[PT_PCIADDR_BUFSZ];
 
-		printf("%s{\"kind\":\"%s\",\"entry\":", i ? "," : "", pt_problem_kind_name(pr->kind));
+		printf("%s{\"kind\":\"%s\",\"name\":", i ? "," : "", pt_problem_kind_name(pr->kind));
 		pt_json_string(stdout, pr->name);
+		printf(",\"entry\":");
+		pt_json_string(stdout, pr->entry ? pr->entry->name : NULL);
 		printf(",\"address\":");
 		pt_json_string(stdout, pr->has_addr ? pt_pciaddr_format(&pr->addr, a) : NULL);
 		printf(",\"message\":");

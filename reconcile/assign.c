@@ -152,6 +152,14 @@ enum phase {
 	PHASE_BOUND,      /* one apply bound for it (the journal), that no other VM holds */
 };
 
+/* On vfio-pci, or on its way there (its override says so). */
+static bool
+on_vfio_pci(const struct pt_pcidev *d)
+{
+	return (d->driver && strcmp(d->driver, "vfio-pci") == 0) ||
+	       (d->driver_override && strcmp(d->driver_override, "vfio-pci") == 0);
+}
+
 /* Whether a domain other than dom holds d. */
 static bool
 held_elsewhere(const struct pt_observed *obs, const struct pt_pcidev *d, const struct pt_domain *dom)
@@ -200,6 +208,9 @@ next_free(const struct pt_config *cfg, const struct pt_pool *pool, const struct 
 		if (phase == PHASE_BOUND && !(d->pool_entry && strcmp(d->pool_entry, e->name) == 0))
 			continue;
 		if (phase == PHASE_HELD && (!holds || bound_for_other(cfg, pool, e, d)))
+			continue;
+		/* the hook sees its own domain alone: a device on vfio-pci may be another VM's */
+		if (phase == PHASE_LOWEST && obs->domains_from_hook && on_vfio_pci(d))
 			continue;
 		*held_in = holds ? dom : NULL;
 		return i;
@@ -300,7 +311,10 @@ pt_assign(const struct pt_config *cfg, const struct pt_observed *obs, struct pt_
 
 			for (size_t j = 0; j < cfg->n_devices && !named; j++)
 				named = cfg->devices[j].has_address && pt_pciaddr_cmp(&cfg->devices[j].address, &d->addr) == 0;
-			c[i].candidate = matches(&pool->match, d) && !named && !held_by_hand(cfg, pool, obs, d);
+			/* not one an entry with an address names, an earlier entry took, or a VM no member
+			 * names holds */
+			c[i].candidate = matches(&pool->match, d) && !named && !pt_assignment_claim(&a, d) &&
+					 !held_by_hand(cfg, pool, obs, d);
 			c[i].taker = NULL;
 		}
 		assign_pool(cfg, pool, obs, c, &a, &cap);

@@ -32,8 +32,9 @@ struct pt_assignment {
  * `count`, selects exactly one present device (pt_resolve_device()). A pool (struct pt_pool)
  * shares its matching devices out, stably: first each member keeps what it holds (a device its
  * VM has: attached live, or in its persistent definition), then each member, in file order,
- * takes the lowest free addresses. A device an entry with `address` names, or that a VM no
- * member names holds (attached by hand), is never taken. Always fills *ret.
+ * takes the lowest free addresses. A device an entry with `address` names, or an earlier entry
+ * took, or that a VM no member names holds (attached by hand), is never taken; nor, in the
+ * hook's pass (which sees its own domain alone), a free one on vfio-pci. Always fills *ret.
  */
 void pt_assign(const struct pt_config *cfg, const struct pt_observed *obs, struct pt_assignment *ret);
 void pt_assignment_done(struct pt_assignment *a);

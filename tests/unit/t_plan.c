@@ -162,6 +162,26 @@ render(const struct pt_observed *obs, const struct pt_plan *p)
 	return s;
 }
 
+/* The hook's release for vm1: it sees vm1 alone, and 01:00.0 is on vfio-pci, which a VM it
+ * cannot see may hold (attached by hand). */
+static void
+mutate_hook_release_unseen_vm(struct pt_observed *obs)
+{
+	for (size_t i = 0; i < obs->n_devs; i++) {
+		struct pt_pcidev *d = &obs->devs[i];
+
+		if (d->addr.bus == 1 && d->addr.slot == 0) {
+			free(d->driver);
+			free(d->driver_override);
+			d->driver = xstrdup("vfio-pci");
+			d->driver_override = NULL;
+		}
+	}
+	obs->vfio_pci_loaded = true;
+	obs->domains_from_hook = true;
+	obs->just_stopped = true;
+}
+
 #define POOL_AB "  a: { match: { vendor: 8086, device: 10d3 }, vm: vm1 }\n" \
 		"  b: { match: { vendor: 8086, device: 10d3 }, vm: vm2 }\n"
 
@@ -1007,6 +1027,26 @@ static const struct plan_case cases[] = {
 	          "probe nics[1] 0000:01:00.0 (none) -> vfio-pci\n"
 	          "error: 'nics': count: 3, but only 2 free PCI devices match 8086:10d3 (see 'passthrough plan')\n"
 	          "note: pool 8086:10d3: 'nics[0]' gets 0000:00:02.0 (lowest free address); 'nics[1]' gets 0000:01:00.0 (lowest free address); 'nics' gets none\n" },
+	{ .name = "pool, the hook's pass: a free-looking device on vfio-pci is never taken (a VM it cannot see may hold it)",
+	  .fixture = "default",
+	  .yaml = "  nics: { match: { vendor: 8086, device: 10d3 }, count: all, vm: vm1, on_stop: release }\n",
+	  .doms = { { .name = "vm1" } },
+	  .mutate = mutate_hook_release_unseen_vm,
+	  .want = "check nics[0] 0000:00:02.0 (none) -> (none)\n"
+	          "note: 'nics[0]': vm1 is not running and on_stop is release: the device stays with the host until it starts\n"
+	          "note: pool 8086:10d3: 'nics[0]' gets 0000:00:02.0 (lowest free address)\n" },
+	{ .name = "pools with overlapping matches: the second never takes what the first took",
+	  .fixture = "default",
+	  .yaml = "  any: { match: { vendor: 8086, device: 10d3 }, count: 1, state: bound }\n"
+		  "  nic: { match: { vendor: 8086, device: 10d3, class: 0200 }, count: 1, state: bound }\n",
+	  .want = "set_override any[0] 0000:00:02.0 (none) -> vfio-pci\n"
+	          "unbind any[0] 0000:00:02.0 e1000e -> (none)\n"
+	          "probe any[0] 0000:00:02.0 (none) -> vfio-pci\n"
+	          "set_override nic[0] 0000:01:00.0 (none) -> vfio-pci\n"
+	          "unbind nic[0] 0000:01:00.0 e1000e -> (none)\n"
+	          "probe nic[0] 0000:01:00.0 (none) -> vfio-pci\n"
+	          "note: pool 8086:10d3: 'any[0]' gets 0000:00:02.0 (lowest free address)\n"
+	          "note: pool 8086:10d3 class 0200: 'nic[0]' gets 0000:01:00.0 (lowest free address)\n" },
 	{ .name = "count: all takes every free one",
 	  .fixture = "default",
 	  .yaml = "  nics: { match: { vendor: 8086, device: 10d3 }, count: all, state: bound }\n",
