@@ -51,8 +51,7 @@ print_text(const struct pt_plan *plan, const struct pt_observed *obs)
 		char *action = pt_render_step(s);
 
 		if (s->usb_label && (!last_device || strcmp(last_device, s->device) != 0 ||
-				     !(plan->steps[i - 1].flags & PT_STEP_USB) ||
-				     strcmp(plan->steps[i - 1].usb_label, s->usb_label) != 0)) {
+				     !plan->steps[i - 1].usb_label || strcmp(plan->steps[i - 1].usb_label, s->usb_label) != 0)) {
 			printf("%s%s %s\n", i ? "\n" : "", s->device, s->usb_label);
 			last_device = s->device;
 		} else if (s->device && !s->usb_label && (!last_device || strcmp(last_device, s->device) != 0 ||

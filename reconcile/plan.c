@@ -749,7 +749,8 @@ plan_usb_attach(struct pt_plan *p, const struct pt_observed *obs, const struct p
 static void
 plan_usb(struct pt_plan *p, const struct pt_config *cfg, const struct pt_observed *obs, const struct pt_domain *only)
 {
-	const struct pt_usbdev **got = xcalloc(cfg->n_devices ? cfg->n_devices : 1, sizeof(*got));
+	/* the device each entry got: its index in obs->usbdevs + 1, 0 for none */
+	size_t *got = xcalloc(cfg->n_devices ? cfg->n_devices : 1, sizeof(*got));
 	bool **dead_live = xcalloc(obs->n_doms ? obs->n_doms : 1, sizeof(*dead_live));
 	bool **dead_config = xcalloc(obs->n_doms ? obs->n_doms : 1, sizeof(*dead_config));
 
@@ -803,13 +804,13 @@ plan_usb(struct pt_plan *p, const struct pt_config *cfg, const struct pt_observe
 			u = NULL;
 		}
 		for (size_t j = 0; u && j < i; j++) {
-			if (got[j] == u) {
+			if (got[j] == (size_t)(u - obs->usbdevs) + 1) {
 				add_problem(p, PT_PROBLEM_DUPLICATE, e, e->name, NULL, "'%s': selects usb %s, which '%s' selects too",
 					    e->name, u->port, cfg->devices[j].name);
 				u = NULL;
 			}
 		}
-		got[i] = u;
+		got[i] = u ? (size_t)(u - obs->usbdevs) + 1 : 0;
 		free(list);
 		free(what);
 		if (!u) {
