@@ -1153,6 +1153,13 @@ pt_usb_id_matches(const struct pt_usb_select *u, uint16_t vendor, uint16_t produ
 	return false;
 }
 
+bool
+pt_usb_selects(const struct pt_usb_select *u, uint16_t vendor, uint16_t product, const char *port, const char *serial)
+{
+	return pt_usb_id_matches(u, vendor, product) && (!u->port || (port && strcmp(u->port, port) == 0)) &&
+	       (!u->serial || (serial && strcmp(u->serial, serial) == 0));
+}
+
 const struct pt_device *
 pt_config_find(const struct pt_config *cfg, const char *name)
 {

@@ -168,6 +168,9 @@ char *pt_match_describe(const struct pt_match *m);
 char *pt_usb_describe(const struct pt_usb_select *u);
 /* Whether a device showing vendor:product is one of u's ids (any, when u lists none). */
 bool pt_usb_id_matches(const struct pt_usb_select *u, uint16_t vendor, uint16_t product);
+/* Whether a USB device (its ids, port path and serial, NULL when it has none) is one u selects. */
+bool pt_usb_selects(const struct pt_usb_select *u, uint16_t vendor, uint16_t product, const char *port,
+		    const char *serial);
 /* Returns the device whose name is `name`, or NULL; the result is owned by cfg. */
 const struct pt_device *pt_config_find(const struct pt_config *cfg, const char *name);
 

@@ -613,8 +613,7 @@ usb_label(const struct pt_usbdev *u)
 static bool
 usb_selects(const struct pt_usb_select *sel, const struct pt_usbdev *u)
 {
-	return pt_usb_id_matches(sel, u->vendor, u->product) && (!sel->port || strcmp(sel->port, u->port) == 0) &&
-	       (!sel->serial || (u->serial && strcmp(sel->serial, u->serial) == 0));
+	return pt_usb_selects(sel, u->vendor, u->product, u->port, u->serial);
 }
 
 static const struct pt_usbdev *
