@@ -422,6 +422,20 @@ mutate_usb_two_corals(struct pt_observed *obs)
 	add_usb(obs, "2-1.5", 6, 0x18d1, 0x9302, false, NULL);
 }
 
+/* re-enumerated, and the persistent definition still names the old device number */
+static void
+mutate_usb_coral_fw_config(struct pt_observed *obs)
+{
+	struct pt_domain *d = &obs->doms[0];
+
+	mutate_usb_coral_fw(obs);
+	d->have_config = true;
+	d->usb_config = calloc(1, sizeof(*d->usb_config));
+	assert_non_null(d->usb_config);
+	d->usb_config[0] = (struct pt_usbhostdev){ .has_addr = true, .bus = 2, .device = 4 };
+	d->n_usb_config = 1;
+}
+
 #define USB_CORAL "  coral: { usb: { ids: [\"1a6e:089a\", \"18d1:9302\"], port: \"2-1.3\" }, vm: frigate_VM }\n"
 #define USB_HOLDS(bus, dev) "<hostdev mode='subsystem' type='usb' managed='yes'><source><address bus='" #bus \
 			    "' device='" #dev "'/></source></hostdev>"
@@ -442,6 +456,21 @@ static const struct plan_case cases[] = {
 		      .live_xml = USB_HOLDS(2, 4) } },
 	  .want = "detach coral usb bus 2 device 4 (gone) frigate_VM -> (none) [live]\n"
 	          "attach coral usb 2-1.3 (bus 2 device 5) (none) -> frigate_VM [live]\n" },
+	{ .name = "usb: persistent: the definition follows too",
+	  .fixture = "default", .mutate = mutate_usb_coral_fw_config,
+	  .yaml = "  coral: { usb: { ids: [\"1a6e:089a\", \"18d1:9302\"], port: \"2-1.3\" }, vm: frigate_VM, persistent: true }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true,
+		      .live_xml = USB_HOLDS(2, 4) } },
+	  .want = "detach coral usb bus 2 device 4 (gone) frigate_VM -> (none) [live]\n"
+	          "detach coral usb bus 2 device 4 (gone) frigate_VM -> (none) [config]\n"
+	          "attach coral usb 2-1.3 (bus 2 device 5) (none) -> frigate_VM [live]\n"
+	          "attach coral usb 2-1.3 (bus 2 device 5) (none) -> frigate_VM [config]\n" },
+	{ .name = "usb: VM stopped, persistent: only the definition",
+	  .fixture = "default", .mutate = mutate_usb_coral_fw_config,
+	  .yaml = "  coral: { usb: { ids: [\"18d1:9302\"] }, vm: frigate_VM, persistent: true }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM" } },
+	  .want = "detach coral usb bus 2 device 4 (gone) frigate_VM -> (none) [config]\n"
+	          "attach coral usb 2-1.3 (bus 2 device 5) (none) -> frigate_VM [config]\n" },
 	{ .name = "usb: a hostdev by the old ids is dead too",
 	  .fixture = "default", .yaml = USB_CORAL, .mutate = mutate_usb_coral_fw,
 	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true,
