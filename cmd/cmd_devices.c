@@ -15,6 +15,8 @@
 #include "reconcile/plan.h"
 
 /* The other members of d's IOMMU group, "0000:00:1f.2, 0000:00:1f.3", or "" (caller frees). */
+static void print_usb_text(const struct pt_observed *obs, const struct pt_config *cfg);
+
 static char *
 group_members(const struct pt_observed *obs, const struct pt_pcidev *d)
 {
@@ -77,6 +79,86 @@ print_text(const struct pt_observed *obs, const struct pt_config *cfg, const str
 	}
 	if (!obs->iommu)
 		printf("note: no IOMMU groups: the IOMMU is off, so nothing can be passed through\n");
+	print_usb_text(obs, cfg);
+}
+
+/* The entries that select USB device u, "'coral' (attached -> frigate_VM)", ", "-joined; NULL when none. */
+static char *
+usb_claims(const struct pt_config *cfg, const struct pt_usbdev *u)
+{
+	char *s = NULL;
+
+	for (size_t i = 0; cfg && i < cfg->n_devices; i++) {
+		const struct pt_device *e = &cfg->devices[i];
+		char *t;
+
+		if (!e->has_usb || !pt_usb_selects(&e->usb, u->vendor, u->product, u->port, u->serial))
+			continue;
+		t = xasprintf("%s%s'%s' (%s%s%s)", s ? s : "", s ? ", " : "", e->name, pt_state_name(e->state),
+			      e->vm ? " -> " : "", e->vm ? e->vm : "");
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+/* The USB section: after the PCI devices, only when the host has USB devices. */
+static void
+print_usb_text(const struct pt_observed *obs, const struct pt_config *cfg)
+{
+	if (obs->n_usbdevs)
+		printf("\nUSB devices (usb: in the file; by port path, as sysfs names them):\n");
+	for (size_t i = 0; i < obs->n_usbdevs; i++) {
+		const struct pt_usbdev *u = &obs->usbdevs[i];
+		char *claims = usb_claims(cfg, u);
+
+		printf("%s bus %u device %u: %s [%04x:%04x]", u->port, u->busnum, u->devnum,
+		       u->product_name ? u->product_name : "(no product name)", u->vendor, u->product);
+		if (u->serial)
+			printf(", serial %s", u->serial);
+		printf("\n");
+		if (u->hub)
+			printf("    hub: its devices are the host's; taken only with force: true\n");
+		if (u->storage)
+			printf("    mass storage%s%s\n", u->host_use_why ? ", host-critical: " : "",
+			       u->host_use_why ? u->host_use_why : "");
+		if (claims)
+			printf("    claimed by %s\n", claims);
+		free(claims);
+	}
+}
+
+static void
+print_usb_json(const struct pt_observed *obs, const struct pt_config *cfg)
+{
+	printf(",\"usb_devices\":[");
+	for (size_t i = 0; i < obs->n_usbdevs; i++) {
+		const struct pt_usbdev *u = &obs->usbdevs[i];
+		bool first = true;
+
+		printf("%s{\"port\":", i ? "," : "");
+		pt_json_string(stdout, u->port);
+		printf(",\"bus\":%u,\"device\":%u,\"vendor\":\"%04x\",\"product\":\"%04x\",\"serial\":", u->busnum,
+		       u->devnum, u->vendor, u->product);
+		pt_json_string(stdout, u->serial);
+		printf(",\"product_name\":");
+		pt_json_string(stdout, u->product_name);
+		printf(",\"class\":\"%02x\",\"hub\":%s,\"mass_storage\":%s,\"host_use\":", u->dev_class,
+		       u->hub ? "true" : "false", u->storage ? "true" : "false");
+		pt_json_string(stdout, u->host_use_why);
+		printf(",\"claimed_by\":[");
+		for (size_t j = 0; cfg && j < cfg->n_devices; j++) {
+			const struct pt_device *e = &cfg->devices[j];
+
+			if (!e->has_usb || !pt_usb_selects(&e->usb, u->vendor, u->product, u->port, u->serial))
+				continue;
+			printf("%s", first ? "" : ",");
+			pt_json_string(stdout, e->name);
+			first = false;
+		}
+		printf("]}");
+	}
+	printf("]");
 }
 
 static void
@@ -131,7 +213,9 @@ print_json(const struct pt_observed *obs, const struct pt_config *cfg, const str
 		free(name);
 		free(cls);
 	}
-	printf("]}\n");
+	printf("]");
+	print_usb_json(obs, cfg);
+	printf("}\n");
 }
 
 static int
@@ -189,7 +273,7 @@ devices_run(struct pt_ctx *ctx, int argc, char **argv)
 
 const struct pt_cmd pt_cmd_devices = {
 	.name = "devices",
-	.summary = "list PCI devices with drivers, IOMMU groups and host use",
+	.summary = "list PCI and USB devices with drivers, IOMMU groups and host use",
 	.usage = "[-c FILE] [--json]",
 	.help =
 	"Lists every PCI device: address, class, name and ids, subsystem ids, driver and\n"
@@ -200,6 +284,12 @@ const struct pt_cmd pt_cmd_devices = {
 	"later; else whether it has a reset at all; \"none\": a VM gets the device in whatever\n"
 	"state the last one left it). Nothing here wakes a device up. The file is optional\n"
 	"here; this is what to run before writing one.\n"
+	"\n"
+	"Then, in a section of their own (after the PCI devices, so that the one command shows\n"
+	"everything a file can name, and a USB Coral is not hidden behind a flag), the USB\n"
+	"devices: port path (what `usb: { port: }` takes), bus and device number, product name,\n"
+	"ids and serial, hubs and mass storage (and a mounted filesystem on it), and the entries\n"
+	"that claim each. --json lists them as \"usb_devices\".\n"
 	"\n"
 	"Exit status: 0 success, 1 the devices cannot be read or the file is invalid,\n"
 	"64 usage error.\n",

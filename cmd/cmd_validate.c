@@ -16,6 +16,12 @@ print_device_text(const struct pt_device *d)
 	printf("%s:", d->name);
 	if (d->has_address)
 		printf(" address %s", pt_pciaddr_format(&d->address, addr));
+	if (d->has_usb) {
+		char *u = pt_usb_describe(&d->usb);
+
+		printf(" usb %s", u);
+		free(u);
+	}
 	if (d->match.fields) {
 		printf(" match %04x:%04x", d->match.vendor, d->match.device);
 		if (d->match.fields & PT_MATCH_SUBSYSTEM_VENDOR)
@@ -115,7 +121,20 @@ print_json(const char *file, const struct pt_config *cfg, const struct pt_diags 
 			print_id("subsystem_device", d->match.subsystem_device, &first);
 		if (d->match.fields & PT_MATCH_CLASS)
 			print_id("class", d->match.class_code, &first);
-		printf("},\"vm\":");
+		printf("},\"usb\":");
+		if (d->has_usb) {
+			printf("{\"ids\":[");
+			for (size_t j = 0; j < d->usb.n_ids; j++)
+				printf("%s\"%04x:%04x\"", j ? "," : "", d->usb.ids[j].vendor, d->usb.ids[j].product);
+			printf("],\"serial\":");
+			pt_json_string(stdout, d->usb.serial);
+			printf(",\"port\":");
+			pt_json_string(stdout, d->usb.port);
+			printf("}");
+		} else {
+			printf("null");
+		}
+		printf(",\"vm\":");
 		pt_json_string(stdout, d->vm);
 		if (d->count_all)
 			printf(",\"count\":\"all\"");

@@ -50,7 +50,11 @@ print_text(const struct pt_plan *plan, const struct pt_observed *obs)
 		const struct pt_step *s = &plan->steps[i];
 		char *action = pt_render_step(s);
 
-		if (s->device && (!last_device || strcmp(last_device, s->device) != 0 ||
+		if (s->usb_label && (!last_device || strcmp(last_device, s->device) != 0 ||
+				     !plan->steps[i - 1].usb_label || strcmp(plan->steps[i - 1].usb_label, s->usb_label) != 0)) {
+			printf("%s%s %s\n", i ? "\n" : "", s->device, s->usb_label);
+			last_device = s->device;
+		} else if (s->device && !s->usb_label && (!last_device || strcmp(last_device, s->device) != 0 ||
 				  pt_pciaddr_cmp(&last_addr, &s->addr) != 0)) {
 			const struct pt_pcidev *d = pt_observed_dev(obs, &s->addr);
 			char a[PT_PCIADDR_BUFSZ];
@@ -88,7 +92,7 @@ print_json(const struct pt_plan *plan)
 		printf("%s{\"kind\":\"%s\",\"device\":", i ? "," : "", pt_step_kind_name(s->kind));
 		pt_json_string(stdout, s->device);
 		printf(",\"address\":");
-		pt_json_string(stdout, s->device ? pt_pciaddr_format(&s->addr, a) : NULL);
+		pt_json_string(stdout, s->usb_label ? s->usb_label : s->device ? pt_pciaddr_format(&s->addr, a) : NULL);
 		printf(",\"from\":");
 		pt_json_string(stdout, s->from);
 		printf(",\"to\":");
@@ -227,7 +231,8 @@ pt_report_pass(const struct pt_reconcile_result *res, const struct pt_report *re
 		char a[PT_PCIADDR_BUFSZ];
 
 		pt_say(&errors_only, LOG_ERR, "'%s' %s: still to do after applying: %s (%s)",
-		       s->device ? s->device : "host", pt_pciaddr_format(&s->addr, a), action, s->reason);
+		       s->device ? s->device : "host", s->usb_label ? s->usb_label : pt_pciaddr_format(&s->addr, a), action,
+		       s->reason);
 		free(action);
 	}
 }
@@ -416,7 +421,8 @@ pt_report_step(void *data, const struct pt_step *s, enum pt_step_outcome o, cons
 	const struct pt_report *rep = data;
 	char a[PT_PCIADDR_BUFSZ];
 	char *action = pt_render_step(s);
-	char *who = s->device ? xasprintf("'%s' %s", s->device, pt_pciaddr_format(&s->addr, a)) : xstrdup("host");
+	char *who = s->device ? xasprintf("'%s' %s", s->device, s->usb_label ? s->usb_label : pt_pciaddr_format(&s->addr, a))
+			      : xstrdup("host");
 
 	switch (o) {
 	case PT_STEP_DONE:

@@ -22,8 +22,9 @@ static const char *const notify_keys[] = { "command", "on", "timeout", NULL };
 static const char *const vfio_pci_keys[] = { "disable_idle_d3", NULL };
 static const char *const device_keys[] = {
 	"address", "match", "vm", "state", "on_stop", "persistent", "force", "whole_group", "power",
-	"reset", "recover", "count", NULL
+	"reset", "recover", "count", "usb", NULL
 };
+static const char *const usb_keys[] = { "ids", "serial", "port", NULL };
 static const char *const match_keys[] = {
 	"vendor", "device", "subsystem_vendor", "subsystem_device", "class", NULL
 };
@@ -359,7 +360,7 @@ device_name_ok(const char *s)
 /* The key nodes of a device entry, for messages about how keys combine. */
 struct device_keys {
 	const struct pt_ynode *match, *vm, *state, *on_stop, *persistent, *whole_group;
-	const struct pt_ynode *power, *reset, *recover, *count, *address;
+	const struct pt_ynode *power, *reset, *recover, *count, *address, *usb;
 };
 
 /*
@@ -429,11 +430,138 @@ parse_count(struct parser *p, const struct pt_ynode *v, struct pt_device *d)
 	d->count = (unsigned)n;
 }
 
+
+/* One USB id, "1a6e:089a": four hex digits, a colon, four hex digits (as lsusb shows it). */
+static bool
+parse_usb_id(const char *s, struct pt_usbid *ret)
+{
+	unsigned v[2] = { 0, 0 };
+
+	for (int half = 0; half < 2; half++) {
+		for (int i = 0; i < 4; i++, s++) {
+			int d;
+
+			if (*s >= '0' && *s <= '9')
+				d = *s - '0';
+			else if (*s >= 'a' && *s <= 'f')
+				d = *s - 'a' + 10;
+			else if (*s >= 'A' && *s <= 'F')
+				d = *s - 'A' + 10;
+			else
+				return false;
+			v[half] = v[half] * 16 + (unsigned)d;
+		}
+		if (half == 0 && *s++ != ':')
+			return false;
+	}
+	if (*s)
+		return false;
+	ret->vendor = (uint16_t)v[0];
+	ret->product = (uint16_t)v[1];
+	return true;
+}
+
+/* A port path as sysfs names the device: bus, '-', then port numbers joined by '.': "2-1.3". */
+static bool
+usb_port_ok(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	if (n == 0 || n > 3 || s[n] != '-' || strlen(s) > PT_USB_PORT_MAX)
+		return false;
+	s += n + 1;
+	for (;;) {
+		n = strspn(s, "0123456789");
+		if (n == 0 || n > 3)
+			return false;
+		s += n;
+		if (*s == '\0')
+			return true;
+		if (*s++ != '.')
+			return false;
+	}
+}
+
+static void
+parse_usb_ids(struct parser *p, const struct pt_ynode *v, struct pt_usb_select *u)
+{
+	if (v->kind != PT_YNODE_SEQUENCE || v->n_items == 0 || v->tag) {
+		error_at(p, v, "'ids' must be a list of USB ids like [\"1a6e:089a\", \"18d1:9302\"]");
+		return;
+	}
+	if (v->n_items > PT_USB_IDS_MAX) {
+		error_at(p, v, "'ids' lists %zu ids (at most %d)", v->n_items, PT_USB_IDS_MAX);
+		return;
+	}
+	for (size_t i = 0; i < v->n_items; i++) {
+		const struct pt_ynode *e = v->items[i];
+
+		if (!value_ok(p, "ids", e, VT_STRING))
+			continue;
+		if (!parse_usb_id(e->value, &u->ids[u->n_ids]))
+			error_at(p, e, "invalid USB id '%s' (expected vendor:product in hex, as lsusb shows it: "
+				 "\"1a6e:089a\")", e->value);
+		else
+			u->n_ids++;
+	}
+}
+
+static void
+parse_usb(struct parser *p, const struct pt_ynode *map, struct pt_usb_select *u)
+{
+	unsigned errors_before = p->errors;
+	bool has_ids = false;
+
+	if (!tag_ok(p, map, VT_MAPPING, "'usb'"))
+		return;
+	if (map->kind != PT_YNODE_MAPPING) {
+		error_at(p, map, "'usb' must be a mapping like { ids: [\"1a6e:089a\", \"18d1:9302\"], port: \"2-1.3\" }, "
+			 "not %s", pt_ynode_kind_name(map));
+		return;
+	}
+	for (size_t i = 0; i < map->n_pairs; i++) {
+		const struct pt_ynode *k = map->pairs[i].key, *v = map->pairs[i].value;
+		const char *key;
+
+		if (!key_ok(p, map, i, "key"))
+			continue;
+		key = k->value;
+		if (strcmp(key, "ids") == 0) {
+			has_ids = true;
+			parse_usb_ids(p, v, u);
+		} else if (strcmp(key, "serial") == 0) {
+			bool ctl = false;
+
+			if (!value_ok(p, key, v, VT_STRING))
+				continue;
+			for (const char *c = v->value; *c; c++)
+				ctl = ctl || (unsigned char)*c < 0x20 || *c == 0x7f;
+			if (v->len == 0 || v->len > PT_USB_SERIAL_MAX || ctl)
+				error_at(p, v, "invalid serial '%s' (1 to %d characters, no control characters)",
+					 v->value, PT_USB_SERIAL_MAX);
+			else
+				u->serial = xstrdup(v->value);
+		} else if (strcmp(key, "port") == 0) {
+			if (!value_ok(p, key, v, VT_STRING))
+				continue;
+			if (!usb_port_ok(v->value))
+				error_at(p, v, "invalid port '%s' (expected the port path sysfs names the device by: "
+					 "bus-port[.port...], e.g. \"2-1.3\")", v->value);
+			else
+				u->port = xstrdup(v->value);
+		} else {
+			unknown_key(p, k, usb_keys);
+		}
+	}
+	if (!has_ids && !u->port && p->errors == errors_before)
+		error_at(p, map, "'usb' needs 'ids' or 'port' to select the device");
+}
+
 static void
 parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynode *map,
 	     struct pt_device *d)
 {
-	struct device_keys keys = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	struct device_keys keys = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	unsigned errors_before = p->errors;
 	char what[PT_DEVICE_NAME_MAX + 16];
 
@@ -514,14 +642,41 @@ parse_device(struct parser *p, const struct pt_ynode *name, const struct pt_ynod
 		} else if (strcmp(key, "count") == 0) {
 			keys.count = k;
 			parse_count(p, v, d);
+		} else if (strcmp(key, "usb") == 0) {
+			keys.usb = k;
+			d->has_usb = true;
+			parse_usb(p, v, &d->usb);
 		} else {
 			unknown_key(p, k, device_keys);
 		}
 	}
 	if (p->errors != errors_before)
 		return;   /* the combination checks below would only repeat the same problem */
-	if (!d->has_address && !keys.match)
-		error_at(p, name, "device '%s' needs 'address' or 'match' to select the hardware",
+	if (keys.usb) {
+		/* a USB device is handed over by libvirt as it is: no driver, group or PCI power */
+		const struct { const struct pt_ynode *k; const char *why; } pci_only[] = {
+			{ keys.address, "'address' selects a PCI device; a 'usb' entry selects its device with 'usb'" },
+			{ keys.match, "'match' selects PCI devices; a 'usb' entry selects its device with 'usb'" },
+			{ keys.count, "'count' applies only to PCI devices (a 'usb' entry is one device)" },
+			{ keys.whole_group, "'whole_group' applies only to PCI devices (IOMMU groups), not to a 'usb' entry" },
+			{ keys.power, "'power' applies only to PCI devices, not to a 'usb' entry" },
+			{ keys.reset, "'reset' applies only to PCI devices, not to a 'usb' entry" },
+			{ keys.recover, "'recover' applies only to PCI devices, not to a 'usb' entry" },
+			{ keys.on_stop, "'on_stop' applies only to PCI devices (vfio-pci); libvirt gives a USB "
+					"device back to the host when its VM stops" },
+		};
+
+		for (size_t i = 0; i < sizeof(pci_only) / sizeof(pci_only[0]); i++)
+			if (pci_only[i].k)
+				error_at(p, pci_only[i].k, "%s", pci_only[i].why);
+		if (d->state == PT_STATE_BOUND)
+			error_at(p, keys.state, "state: bound is for PCI devices (held on vfio-pci); a 'usb' entry is "
+				 "attached or released");
+		if (p->errors != errors_before)
+			return;
+	}
+	if (!d->has_address && !keys.match && !keys.usb)
+		error_at(p, name, "device '%s' needs 'address', 'match' or 'usb' to select the hardware",
 			 d->name);
 	if (keys.count && keys.address)
 		error_at(p, keys.count, "'count' cannot be used with 'address', which names one device; "
@@ -890,6 +1045,8 @@ pt_config_done(struct pt_config *cfg)
 	for (size_t i = 0; i < cfg->n_devices; i++) {
 		free(cfg->devices[i].name);
 		free(cfg->devices[i].vm);
+		free(cfg->devices[i].usb.serial);
+		free(cfg->devices[i].usb.port);
 	}
 	free(cfg->devices);
 	for (size_t i = 0; i < cfg->n_pools; i++)
@@ -957,6 +1114,50 @@ pt_match_describe(const struct pt_match *m)
 		s = t;
 	}
 	return s;
+}
+
+char *
+pt_usb_describe(const struct pt_usb_select *u)
+{
+	char *s = xstrdup(u->n_ids ? "" : "any id");
+
+	for (size_t i = 0; i < u->n_ids; i++) {
+		char *t = xasprintf("%s%s%04x:%04x", s, i ? "|" : "", u->ids[i].vendor, u->ids[i].product);
+
+		free(s);
+		s = t;
+	}
+	if (u->serial) {
+		char *t = xasprintf("%s serial %s", s, u->serial);
+
+		free(s);
+		s = t;
+	}
+	if (u->port) {
+		char *t = xasprintf("%s port %s", s, u->port);
+
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+bool
+pt_usb_id_matches(const struct pt_usb_select *u, uint16_t vendor, uint16_t product)
+{
+	if (u->n_ids == 0)
+		return true;
+	for (size_t i = 0; i < u->n_ids; i++)
+		if (u->ids[i].vendor == vendor && u->ids[i].product == product)
+			return true;
+	return false;
+}
+
+bool
+pt_usb_selects(const struct pt_usb_select *u, uint16_t vendor, uint16_t product, const char *port, const char *serial)
+{
+	return pt_usb_id_matches(u, vendor, product) && (!u->port || (port && strcmp(u->port, port) == 0)) &&
+	       (!u->serial || (serial && strcmp(u->serial, serial) == 0));
 }
 
 const struct pt_device *

@@ -58,6 +58,25 @@ struct pt_match {
 	uint16_t class_code;         /* class and subclass, as `lspci -n` shows them: 0x0200 */
 };
 
+/* The most ids one `usb` entry may list (one device that may show any of them). */
+#define PT_USB_IDS_MAX 8
+/* The longest USB port path ("2-1.3"; the kernel allows 7 tiers). */
+#define PT_USB_PORT_MAX 32
+#define PT_USB_SERIAL_MAX 255
+
+struct pt_usbid {
+	uint16_t vendor, product;
+};
+
+/* `usb: { ids: [...], serial: ..., port: ... }`: a USB device, by what it shows and where it is
+ * plugged in; at least ids or port. */
+struct pt_usb_select {
+	struct pt_usbid ids[PT_USB_IDS_MAX];
+	size_t n_ids;                /* 0: any id (port alone) */
+	char *serial;                /* its iSerialNumber; NULL when not given */
+	char *port;                  /* its port path, the sysfs name: "2-1.3"; NULL when not given */
+};
+
 struct pt_device {
 	char *name;                  /* the user's name for it; [A-Za-z0-9_.-]+ */
 	unsigned line, col;          /* where the entry starts in the file */
@@ -80,6 +99,10 @@ struct pt_device {
 	bool count_all;              /* every matching device the pool leaves free */
 	unsigned count;              /* 1 without `count`; 0 with `count: all` */
 	int pool;                    /* index into cfg->pools, or -1 when it is in none */
+	/* A USB device (`usb:` instead of address/match): attached by libvirt as a
+	 * <hostdev type='usb'>, no driver change; never in a pool. */
+	bool has_usb;
+	struct pt_usb_select usb;
 };
 
 /*
@@ -141,6 +164,13 @@ const char *pt_recover_name(enum pt_recover r);   /* "none", "rescan" */
 void pt_config_make_pools(struct pt_config *cfg);
 /* "1ac1:089a", with " subsystem_vendor 1028", ... and " class 0200" when match has them (the caller frees). */
 char *pt_match_describe(const struct pt_match *m);
+/* "1a6e:089a|18d1:9302 serial X port 2-1.3" (the caller frees). */
+char *pt_usb_describe(const struct pt_usb_select *u);
+/* Whether a device showing vendor:product is one of u's ids (any, when u lists none). */
+bool pt_usb_id_matches(const struct pt_usb_select *u, uint16_t vendor, uint16_t product);
+/* Whether a USB device (its ids, port path and serial, NULL when it has none) is one u selects. */
+bool pt_usb_selects(const struct pt_usb_select *u, uint16_t vendor, uint16_t product, const char *port,
+		    const char *serial);
 /* Returns the device whose name is `name`, or NULL; the result is owned by cfg. */
 const struct pt_device *pt_config_find(const struct pt_config *cfg, const char *name);
 

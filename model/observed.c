@@ -91,7 +91,21 @@ pt_domain_done(struct pt_domain *dom)
 	free(dom->title);
 	free(dom->live);
 	free(dom->config);
+	free(dom->usb_live);
+	free(dom->usb_config);
 	memset(dom, 0, sizeof(*dom));
+}
+
+void
+pt_usbdev_done(struct pt_usbdev *d)
+{
+	if (!d)
+		return;
+	free(d->port);
+	free(d->serial);
+	free(d->product_name);
+	free(d->host_use_why);
+	memset(d, 0, sizeof(*d));
 }
 
 void
@@ -101,6 +115,9 @@ pt_observed_done(struct pt_observed *obs)
 		return;
 	for (size_t i = 0; i < obs->n_devs; i++)
 		pt_pcidev_done(&obs->devs[i]);
+	for (size_t i = 0; i < obs->n_usbdevs; i++)
+		pt_usbdev_done(&obs->usbdevs[i]);
+	free(obs->usbdevs);
 	for (size_t i = 0; i < obs->n_doms; i++)
 		pt_domain_done(&obs->doms[i]);
 	for (size_t i = 0; i < obs->n_warnings; i++)

@@ -71,6 +71,29 @@ struct pt_hostdev {
 	bool managed;
 };
 
+/* A USB device of /sys/bus/usb/devices (not its interfaces, "2-1.3:1.0"). */
+struct pt_usbdev {
+	char *port;                    /* the sysfs name: its port path "2-1.3", or "usb2" (a root hub) */
+	unsigned busnum, devnum;       /* what libvirt's <address bus= device=> names; devnum changes
+					* on every replug */
+	uint16_t vendor, product;      /* idVendor, idProduct */
+	char *serial;                  /* NULL when it has none */
+	char *product_name;            /* `product`; NULL when it has none */
+	uint8_t dev_class;             /* bDeviceClass (0: per interface) */
+	bool hub;                      /* class 09, of the device or an interface */
+	bool storage;                  /* an interface of class 08 (mass storage) */
+	char *host_use_why;            /* a filesystem of it is mounted (or swap, md, LVM), e.g.
+					* "/dev/sdb1 is mounted on /mnt"; NULL when unused */
+};
+
+/* A <hostdev mode='subsystem' type='usb'> of a domain: by vendor/product, by bus/device, or both. */
+struct pt_usbhostdev {
+	bool has_ids;
+	uint16_t vendor, product;
+	bool has_addr;
+	unsigned bus, device;
+};
+
 enum pt_domain_state {
 	PT_DOMAIN_RUNNING,             /* running, paused, or anything with a live QEMU */
 	PT_DOMAIN_STOPPED,
@@ -86,11 +109,17 @@ struct pt_domain {
 	bool have_config;              /* the persistent XML was read */
 	struct pt_hostdev *config;     /* <hostdev type='pci'> of the persistent XML */
 	size_t n_config;
+	struct pt_usbhostdev *usb_live;   /* <hostdev type='usb'> of the live XML */
+	size_t n_usb_live;
+	struct pt_usbhostdev *usb_config; /* and of the persistent XML (when have_config) */
+	size_t n_usb_config;
 };
 
 struct pt_observed {
 	struct pt_pcidev *devs;        /* sorted by address */
 	size_t n_devs;
+	struct pt_usbdev *usbdevs;     /* sorted by bus and device number */
+	size_t n_usbdevs;
 	bool iommu;                    /* the kernel has IOMMU groups */
 	bool vfio_pci_loaded;          /* bus/pci/drivers/vfio-pci exists */
 	/* The disable_idle_d3 vfio-pci was loaded with. Known only from the journal line apply
@@ -138,6 +167,7 @@ void pt_observed_sort(struct pt_observed *obs);
 /* Frees the contents; accepts NULL. */
 void pt_observed_done(struct pt_observed *obs);
 void pt_pcidev_done(struct pt_pcidev *d);
+void pt_usbdev_done(struct pt_usbdev *d);
 void pt_domain_done(struct pt_domain *dom);
 
 #endif

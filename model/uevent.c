@@ -75,6 +75,8 @@ pt_uevent_parse(const char *buf, size_t len, struct pt_uevent *ret)
 			r = take(&u.devpath, v);
 		else if ((v = value_of(f, flen, "SUBSYSTEM")))
 			r = take(&u.subsystem, v);
+		else if ((v = value_of(f, flen, "DEVTYPE")))
+			r = take(&u.devtype, v);
 		else if ((v = value_of(f, flen, "PCI_SLOT_NAME")))
 			r = take(&slot, v);
 		else if ((v = value_of(f, flen, "SEQNUM")))
@@ -100,4 +102,11 @@ bool
 pt_uevent_pci_change(const struct pt_uevent *ev)
 {
 	return strcmp(ev->subsystem, "pci") == 0 && (strcmp(ev->action, "add") == 0 || strcmp(ev->action, "remove") == 0);
+}
+
+bool
+pt_uevent_usb_change(const struct pt_uevent *ev)
+{
+	return strcmp(ev->subsystem, "usb") == 0 && ev->devtype && strcmp(ev->devtype, "usb_device") == 0 &&
+	       (strcmp(ev->action, "add") == 0 || strcmp(ev->action, "remove") == 0);
 }

@@ -28,6 +28,7 @@ struct pt_uevent {
 	const char *action;     /* "add", "remove", "bind", "unbind", "change", ... */
 	const char *devpath;    /* "/devices/pci0000:00/0000:00:1c.0/0000:01:00.0" */
 	const char *subsystem;  /* "pci" */
+	const char *devtype;    /* DEVTYPE: "usb_device", "usb_interface"; NULL when absent */
 	bool has_slot;          /* PCI_SLOT_NAME was there: */
 	struct pt_pciaddr slot; /* ... the device */
 	bool has_seqnum;
@@ -41,12 +42,16 @@ struct pt_uevent {
  * filled, else *ret untouched and -EMSGSIZE (longer than PT_UEVENT_MAX) or -EBADMSG (not
  * as the kernel writes one: no '@' or no DEVPATH in the header, an unterminated, empty or
  * '='-less field, ACTION, DEVPATH or SUBSYSTEM missing, repeated, empty or not the
- * header's, a repeated or malformed PCI_SLOT_NAME or SEQNUM).
+ * header's, a repeated DEVTYPE, a repeated or malformed PCI_SLOT_NAME or SEQNUM).
  */
 int pt_uevent_parse(const char *buf, size_t len, struct pt_uevent *ret);
 
 /* Whether it says a PCI device came or went: SUBSYSTEM=pci and ACTION add or remove (a
  * driver's bind and unbind, which apply makes itself, are neither). */
 bool pt_uevent_pci_change(const struct pt_uevent *ev);
+/* Whether it says a USB device came or went (replugged, or re-enumerated as the USB Coral does
+ * once its firmware is loaded): SUBSYSTEM=usb, DEVTYPE=usb_device (not each of its
+ * interfaces), ACTION add or remove. */
+bool pt_uevent_usb_change(const struct pt_uevent *ev);
 
 #endif

@@ -438,6 +438,38 @@ domain_has(struct run *r, virDomainPtr dom, const struct pt_pciaddr *addr, bool 
 	return has;
 }
 
+/* Does the domain's live (or persistent) XML hold USB step s's hostdev? -1 with the message set on error. */
+static int
+domain_has_usb(struct run *r, virDomainPtr dom, const struct pt_step *s, bool config)
+{
+	char *xml = pt_virt.virDomainGetXMLDesc(dom, config ? VIR_DOMAIN_XML_INACTIVE : 0);
+	struct pt_domain d;
+	char *err = NULL;
+	int has = 0;
+
+	if (!xml) {
+		fail(r, "cannot read the XML of domain '%s': %s", pt_virt.virDomainGetName(dom), pt_virt.virGetLastErrorMessage());
+		return -1;
+	}
+	memset(&d, 0, sizeof(d));
+	if (pt_domxml_parse_all(xml, strlen(xml), &d.title, &d.live, &d.n_live, &d.usb_live, &d.n_usb_live, NULL,
+				&err) < 0) {
+		fail(r, "domain '%s': %s", pt_virt.virDomainGetName(dom), err);
+		free(err);
+		free(xml);
+		return -1;
+	}
+	free(xml);
+	for (size_t i = 0; i < d.n_usb_live && !has; i++) {
+		const struct pt_usbhostdev *h = &d.usb_live[i];
+
+		has = s->usb_by_ids ? !h->has_addr && h->has_ids && h->vendor == s->usb_vendor && h->product == s->usb_product
+				    : h->has_addr && h->bus == s->usb_bus && h->device == s->usb_dev;
+	}
+	pt_domain_done(&d);
+	return has;
+}
+
 static unsigned
 virt_flags(unsigned step_flags)
 {
@@ -462,7 +494,8 @@ step_domain(struct run *r, const struct pt_step *s, const char *bdf)
 
 		if (!(s->flags & f))
 			continue;
-		has = domain_has(r, dom, &s->addr, f == PT_STEP_CONFIG);
+		has = s->flags & PT_STEP_USB ? domain_has_usb(r, dom, s, f == PT_STEP_CONFIG)
+					     : domain_has(r, dom, &s->addr, f == PT_STEP_CONFIG);
 		if (has < 0) {
 			pt_virt.virDomainFree(dom);
 			return PT_STEP_FAILED;
@@ -474,7 +507,12 @@ step_domain(struct run *r, const struct pt_step *s, const char *bdf)
 		pt_virt.virDomainFree(dom);
 		return PT_STEP_HELD;
 	}
-	xml = pt_domxml_hostdev(&s->addr);
+	if (!(s->flags & PT_STEP_USB))
+		xml = pt_domxml_hostdev(&s->addr);
+	else if (s->usb_by_ids)
+		xml = pt_domxml_usb_hostdev_ids(s->usb_vendor, s->usb_product);
+	else
+		xml = pt_domxml_usb_hostdev(s->usb_bus, s->usb_dev);
 	rc = attach ? pt_virt.virDomainAttachDeviceFlags(dom, xml, virt_flags(todo))
 		    : pt_virt.virDomainDetachDeviceFlags(dom, xml, virt_flags(todo));
 	free(xml);
@@ -492,7 +530,8 @@ step_domain(struct run *r, const struct pt_step *s, const char *bdf)
 		if (!(todo & f))
 			continue;
 		for (unsigned waited = 0;; waited += 100) {
-			has = domain_has(r, dom, &s->addr, f == PT_STEP_CONFIG);
+			has = s->flags & PT_STEP_USB ? domain_has_usb(r, dom, s, f == PT_STEP_CONFIG)
+						     : domain_has(r, dom, &s->addr, f == PT_STEP_CONFIG);
 			if (has < 0 || has == attach || waited >= limit)
 				break;
 			sleep_ms(100);
@@ -657,10 +696,10 @@ run_step(struct run *r, const struct pt_step *s)
 		free(drv);
 		return out;
 	case PT_STEP_ATTACH:
-		out = step_domain(r, s, bdf);
+		out = step_domain(r, s, s->usb_label ? s->usb_label : bdf);
 		return out == PT_STEP_DONE && (s->flags & PT_STEP_POOL) ? note_pool(r, bdf, s->device) : out;
 	case PT_STEP_DETACH:
-		return step_domain(r, s, bdf);
+		return step_domain(r, s, s->usb_label ? s->usb_label : bdf);
 	case PT_STEP_POWER:
 		return step_power(r, s, bdf);
 	case PT_STEP_CHECK:

@@ -297,8 +297,8 @@ pt_assign(const struct pt_config *cfg, const struct pt_observed *obs, struct pt_
 		struct pt_slot *s;
 		char *err = NULL;
 
-		if (e->pool >= 0)
-			continue;   /* its pool places it, below */
+		if (e->pool >= 0 || e->has_usb)
+			continue;   /* its pool places it, below; a USB entry is planned apart (plan_usb()) */
 		s = add_slot(&a, &cap, e, pt_resolve_device(e, obs, &err));
 		s->err = err;
 	}

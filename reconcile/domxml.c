@@ -1,4 +1,4 @@
-/* domxml.c: reads a libvirt domain XML (title, PCI hostdevs) and builds a <hostdev> element; pure. */
+/* domxml.c: reads a libvirt domain XML (title, PCI and USB hostdevs) and builds a <hostdev> element; pure. */
 #include "reconcile/domxml.h"
 
 #include <ctype.h>
@@ -130,6 +130,74 @@ read_pci_source(xmlNode *el, bool is_interface, const char *domain, struct pt_ho
 	}
 }
 
+/* One number of a USB <vendor id=>/<product id=> (0-0xffff) or <address bus= device=> (1-0xff
+ * here: 0 is libvirt's "not given"): false, with a warning, when present but bad. */
+static bool
+usb_num(xmlNode *n, const char *attr, unsigned long max, const char *domain, unsigned *ret,
+	struct pt_diags *warnings)
+{
+	char *value = NULL;
+	int r = attr_num(n, attr, max, ret, &value);
+
+	if (r == 0)
+		return true;
+	pt_diags_add(warnings, NULL, 0, 0, "domain '%s': <hostdev type='usb'> left out: %s='%s' is %s", domain,
+		     attr, value, r == -ERANGE ? "out of range" : "not a number");
+	free(value);
+	return false;
+}
+
+/*
+ * A USB device given to the domain: <hostdev mode='subsystem' type='usb'> with <source> holding
+ * <vendor id=/> and <product id=/>, and/or <address bus= device=/>. One with a bad number, or
+ * with neither, is left out with a warning.
+ */
+static void
+read_usb_source(xmlNode *el, const char *domain, struct pt_usbhostdev **v, size_t *n, size_t *cap,
+		struct pt_diags *warnings)
+{
+	struct pt_usbhostdev h;
+	bool vendor = false, product = false, ok = true;
+
+	if (!attr_is(el, "mode", "subsystem") || !attr_is(el, "type", "usb"))
+		return;
+	memset(&h, 0, sizeof(h));
+	for (xmlNode *src = el->children; src; src = src->next) {
+		if (!is(src, "source"))
+			continue;
+		for (xmlNode *a = src->children; a; a = a->next) {
+			unsigned x = 0, y = 0;
+
+			if (is(a, "vendor")) {
+				ok = ok && usb_num(a, "id", 0xffff, domain, &x, warnings);
+				h.vendor = (uint16_t)x;
+				vendor = true;
+			} else if (is(a, "product")) {
+				ok = ok && usb_num(a, "id", 0xffff, domain, &x, warnings);
+				h.product = (uint16_t)x;
+				product = true;
+			} else if (is(a, "address")) {
+				ok = ok && usb_num(a, "bus", 0xff, domain, &x, warnings) &&
+				     usb_num(a, "device", 0xff, domain, &y, warnings);
+				h.bus = x;
+				h.device = y;
+				h.has_addr = x != 0 || y != 0;
+			}
+		}
+		break;
+	}
+	h.has_ids = vendor && product;
+	if (!ok)
+		return;
+	if (!h.has_ids && !h.has_addr) {
+		pt_diags_add(warnings, NULL, 0, 0, "domain '%s': <hostdev type='usb'> left out: its <source> has "
+			     "neither <vendor>/<product> nor <address bus= device=>", domain);
+		return;
+	}
+	xgrow(v, cap, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = h;
+}
+
 /* The text of element c, or NULL when empty; caller frees. */
 static char *
 text_of(xmlNode *c)
@@ -153,13 +221,15 @@ move_warnings(struct pt_diags *to, struct pt_diags *from)
 /* Parses a domain; ret_name and ret_uuid may be NULL when not wanted. */
 static int
 parse(const char *xml, size_t len, char **ret_name, char **ret_uuid, char **ret_title,
-      struct pt_hostdev **ret_hostdevs, size_t *ret_n, struct pt_diags *warnings, char **reterr)
+      struct pt_hostdev **ret_hostdevs, size_t *ret_n, struct pt_usbhostdev **ret_usb, size_t *ret_n_usb,
+      struct pt_diags *warnings, char **reterr)
 {
 	xmlDoc *doc;
 	xmlNode *root;
 	struct pt_hostdev *v = NULL;
+	struct pt_usbhostdev *usb = NULL;
 	struct pt_diags w = PT_DIAGS_INIT;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, n_usb = 0, cap_usb = 0;
 	char *title = NULL, *name = NULL, *uuid = NULL;
 
 	if (len > (size_t)64 * 1024 * 1024) {
@@ -197,15 +267,19 @@ parse(const char *xml, size_t len, char **ret_name, char **ret_uuid, char **ret_
 	for (xmlNode *c = root->children; c; c = c->next) {
 		if (!is(c, "devices"))
 			continue;
-		for (xmlNode *d = c->children; d; d = d->next)
+		for (xmlNode *d = c->children; d; d = d->next) {
 			if (is(d, "hostdev") || is(d, "interface"))
 				read_pci_source(d, is(d, "interface"), name ? name : "?", &v, &n, &cap, &w);
+			if (ret_usb && is(d, "hostdev"))
+				read_usb_source(d, name ? name : "?", &usb, &n_usb, &cap_usb, &w);
+		}
 	}
 	xmlFreeDoc(doc);
 	if (ret_name && !name) {
 		free(title);
 		free(uuid);
 		free(v);
+		free(usb);
 		pt_diags_done(&w);
 		*reterr = xstrdup("invalid domain XML: no <name>");
 		return -EINVAL;
@@ -219,6 +293,10 @@ parse(const char *xml, size_t len, char **ret_name, char **ret_uuid, char **ret_
 	*ret_title = title;
 	*ret_hostdevs = v;
 	*ret_n = n;
+	if (ret_usb) {
+		*ret_usb = usb;
+		*ret_n_usb = n_usb;
+	}
 	move_warnings(warnings, &w);
 	return 0;
 }
@@ -227,7 +305,15 @@ int
 pt_domxml_parse(const char *xml, size_t len, char **ret_title, struct pt_hostdev **ret_hostdevs,
 		size_t *ret_n, struct pt_diags *warnings, char **reterr)
 {
-	return parse(xml, len, NULL, NULL, ret_title, ret_hostdevs, ret_n, warnings, reterr);
+	return parse(xml, len, NULL, NULL, ret_title, ret_hostdevs, ret_n, NULL, NULL, warnings, reterr);
+}
+
+int
+pt_domxml_parse_all(const char *xml, size_t len, char **ret_title, struct pt_hostdev **ret_hostdevs,
+		    size_t *ret_n, struct pt_usbhostdev **ret_usb, size_t *ret_n_usb, struct pt_diags *warnings,
+		    char **reterr)
+{
+	return parse(xml, len, NULL, NULL, ret_title, ret_hostdevs, ret_n, ret_usb, ret_n_usb, warnings, reterr);
 }
 
 int
@@ -235,12 +321,26 @@ pt_domxml_read_domain(const char *xml, size_t len, struct pt_domain *dom, struct
 		      char **reterr)
 {
 	memset(dom, 0, sizeof(*dom));
-	if (parse(xml, len, &dom->name, &dom->uuid, &dom->title, &dom->config, &dom->n_config, warnings,
-		  reterr) < 0)
+	if (parse(xml, len, &dom->name, &dom->uuid, &dom->title, &dom->config, &dom->n_config, &dom->usb_config,
+		  &dom->n_usb_config, warnings, reterr) < 0)
 		return -EINVAL;
 	dom->have_config = true;
 	dom->state = PT_DOMAIN_STOPPED;
 	return 0;
+}
+
+char *
+pt_domxml_usb_hostdev(unsigned bus, unsigned device)
+{
+	return xasprintf("<hostdev mode='subsystem' type='usb' managed='yes'><source>"
+			 "<address bus='%u' device='%u'/></source></hostdev>", bus & 0xff, device & 0xff);
+}
+
+char *
+pt_domxml_usb_hostdev_ids(uint16_t vendor, uint16_t product)
+{
+	return xasprintf("<hostdev mode='subsystem' type='usb' managed='yes'><source>"
+			 "<vendor id='0x%04x'/><product id='0x%04x'/></source></hostdev>", vendor, product);
 }
 
 char *

@@ -39,7 +39,9 @@ struct uevents {
 	char *failed;                    /* reading failed: why (the loop says it, then stops following) */
 	unsigned n;                      /* PCI add/remove messages in the burst; 0: no burst */
 	bool dropped;                    /* the queue overflowed (ENOBUFS): some were lost */
-	char first[PT_PCIADDR_BUFSZ];    /* the first one's device, "" when it named none */
+	char first[40];                  /* the first one's device (a PCI address, a USB port path),
+					  * "" when it named none */
+	bool first_usb;                  /* it was a USB device */
 	bool first_added;
 	long long first_ms, last_ms;     /* CLOCK_MONOTONIC */
 };
@@ -133,10 +135,15 @@ burst_add(struct uevents *u, const struct pt_uevent *ev)
 		u->first_ms = now;
 	if (ev && u->n++ == 0) {
 		u->first[0] = '\0';
-		if (ev->has_slot)
+		u->first_usb = pt_uevent_usb_change(ev);
+		if (u->first_usb) {
+			if ((base = strrchr(ev->devpath, '/')) && strlen(base + 1) < sizeof(u->first))
+				snprintf(u->first, sizeof(u->first), "%s", base + 1);
+		} else if (ev->has_slot) {
 			pt_pciaddr_format(&ev->slot, u->first);
-		else if ((base = strrchr(ev->devpath, '/')) && pt_pciaddr_parse_full(base + 1, &a, &why) == 0)
+		} else if ((base = strrchr(ev->devpath, '/')) && pt_pciaddr_parse_full(base + 1, &a, &why) == 0) {
 			pt_pciaddr_format(&a, u->first);
+		}
 		u->first_added = strcmp(ev->action, "add") == 0;
 	}
 	if (!ev)
@@ -144,7 +151,7 @@ burst_add(struct uevents *u, const struct pt_uevent *ev)
 	u->last_ms = now;
 }
 
-/* "PCI 0000:01:00.0 added (and 3 more)"; caller frees. */
+/* "PCI 0000:01:00.0 added (and 3 more)", "USB 2-1.3 removed"; caller frees. */
 static char *
 burst_text(const struct uevents *u)
 {
@@ -155,7 +162,7 @@ burst_text(const struct uevents *u)
 		return xstrdup(lost);
 	if (u->n > 1)
 		snprintf(more, sizeof(more), " (and %u more)", u->n - 1);
-	return xasprintf("PCI %s %s%s%s%s", u->first[0] ? u->first : "device", u->first_added ? "added" : "removed",
+	return xasprintf("%s %s %s%s%s%s", u->first_usb ? "USB" : "PCI", u->first[0] ? u->first : "device", u->first_added ? "added" : "removed",
 			 more, u->dropped ? "; " : "", u->dropped ? lost : "");
 }
 
@@ -200,9 +207,9 @@ on_uevent(int watch, int fd, int events, void *opaque)
 			u->failed = xasprintf("cannot read the kernel's uevents: %s", strerror(errno));
 			break;
 		}
-		/* only the kernel's (port id 0: no process can have it), whole, and about PCI devices */
+		/* only the kernel's (port id 0: no process can have it), whole, and about PCI or USB devices */
 		if (m.msg_namelen < sizeof(from) || from.nl_pid != 0 || (m.msg_flags & MSG_TRUNC) ||
-		    pt_uevent_parse(buf, (size_t)n, &ev) < 0 || !pt_uevent_pci_change(&ev))
+		    pt_uevent_parse(buf, (size_t)n, &ev) < 0 || (!pt_uevent_pci_change(&ev) && !pt_uevent_usb_change(&ev)))
 			continue;
 		burst_add(u, &ev);
 	}

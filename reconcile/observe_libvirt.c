@@ -72,10 +72,11 @@ observe_domain(virDomainPtr vd, const struct pt_config *cfg, struct pt_domain *d
 	}
 	/* For a stopped domain the "live" XML is the persistent one. */
 	if (active)
-		r = pt_domxml_parse(xml, strlen(xml), &dom->title, &dom->live, &dom->n_live, warnings, reterr);
+		r = pt_domxml_parse_all(xml, strlen(xml), &dom->title, &dom->live, &dom->n_live, &dom->usb_live,
+					&dom->n_usb_live, warnings, reterr);
 	else
-		r = pt_domxml_parse(xml, strlen(xml), &dom->title, &dom->config, &dom->n_config, warnings,
-				    reterr);
+		r = pt_domxml_parse_all(xml, strlen(xml), &dom->title, &dom->config, &dom->n_config, &dom->usb_config,
+					&dom->n_usb_config, warnings, reterr);
 	free(xml);
 	if (r < 0)
 		return r;
@@ -89,7 +90,8 @@ observe_domain(virDomainPtr vd, const struct pt_config *cfg, struct pt_domain *d
 					    pt_virt.virGetLastErrorMessage());
 			return -EIO;
 		}
-		r = pt_domxml_parse(xml, strlen(xml), &title, &dom->config, &dom->n_config, warnings, reterr);
+		r = pt_domxml_parse_all(xml, strlen(xml), &title, &dom->config, &dom->n_config, &dom->usb_config,
+					&dom->n_usb_config, warnings, reterr);
 		free(title);
 		free(xml);
 		if (r < 0)

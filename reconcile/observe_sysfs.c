@@ -1,4 +1,4 @@
-/* observe_sysfs.c: reads PCI devices, drivers, IOMMU groups and host use from the injected sysfs and /proc. */
+/* observe_sysfs.c: reads PCI and USB devices, drivers, IOMMU groups and host use from the injected sysfs and /proc. */
 #include "reconcile/observe_sysfs.h"
 
 #include <dirent.h>
@@ -340,6 +340,144 @@ owner_of(const struct pt_observed *obs, const char *link)
 	return any ? (struct pt_pcidev *)pt_observed_dev(obs, &found) : NULL;
 }
 
+/* A USB device's directory name (not an interface "2-1.3:1.0"): a port path "2-1.3" or a root hub "usb2". */
+static bool
+usb_device_name(const char *name)
+{
+	return name[0] != '.' && !strchr(name, ':') &&
+	       (strncmp(name, "usb", 3) == 0 || (name[0] >= '0' && name[0] <= '9' && strchr(name, '-')));
+}
+
+static int
+usbdev_cmp(const void *a, const void *b)
+{
+	const struct pt_usbdev *x = a, *y = b;
+
+	if (x->busnum != y->busnum)
+		return x->busnum < y->busnum ? -1 : 1;
+	return x->devnum < y->devnum ? -1 : x->devnum > y->devnum;
+}
+
+/* A decimal attribute (busnum, devnum); -EINVAL when it is not one. */
+static int
+usb_dec(const struct pt_sysfs *s, const char *name, const char *attr, unsigned *ret)
+{
+	char buf[32], *end;
+	unsigned long v;
+	int r = pt_sysfs_attr(s, name, attr, buf, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (end == buf || *end || errno || v > 0xffff)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static char *
+usb_text(const struct pt_sysfs *s, const char *name, const char *attr)
+{
+	char buf[256];
+
+	return pt_sysfs_attr(s, name, attr, buf, sizeof(buf)) == 0 && buf[0] ? xstrdup(buf) : NULL;
+}
+
+/*
+ * Reads the USB devices of bus/usb/devices (none when the host has no USB bus): busnum, devnum,
+ * idVendor and idProduct (a device without them is being set up or torn down: left out),
+ * and the optional serial, product and classes (of the device and of its interfaces, the
+ * entries "NAME:C.I"). Sorted by bus and device number into obs->usbdevs.
+ */
+static void
+observe_usb(const struct pt_host *h, struct pt_observed *obs)
+{
+	struct pt_usbdev *v = NULL;
+	struct dirent **ents = NULL;
+	struct pt_sysfs sys;
+	size_t n = 0, cap = 0;
+	char *path = pt_host_sysfs_path(h, "bus/usb/devices");
+	int count = scandir(path, &ents, NULL, alphasort);
+
+	free(path);
+	for (size_t i = 0; i < obs->n_usbdevs; i++)
+		pt_usbdev_done(&obs->usbdevs[i]);
+	free(obs->usbdevs);
+	obs->usbdevs = NULL;
+	obs->n_usbdevs = 0;
+	if (count < 0 || pt_sysfs_open_usb(h, &sys) < 0) {
+		for (int i = 0; i < count; i++)
+			free(ents[i]);
+		free(ents);
+		return;
+	}
+	for (int i = 0; i < count; i++) {
+		const char *name = ents[i]->d_name;
+		struct pt_usbdev d;
+		unsigned long vendor, product, cls;
+		size_t len = strlen(name);
+
+		if (!usb_device_name(name))
+			continue;
+		memset(&d, 0, sizeof(d));
+		if (usb_dec(&sys, name, "busnum", &d.busnum) < 0 || usb_dec(&sys, name, "devnum", &d.devnum) < 0 ||
+		    pt_sysfs_hex(&sys, name, "idVendor", &vendor) < 0 || pt_sysfs_hex(&sys, name, "idProduct", &product) < 0 ||
+		    vendor > 0xffff || product > 0xffff)
+			continue;
+		d.port = xstrdup(name);
+		d.vendor = (uint16_t)vendor;
+		d.product = (uint16_t)product;
+		d.serial = usb_text(&sys, name, "serial");
+		d.product_name = usb_text(&sys, name, "product");
+		if (pt_sysfs_hex(&sys, name, "bDeviceClass", &cls) == 0 && cls <= 0xff)
+			d.dev_class = (uint8_t)cls;
+		d.hub = d.dev_class == 0x09;
+		d.storage = d.dev_class == 0x08;
+		/* its interfaces sort right after it: "2-1.3:1.0" */
+		for (int j = i + 1; j < count; j++) {
+			const char *iname = ents[j]->d_name;
+
+			if (strncmp(iname, name, len) != 0 || iname[len] != ':')
+				continue;
+			if (pt_sysfs_hex(&sys, iname, "bInterfaceClass", &cls) == 0) {
+				d.hub = d.hub || cls == 0x09;
+				d.storage = d.storage || cls == 0x08;
+			}
+		}
+		xgrow(&v, &cap, n + 1, sizeof(*v));
+		v[n++] = d;
+	}
+	pt_sysfs_close(&sys);
+	for (int i = 0; i < count; i++)
+		free(ents[i]);
+	free(ents);
+	if (n)
+		qsort(v, n, sizeof(*v), usbdev_cmp);
+	obs->usbdevs = v;
+	obs->n_usbdevs = n;
+}
+
+/* The USB device a class/block/<name> link sits under: the deepest USB device directory in
+ * its target (a disk below "2-1/2-1.3/2-1.3:1.0/host6/..." is 2-1.3's, not the hub 2-1's). */
+static struct pt_usbdev *
+usb_owner_of(const struct pt_observed *obs, const char *link)
+{
+	char target[PATH_MAX];
+	ssize_t n = obs->n_usbdevs ? readlink(link, target, sizeof(target) - 1) : -1;
+	struct pt_usbdev *found = NULL;
+	char *tok, *save = NULL;
+
+	if (n <= 0)
+		return NULL;
+	target[n] = '\0';
+	for (tok = strtok_r(target, "/", &save); tok; tok = strtok_r(NULL, "/", &save))
+		for (size_t i = 0; usb_device_name(tok) && i < obs->n_usbdevs; i++)
+			if (strcmp(obs->usbdevs[i].port, tok) == 0)
+				found = &obs->usbdevs[i];
+	return found;
+}
+
 /*
  * What the host uses devices for, found from the other side: every network interface and
  * block device the kernel lists, traced back to the PCI device it sits under (a virtio
@@ -384,8 +522,17 @@ observe_users(const struct pt_host *h, struct pt_observed *obs)
 				free(q);
 				free(operstate);
 				free(flags);
-			} else if (d && block_in_use(&view, link, e->d_name, &why)) {
-				add_use(d, PT_USE_STORAGE, why);
+			} else if (c == 1) {
+				struct pt_usbdev *u = usb_owner_of(obs, link);
+
+				if ((d || u) && block_in_use(&view, link, e->d_name, &why)) {
+					if (u && !u->host_use_why)
+						u->host_use_why = xstrdup(why);
+					if (d)
+						add_use(d, PT_USE_STORAGE, why);
+					else
+						free(why);
+				}
 			}
 			free(link);
 		}
@@ -629,6 +776,7 @@ pt_observe_sysfs(const struct pt_host *h, struct pt_observed *obs, char **reterr
 		free(path);
 	}
 	pt_observed_sort(obs);
+	observe_usb(h, obs);
 	observe_users(h, obs);
 	pt_journal_observe(h, obs);
 	return 0;

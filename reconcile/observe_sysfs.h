@@ -1,4 +1,4 @@
-/* observe_sysfs.h: reads PCI devices, drivers, IOMMU groups and host use from the injected sysfs and /proc. */
+/* observe_sysfs.h: reads PCI and USB devices, drivers, IOMMU groups and host use from the injected sysfs and /proc. */
 #ifndef PT_OBSERVE_SYSFS_H
 #define PT_OBSERVE_SYSFS_H
 
@@ -7,7 +7,8 @@
 #include "reconcile/host.h"
 
 /*
- * Fills obs->devs (sorted), obs->iommu and obs->vfio_pci_loaded from h->sysfs_root and
+ * Fills obs->devs (sorted), obs->usbdevs (bus/usb/devices: none when absent; a mass-storage
+ * device's host_use_why when a filesystem of it is mounted), obs->iommu and obs->vfio_pci_loaded from h->sysfs_root and
  * h->proc_root, and each device's unclaimed from the journal beside h->lock_file. Returns 0, or a negative errno with *reterr set to a one-line message the
  * caller frees; obs is left as it was on failure.
  */

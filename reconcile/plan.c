@@ -601,6 +601,258 @@ plan_vfio(struct pt_plan *p, const struct pt_config *cfg, const struct pt_observ
 	free(why);
 }
 
+/* ---- USB entries: libvirt hands the device over; no driver, group or vfio-pci ---- */
+
+/* "usb 2-1.3 (bus 2 device 5)"; the caller frees. */
+static char *
+usb_label(const struct pt_usbdev *u)
+{
+	return xasprintf("usb %s (bus %u device %u)", u->port, u->busnum, u->devnum);
+}
+
+static bool
+usb_selects(const struct pt_usb_select *sel, const struct pt_usbdev *u)
+{
+	return pt_usb_selects(sel, u->vendor, u->product, u->port, u->serial);
+}
+
+static const struct pt_usbdev *
+usb_at(const struct pt_observed *obs, unsigned bus, unsigned dev)
+{
+	for (size_t i = 0; i < obs->n_usbdevs; i++)
+		if (obs->usbdevs[i].busnum == bus && obs->usbdevs[i].devnum == dev)
+			return &obs->usbdevs[i];
+	return NULL;
+}
+
+/* Does hostdev h name the present device u (by its bus/device, or, without an address, by its ids)? */
+static bool
+usb_hostdev_is(const struct pt_usbhostdev *h, const struct pt_usbdev *u)
+{
+	if (h->has_addr)
+		return h->bus == u->busnum && h->device == u->devnum && (!h->has_ids || (h->vendor == u->vendor &&
+											   h->product == u->product));
+	return h->vendor == u->vendor && h->product == u->product;
+}
+
+/*
+ * A hostdev that can never work again: by address, naming no present device (QEMU does not get
+ * it back: a replugged or re-enumerated device has a new device number); by ids only, ids of
+ * the entry that no present device shows (the Coral's 1a6e:089a once it shows 18d1:9302).
+ */
+static bool
+usb_hostdev_dead(const struct pt_observed *obs, const struct pt_usb_select *sel, const struct pt_usbhostdev *h)
+{
+	if (h->has_addr)
+		return !usb_at(obs, h->bus, h->device);
+	if (!sel->n_ids || !pt_usb_id_matches(sel, h->vendor, h->product))
+		return false;
+	for (size_t i = 0; i < obs->n_usbdevs; i++)
+		if (obs->usbdevs[i].vendor == h->vendor && obs->usbdevs[i].product == h->product)
+			return false;
+	return true;
+}
+
+static struct pt_step *
+add_usb_step(struct pt_plan *p, enum pt_step_kind kind, const char *entry, const struct pt_domain *dom,
+	     const struct pt_usbhostdev *h, unsigned where, const char *lbl)
+{
+	struct pt_step *s = add_step(p, kind, entry, NULL, kind == PT_STEP_DETACH ? label(dom) : NULL,
+				     kind == PT_STEP_ATTACH ? label(dom) : NULL);
+
+	s->domain = xstrdup(dom->name);
+	s->flags = where | PT_STEP_USB;
+	s->usb_by_ids = !h->has_addr;
+	s->usb_bus = h->bus;
+	s->usb_dev = h->device;
+	s->usb_vendor = h->vendor;
+	s->usb_product = h->product;
+	s->usb_label = xstrdup(lbl);
+	return s;
+}
+
+/* A hostdev's lbl for steps and messages. */
+static char *
+usb_hostdev_label(const struct pt_observed *obs, const struct pt_usbhostdev *h)
+{
+	const struct pt_usbdev *u = h->has_addr ? usb_at(obs, h->bus, h->device) : NULL;
+
+	if (u)
+		return usb_label(u);
+	if (h->has_addr)
+		return xasprintf("usb bus %u device %u (gone)", h->bus, h->device);
+	return xasprintf("usb %04x:%04x (gone)", h->vendor, h->product);
+}
+
+/* Steps for one attached USB entry whose device u is present and may be taken. dead[] marks
+ * the dead hostdevs of dom another entry has already planned to detach. */
+static void
+plan_usb_attach(struct pt_plan *p, const struct pt_observed *obs, const struct pt_device *e,
+		const struct pt_usbdev *u, const struct pt_domain *dom, bool *dead_live, bool *dead_config)
+{
+	struct pt_usbhostdev want = { .has_ids = false, .has_addr = true, .bus = u->busnum, .device = u->devnum };
+	char *lbl = usb_label(u);
+	bool live = dom->state == PT_DOMAIN_RUNNING, held_live = false, held_config = false;
+
+	for (size_t i = 0; i < dom->n_usb_live; i++)
+		held_live = held_live || usb_hostdev_is(&dom->usb_live[i], u);
+	for (size_t i = 0; i < dom->n_usb_config; i++)
+		held_config = held_config || usb_hostdev_is(&dom->usb_config[i], u);
+	/* the dead hostdevs go first: the replugged or re-enumerated device is the same one */
+	if (live && !held_live) {
+		for (size_t i = 0; i < dom->n_usb_live; i++) {
+			char *l;
+
+			if (dead_live[i] || !usb_hostdev_dead(obs, &e->usb, &dom->usb_live[i]))
+				continue;
+			dead_live[i] = true;
+			l = usb_hostdev_label(obs, &dom->usb_live[i]);
+			add_usb_step(p, PT_STEP_DETACH, e->name, dom, &dom->usb_live[i], PT_STEP_LIVE, l)->reason =
+				xasprintf("its device is gone (replugged or re-enumerated); %s is the one now", lbl);
+			free(l);
+		}
+	}
+	if (e->persistent && dom->have_config && !held_config) {
+		for (size_t i = 0; i < dom->n_usb_config; i++) {
+			char *l;
+
+			if (dead_config[i] || !usb_hostdev_dead(obs, &e->usb, &dom->usb_config[i]))
+				continue;
+			dead_config[i] = true;
+			l = usb_hostdev_label(obs, &dom->usb_config[i]);
+			add_usb_step(p, PT_STEP_DETACH, e->name, dom, &dom->usb_config[i], PT_STEP_CONFIG, l)->reason =
+				xasprintf("its device is gone from the persistent definition's address; %s is the one now", lbl);
+			free(l);
+		}
+	}
+	if (live && !held_live)
+		add_usb_step(p, PT_STEP_ATTACH, e->name, dom, &want, PT_STEP_LIVE, lbl)->reason =
+			xasprintf("%04x:%04x%s%s is '%s''s device", u->vendor, u->product, u->product_name ? " " : "",
+				  u->product_name ? u->product_name : "", e->name);
+	if (e->persistent && dom->have_config && !held_config)
+		add_usb_step(p, PT_STEP_ATTACH, e->name, dom, &want, PT_STEP_CONFIG, lbl)->reason =
+			xstrdup("persistent: true (by bus and device number: kept current while passthrough runs)");
+	if (!live && !(e->persistent && dom->have_config))
+		add_note(p, "'%s': vm '%s' is not running: %s is attached when it runs", e->name, label(dom), lbl);
+	free(lbl);
+}
+
+/*
+ * The `usb` entries: each resolves to exactly one present USB device (its ids, port, serial);
+ * a hub or a mass-storage device with a mounted filesystem only with force. Attached: the
+ * domain gets a <hostdev type='usb'> naming its bus and device number, and the dead USB
+ * hostdevs of that domain (by address, naming no present device; by ids, showing none) are
+ * detached first: that is how a replug (new device number) or a re-enumeration (the USB
+ * Coral: 1a6e:089a, then 18d1:9302) is followed. Released: detached from any domain holding it.
+ */
+static void
+plan_usb(struct pt_plan *p, const struct pt_config *cfg, const struct pt_observed *obs, const struct pt_domain *only)
+{
+	/* the device each entry got: its index in obs->usbdevs + 1, 0 for none */
+	size_t *got = xcalloc(cfg->n_devices ? cfg->n_devices : 1, sizeof(*got));
+	bool **dead_live = xcalloc(obs->n_doms ? obs->n_doms : 1, sizeof(*dead_live));
+	bool **dead_config = xcalloc(obs->n_doms ? obs->n_doms : 1, sizeof(*dead_config));
+
+	for (size_t k = 0; k < obs->n_doms; k++) {
+		dead_live[k] = xcalloc(obs->doms[k].n_usb_live + 1, sizeof(**dead_live));
+		dead_config[k] = xcalloc(obs->doms[k].n_usb_config + 1, sizeof(**dead_config));
+	}
+	for (size_t i = 0; i < cfg->n_devices; i++) {
+		const struct pt_device *e = &cfg->devices[i];
+		const struct pt_domain *dom = NULL;
+		const struct pt_usbdev *u = NULL;
+		char *what, *err = NULL, *list = NULL;
+		size_t n = 0;
+
+		if (!e->has_usb)
+			continue;
+		if (e->vm)
+			dom = pt_find_domain(obs, e->vm, &err);
+		if (only && dom != only) {
+			free(err);
+			continue;
+		}
+		p->n_devices++;
+		what = pt_usb_describe(&e->usb);
+		for (size_t j = 0; j < obs->n_usbdevs; j++) {
+			const struct pt_usbdev *c = &obs->usbdevs[j];
+			char *t;
+
+			if (!usb_selects(&e->usb, c))
+				continue;
+			u = c;
+			t = xasprintf("%s%s%s", list ? list : "", list ? ", " : "", c->port);
+			free(list);
+			list = t;
+			n++;
+		}
+		if (n != 1) {
+			if (n == 0)
+				add_problem(p, PT_PROBLEM_DEVICE, e, e->name, NULL, "'%s': no present USB device is %s", e->name, what);
+			else
+				add_problem(p, PT_PROBLEM_DEVICE, e, e->name, NULL, "'%s': %zu present USB devices are %s (%s): "
+					    "say which with 'port' or 'serial'", e->name, n, what, list);
+			u = NULL;
+		} else if (u->hub && !e->force) {
+			add_problem(p, PT_PROBLEM_HOST_USE, e, e->name, NULL, "'%s': usb %s is a hub (its devices are the "
+				    "host's): not taken without force: true", e->name, u->port);
+			u = NULL;
+		} else if (u->host_use_why && !e->force) {
+			add_problem(p, PT_PROBLEM_HOST_USE, e, e->name, NULL, "'%s': usb %s is in use by the host (%s): not "
+				    "taken without force: true", e->name, u->port, u->host_use_why);
+			u = NULL;
+		}
+		for (size_t j = 0; u && j < i; j++) {
+			if (got[j] == (size_t)(u - obs->usbdevs) + 1) {
+				add_problem(p, PT_PROBLEM_DUPLICATE, e, e->name, NULL, "'%s': selects usb %s, which '%s' selects too",
+					    e->name, u->port, cfg->devices[j].name);
+				u = NULL;
+			}
+		}
+		got[i] = u ? (size_t)(u - obs->usbdevs) + 1 : 0;
+		free(list);
+		free(what);
+		if (!u) {
+			free(err);
+			continue;
+		}
+		if (!obs->have_domains || obs->domains_from_hook) {
+			add_note(p, "'%s': libvirt was not consulted: USB devices are attached and detached by apply and watch",
+				 e->name);
+		} else if (e->state == PT_STATE_ATTACHED && !dom) {
+			add_problem(p, PT_PROBLEM_DOMAIN, e, e->name, NULL, "'%s': %s", e->name, err);
+		} else if (e->state == PT_STATE_ATTACHED) {
+			size_t k = (size_t)(dom - obs->doms);
+
+			plan_usb_attach(p, obs, e, u, dom, dead_live[k], dead_config[k]);
+		} else {
+			char *lbl = usb_label(u);
+
+			for (size_t k = 0; k < obs->n_doms; k++) {
+				const struct pt_domain *d = &obs->doms[k];
+
+				for (size_t j = 0; d->state == PT_DOMAIN_RUNNING && j < d->n_usb_live; j++)
+					if (usb_hostdev_is(&d->usb_live[j], u))
+						add_usb_step(p, PT_STEP_DETACH, e->name, d, &d->usb_live[j], PT_STEP_LIVE,
+							     lbl)->reason = xstrdup("state: released");
+				for (size_t j = 0; j < d->n_usb_config; j++)
+					if (usb_hostdev_is(&d->usb_config[j], u))
+						add_usb_step(p, PT_STEP_DETACH, e->name, d, &d->usb_config[j], PT_STEP_CONFIG,
+							     lbl)->reason = xstrdup("state: released");
+			}
+			free(lbl);
+		}
+		free(err);
+	}
+	for (size_t k = 0; k < obs->n_doms; k++) {
+		free(dead_live[k]);
+		free(dead_config[k]);
+	}
+	free(dead_live);
+	free(dead_config);
+	free(got);
+}
+
 void
 pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, const char *only_vm,
 		struct pt_plan *ret)
@@ -734,6 +986,7 @@ pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, cons
 		if (!wants[i].failed && wants[i].in_scope)
 			plan_entry(&p, obs, wants, n, &wants[i], &vp, &need_vfio);
 	}
+	plan_usb(&p, cfg, obs, only);
 	if (!vp.reload && (!need_vfio || obs->vfio_pci_loaded)) {
 		struct pt_step *s = &p.steps[load];
 
@@ -761,6 +1014,7 @@ pt_plan_done(struct pt_plan *plan)
 		free(s->domain);
 		free(s->arg);
 		free(s->reason);
+		free(s->usb_label);
 	}
 	for (size_t i = 0; i < plan->n_problems; i++) {
 		free(plan->problems[i].message);

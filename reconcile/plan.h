@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/config.h"
 #include "model/observed.h"
@@ -36,6 +37,7 @@ enum {
 				   * not tried again */
 	PT_STEP_POOL = 1 << 6,    /* probe to vfio-pci, attach: for a pool member (apply writes it
 				   * in the journal: the assignment stays while no VM holds it) */
+	PT_STEP_USB = 1 << 7,     /* attach/detach: a <hostdev type='usb'> (usb_* below), not a PCI one */
 	PT_STEP_UNPIN = 1 << 4,   /* power: back to what the journal saved (to: power/control, arg:
 				   * d3cold_allowed "0"/"1", each NULL when it was unknown); without
 				   * it: pinned in D0 (to "on", arg "0"), the values there saved first */
@@ -50,6 +52,12 @@ struct pt_step {
 	char *arg;                /* load_vfio: module parameters ("disable_idle_d3=1"), or NULL */
 	unsigned flags;           /* PT_STEP_* */
 	char *reason;             /* one line */
+	/* PT_STEP_USB: the hostdev, by bus and device number, or by ids (usb_by_ids: a hostdev the
+	 * domain holds that names its device so, to detach); addr is unused */
+	unsigned usb_bus, usb_dev;
+	bool usb_by_ids;
+	uint16_t usb_vendor, usb_product;
+	char *usb_label;          /* what people see instead of addr: "usb 2-1.3 (bus 2 device 5)" */
 };
 
 /* Why an entry cannot be planned (those entries have no steps). */
@@ -95,6 +103,8 @@ struct pt_plan {
  * obs->have_domains is false (libvirt was not asked), only moves to vfio-pci are planned:
  * entries that could take a device from a running VM (state released, on_stop release) are
  * left out with a note.
+ * Entries with `usb` are planned apart (plan_usb()): attach and detach of <hostdev type='usb'>
+ * by the present device's bus and device number, following replug and re-enumeration.
  * Always fills *ret (free it with pt_plan_done()); what cannot be planned is in ret->problems.
  */
 void pt_plan_compute(const struct pt_config *cfg, const struct pt_observed *obs, const char *only_vm,

@@ -29,6 +29,11 @@ observe_hook_domain(const struct pt_domain *d, struct pt_observed *obs)
 		memcpy(c->config, d->config, d->n_config * sizeof(*c->config));
 	}
 	c->n_config = d->n_config;
+	if (d->n_usb_config) {
+		c->usb_config = xcalloc(d->n_usb_config, sizeof(*c->usb_config));
+		memcpy(c->usb_config, d->usb_config, d->n_usb_config * sizeof(*c->usb_config));
+	}
+	c->n_usb_config = d->n_usb_config;
 	c->have_config = d->have_config;
 	obs->doms = c;
 	obs->n_doms = 1;

@@ -31,6 +31,20 @@ pt_sysfs_open(const struct pt_host *h, struct pt_sysfs *s)
 	return r;
 }
 
+int
+pt_sysfs_open_usb(const struct pt_host *h, struct pt_sysfs *s)
+{
+	char *path = pt_host_sysfs_path(h, "bus/usb/devices");
+	int r = 0;
+
+	s->h = h;
+	s->devices_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->devices_fd < 0)
+		r = pt_neg_errno();
+	free(path);
+	return r;
+}
+
 void
 pt_sysfs_close(struct pt_sysfs *s)
 {

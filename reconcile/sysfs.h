@@ -17,6 +17,9 @@ struct pt_sysfs {
 /* Opens h's bus/pci/devices. 0, or a negative errno (then s->devices_fd is -1 and every
  * read below fails with -EBADF; writes still work, they name their whole path). */
 int pt_sysfs_open(const struct pt_host *h, struct pt_sysfs *s);
+/* The same for bus/usb/devices: the attribute readers below then take a USB device's name
+ * ("2-1.3", "2-1.3:1.0") where they say bdf. */
+int pt_sysfs_open_usb(const struct pt_host *h, struct pt_sysfs *s);
 /* Closes it; accepts a closed or zeroed one. */
 void pt_sysfs_close(struct pt_sysfs *s);
 

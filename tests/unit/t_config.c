@@ -136,7 +136,7 @@ test_rejections(void **state)
 	expect_error("version: 1\ndevices:\n  a: { address: 07:00.0, vm: x }\n  b: { address: 0000:07:00.0, vm: y }\n",
 		     "t.yaml:4:3: device 'b' selects 0000:07:00.0, already selected by 'a' (line 3)");
 	expect_error("version: 1\ndevices:\n  a: { vm: x }\n",
-		     "t.yaml:3:3: device 'a' needs 'address' or 'match' to select the hardware");
+		     "t.yaml:3:3: device 'a' needs 'address', 'match' or 'usb' to select the hardware");
 	expect_error("version: 1\ndevices:\n  a: { address: 07:00.0 }\n",
 		     "t.yaml:3:3: device 'a' needs 'vm' (state: attached is the default; use state: bound or released for no VM)");
 	expect_error("version: 1\ndevices:\n  a: { address: 07:00.0, state: released, vm: x }\n",
@@ -167,7 +167,7 @@ test_errors_are_collected_and_sorted(void **state)
 		     "  a: { address: 1, vm: y }\n"
 		     "versoin: 1\n",
 		     "t.yaml:1:1: missing 'version: 1'\n"
-		     "t.yaml:2:33: unknown key 'colour' (expected one of: address, match, vm, state, on_stop, persistent, force, whole_group, power, reset, recover, count)\n"
+		     "t.yaml:2:33: unknown key 'colour' (expected one of: address, match, vm, state, on_stop, persistent, force, whole_group, power, reset, recover, count, usb)\n"
 		     "t.yaml:3:17: invalid address '1' (expected DDDD:BB:SS.F or BB:SS.F in hex, e.g. 0000:07:00.0)\n"
 		     "t.yaml:4:1: unknown key 'versoin' (did you mean 'version'?)");
 }
@@ -570,7 +570,7 @@ static const struct refusal lifecycle_refusals[] = {
 	  .want = "t.yaml:3:1: unknown key 'vfio-pci' (did you mean 'vfio_pci'?)" },
 	{ .name = "disable_idle_d3 per device", .text = DEV "    vm: x\n    disable_idle_d3: true\n",
 	  .want = "t.yaml:6:5: unknown key 'disable_idle_d3' (expected one of: address, match, vm, state, "
-		  "on_stop, persistent, force, whole_group, power, reset, recover, count)" },
+		  "on_stop, persistent, force, whole_group, power, reset, recover, count, usb)" },
 };
 
 static void
@@ -659,6 +659,52 @@ test_names(void **state)
 	assert_string_equal(pt_recover_name(PT_RECOVER_RESCAN), "rescan");
 }
 
+/* A `usb` entry: ids in order, serial and port kept, never a pool, no address or match. */
+static void
+test_usb_entry(void **state)
+{
+	struct pt_config cfg;
+	const struct pt_device *d;
+	char *err;
+
+	(void)state;
+	err = parse("version: 1\ndevices:\n"
+		    "  coral:\n    usb: { ids: [\"1a6e:089a\", \"18D1:9302\"], port: \"2-1.3\" }\n    vm: f\n"
+		    "  z:\n    usb: { ids: [\"10c4:ea60\"], serial: \"0001\" }\n    state: released\n", &cfg);
+	assert_null(err);
+	assert_int_equal(cfg.n_devices, 2);
+	assert_int_equal(cfg.n_pools, 0);
+	d = &cfg.devices[0];
+	assert_true(d->has_usb);
+	assert_false(d->has_address);
+	assert_int_equal(d->match.fields, 0);
+	assert_int_equal(d->pool, -1);
+	assert_int_equal(d->usb.n_ids, 2);
+	assert_int_equal(d->usb.ids[0].vendor, 0x1a6e);
+	assert_int_equal(d->usb.ids[0].product, 0x089a);
+	assert_int_equal(d->usb.ids[1].vendor, 0x18d1);
+	assert_int_equal(d->usb.ids[1].product, 0x9302);
+	assert_string_equal(d->usb.port, "2-1.3");
+	assert_null(d->usb.serial);
+	assert_true(pt_usb_id_matches(&d->usb, 0x18d1, 0x9302));
+	assert_false(pt_usb_id_matches(&d->usb, 0x18d1, 0x9303));
+	d = &cfg.devices[1];
+	assert_string_equal(d->usb.serial, "0001");
+	assert_null(d->usb.port);
+	assert_int_equal(d->state, PT_STATE_RELEASED);
+	err = pt_usb_describe(&cfg.devices[0].usb);
+	assert_string_equal(err, "1a6e:089a|18d1:9302 port 2-1.3");
+	free(err);
+	pt_config_done(&cfg);
+	expect_error("version: 1\ndevices:\n  c:\n    usb: { ids: [\"1a6e:089a\"] }\n    state: bound\n",
+		     "t.yaml:5:5: state: bound is for PCI devices (held on vfio-pci); a 'usb' entry is attached or released");
+	expect_error("version: 1\ndevices:\n  c:\n    usb: { port: \"2-1.3.\" }\n    vm: x\n",
+		     "t.yaml:4:18: invalid port '2-1.3.' (expected the port path sysfs names the device by: "
+		     "bus-port[.port...], e.g. \"2-1.3\")");
+	expect_error("version: 1\ndevices:\n  c:\n    usb: {}\n    vm: x\n",
+		     "t.yaml:4:10: 'usb' needs 'ids' or 'port' to select the device");
+}
+
 int
 main(void)
 {
@@ -676,6 +722,7 @@ main(void)
 		cmocka_unit_test(test_lifecycle_refusals),
 		cmocka_unit_test(test_diag_escapes_and_caps),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_usb_entry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -288,6 +288,147 @@ test_hostdev_element(void **state)
 	}
 }
 
+/* The USB hostdevs, "v:p@bus/dev,..." with "-" for a part not given; the caller frees. */
+static char *
+usbs(const struct pt_usbhostdev *v, size_t n)
+{
+	char *s = xstrdup("");
+
+	for (size_t i = 0; i < n; i++) {
+		char ids[16] = "-", at[16] = "-";
+		char *t;
+
+		if (v[i].has_ids)
+			snprintf(ids, sizeof(ids), "%04x:%04x", v[i].vendor, v[i].product);
+		if (v[i].has_addr)
+			snprintf(at, sizeof(at), "%u/%u", v[i].bus, v[i].device);
+		t = xasprintf("%s%s%s@%s", s, i ? "," : "", ids, at);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+/* Every domain of the corpus: only hostdev-usb-address holds a USB hostdev (bus 14, device 6);
+ * the <address type='usb'> of input devices and controllers is not one. */
+static void
+test_usb_corpus(void **state)
+{
+	static const char *const files[] = {
+		"hostdev-mdev-precreated.xml", "hostdev-pci-address-device.xml",
+		"hostdev-pci-address-unassigned.x86_64-latest.xml", "hostdev-pci-address.xml",
+		"hostdev-pci-multifunction.x86_64-latest.xml", "hostdev-scsi-lsi.x86_64-latest.xml",
+		"hostdev-scsi-vhost-scsi-pci.x86_64-latest.xml", "hostdev-usb-address.x86_64-latest.xml",
+		"hostdev-vfio-multidomain.xml", "hostdev-vfio-zpci-multidomain-many.s390x-latest.xml",
+		"hostdev-vfio-zpci.s390x-latest.xml", "hostdev-vfio.x86_64-latest.xml",
+		"net-hostdev-multidomain.xml", "net-hostdev.x86_64-latest.xml", "net-virtio-teaming-hostdev.xml",
+		"pci-rom.xml", "pcie-root-port.xml", "q35-virt-manager-basic.x86_64-latest.xml",
+		"qemuhotplug-base-live+hostdev-pci.xml", "qemuhotplug-base-live+interface-network-hostdev.xml",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *path = xasprintf("tests/fixtures/libvirt/domains/%s", files[i]);
+		struct pt_diags w = PT_DIAGS_INIT;
+		struct pt_hostdev *v = NULL;
+		struct pt_usbhostdev *u = NULL;
+		struct pt_domain dom;
+		char *title = NULL, *err = NULL, *got;
+		size_t len, n = 0, n_usb = 0;
+		char *xml = slurp(path, &len);
+		const char *want = strcmp(files[i], "hostdev-usb-address.x86_64-latest.xml") == 0 ? "-@14/6" : "";
+
+		if (pt_domxml_parse_all(xml, len, &title, &v, &n, &u, &n_usb, &w, &err) < 0)
+			fail_msg("%s: %s", files[i], err);
+		got = usbs(u, n_usb);
+		if (strcmp(got, want) != 0)
+			print_error("%s: want '%s', got '%s'\n", files[i], want, got);
+		assert_string_equal(got, want);
+		assert_int_equal(w.n, 0);
+		free(got);
+		assert_int_equal(pt_domxml_read_domain(xml, len, &dom, &w, &err), 0);
+		got = usbs(dom.usb_config, dom.n_usb_config);
+		assert_string_equal(got, want);
+		free(got);
+		pt_domain_done(&dom);
+		free(u);
+		free(v);
+		free(title);
+		free(xml);
+		free(path);
+	}
+}
+
+/* The forms libvirt documents for a USB hostdev (formatdomain: "USB / PCI / SCSI devices"), the
+ * ones it writes back, and bad numbers left out with a warning. */
+static void
+test_usb_forms(void **state)
+{
+	static const struct {
+		const char *source, *want, *warning;
+	} cases[] = {
+		{ "<vendor id='0x1a6e'/><product id='0x089a'/>", "1a6e:089a@-", NULL },
+		{ "<vendor id='0x18d1'/><product id='0x9302'/><address bus='2' device='5'/>", "18d1:9302@2/5", NULL },
+		{ "<address bus='2' device='5'/>", "-@2/5", NULL },
+		{ "<address bus='0x2' device='0x05'/>", "-@2/5", NULL },
+		{ "<vendor id='0x1a6e'/>", "", "<hostdev type='usb'> left out: its <source> has neither" },
+		{ "<vendor id='0x1a6e'/><product id='0x1089a'/>", "", "id='0x1089a' is out of range" },
+		{ "<address bus='two' device='5'/>", "", "bus='two' is not a number" },
+		{ "", "", "neither" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *xml = xasprintf("<domain><name>d</name><devices>"
+				      "<hostdev mode='subsystem' type='pci'><source><address bus='1'/></source></hostdev>"
+				      "<hostdev mode='subsystem' type='usb' managed='yes'><source>%s</source></hostdev>"
+				      "</devices></domain>", cases[i].source);
+		struct pt_diags w = PT_DIAGS_INIT;
+		struct pt_hostdev *v = NULL;
+		struct pt_usbhostdev *u = NULL;
+		char *title = NULL, *err = NULL, *got;
+		size_t n = 0, n_usb = 0;
+
+		assert_int_equal(pt_domxml_parse_all(xml, strlen(xml), &title, &v, &n, &u, &n_usb, &w, &err), 0);
+		assert_int_equal(n, 1);
+		got = usbs(u, n_usb);
+		assert_string_equal(got, cases[i].want);
+		if (cases[i].warning) {
+			assert_int_equal(w.n, 1);
+			if (!strstr(w.v[0].msg, cases[i].warning))
+				fail_msg("case %zu: warning '%s'", i, w.v[0].msg);
+		} else {
+			assert_int_equal(w.n, 0);
+		}
+		pt_diags_done(&w);
+		free(got);
+		free(u);
+		free(v);
+		free(title);
+		free(xml);
+	}
+	/* what attach sends reads back as the same device */
+	{
+		char *h = pt_domxml_usb_hostdev(2, 7), *xml = xasprintf("<domain><name>d</name><devices>%s</devices></domain>", h);
+		struct pt_hostdev *v = NULL;
+		struct pt_usbhostdev *u = NULL;
+		char *title = NULL, *err = NULL, *got;
+		size_t n = 0, n_usb = 0;
+
+		assert_string_equal(h, "<hostdev mode='subsystem' type='usb' managed='yes'><source><address bus='2' device='7'/>"
+				       "</source></hostdev>");
+		assert_int_equal(pt_domxml_parse_all(xml, strlen(xml), &title, &v, &n, &u, &n_usb, NULL, &err), 0);
+		got = usbs(u, n_usb);
+		assert_string_equal(got, "-@2/7");
+		free(got);
+		free(u);
+		free(v);
+		free(title);
+		free(xml);
+		free(h);
+	}
+}
+
 int
 main(void)
 {
@@ -296,6 +437,8 @@ main(void)
 		cmocka_unit_test(test_address_attributes),
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_hostdev_element),
+		cmocka_unit_test(test_usb_corpus),
+		cmocka_unit_test(test_usb_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

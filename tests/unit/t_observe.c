@@ -557,6 +557,104 @@ test_libvirt_unreachable(void **state)
 	free(err);
 }
 
+/*
+ * A USB tree built here, until one is recorded from the bed: the layout and attribute values of
+ * a real Linux /sys/bus/usb (links from bus/usb/devices into devices/pci.../usbN/..., interfaces
+ * "2-1.4:1.0", ids without 0x, busnum/devnum in decimal, bDeviceClass in hex): the xHCI root hub
+ * usb2, a hub 2-1, a USB Coral after its firmware (18d1:9302, no serial) on 2-1.3, a SanDisk
+ * stick (mass storage on its interface, a partition mounted) on 2-1.4, and a device still
+ * being set up (no idProduct yet), which is left out.
+ */
+static void
+usb_dev(const char *sys, const char *path, const char *attrs)
+{
+	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
+	sh("mkdir -p %s/devices/pci0000:00/0000:00:14.0/%s && cd %s/devices/pci0000:00/0000:00:14.0/%s && "
+	   "for kv in %s; do printf '%%s\\n' \"${kv#*=}\" > \"${kv%%%%=*}\"; done", sys, path, sys, path, attrs);
+	if (!strchr(name, ':'))
+		sh("mkdir -p %s/bus/usb/devices && ln -s ../../../devices/pci0000:00/0000:00:14.0/%s %s/bus/usb/devices/%s",
+		   sys, path, sys, name);
+	else
+		sh("ln -s ../../../devices/pci0000:00/0000:00:14.0/%s %s/bus/usb/devices/%s", path, sys, name);
+}
+
+static void
+test_usb_tree(void **state)
+{
+	struct pt_observed obs;
+	char *p, *sys;
+	const struct pt_usbdev *u;
+
+	(void)state;
+	strcpy(tmp, "/tmp/t_observe.XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	sh("cp -a tests/fixtures/sysfs/default %s/sys && cp -a tests/fixtures/proc/default %s/proc", tmp, tmp);
+	p = xasprintf("%s/proc", tmp);
+	sys = xasprintf("%s/sys", tmp);
+	usb_dev(sys, "usb2", "busnum=2 devnum=1 idVendor=1d6b idProduct=0003 bDeviceClass=09 "
+		"'product=xHCI Host Controller' serial=0000:00:14.0");
+	usb_dev(sys, "usb2/2-0:1.0", "bInterfaceClass=09");
+	usb_dev(sys, "usb2/2-1", "busnum=2 devnum=2 idVendor=05e3 idProduct=0626 bDeviceClass=09 'product=USB3.1 Hub'");
+	usb_dev(sys, "usb2/2-1/2-1:1.0", "bInterfaceClass=09");
+	usb_dev(sys, "usb2/2-1/2-1.3", "busnum=2 devnum=5 idVendor=18d1 idProduct=9302 bDeviceClass=00");
+	usb_dev(sys, "usb2/2-1/2-1.3/2-1.3:1.0", "bInterfaceClass=ff");
+	usb_dev(sys, "usb2/2-1/2-1.4", "busnum=2 devnum=3 idVendor=0781 idProduct=5583 bDeviceClass=00 "
+		"'product= Ultra Fit' serial=4C530001230101115393");
+	usb_dev(sys, "usb2/2-1/2-1.4/2-1.4:1.0", "bInterfaceClass=08");
+	usb_dev(sys, "usb2/2-1/2-1.2", "busnum=2 devnum=7 idVendor=10c4");
+	sh("cd %s && mkdir -p devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1.4/2-1.4:1.0/host6/target6:0:0/6:0:0:0/block/sdb/sdb1 "
+	   "class/block && ln -s ../../devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1.4/2-1.4:1.0/host6/target6:0:0/6:0:0:0/block/sdb "
+	   "class/block/sdb && ln -s ../../devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1.4/2-1.4:1.0/host6/target6:0:0/6:0:0:0/block/sdb/sdb1 "
+	   "class/block/sdb1", sys);
+	free(put("proc/mounts", "/dev/sdb1 /mnt/stick vfat rw 0 0\n"));
+	observe(sys, p, &obs);
+	assert_int_equal(obs.n_usbdevs, 4);
+	/* by bus, then device number */
+	u = &obs.usbdevs[0];
+	assert_string_equal(u->port, "usb2");
+	assert_true(u->hub);
+	assert_string_equal(u->product_name, "xHCI Host Controller");
+	u = &obs.usbdevs[1];
+	assert_string_equal(u->port, "2-1");
+	assert_true(u->hub);
+	assert_false(u->storage);
+	assert_null(u->host_use_why);   /* the disk below it is its child's */
+	u = &obs.usbdevs[2];
+	assert_string_equal(u->port, "2-1.4");
+	assert_int_equal(u->devnum, 3);
+	assert_int_equal(u->vendor, 0x0781);
+	assert_int_equal(u->product, 0x5583);
+	assert_string_equal(u->serial, "4C530001230101115393");
+	assert_true(u->storage);
+	assert_false(u->hub);
+	assert_string_equal(u->host_use_why, "/dev/sdb1 is mounted on /mnt/stick");
+	u = &obs.usbdevs[3];
+	assert_string_equal(u->port, "2-1.3");
+	assert_int_equal(u->busnum, 2);
+	assert_int_equal(u->devnum, 5);
+	assert_int_equal(u->vendor, 0x18d1);
+	assert_int_equal(u->product, 0x9302);
+	assert_null(u->serial);
+	assert_null(u->product_name);
+	assert_false(u->hub || u->storage);
+	assert_null(u->host_use_why);
+	pt_observed_done(&obs);
+	/* unmounted: the stick is free */
+	free(put("proc/mounts", "/dev/sda1 / ext4 rw 0 0\n"));
+	observe(sys, p, &obs);
+	assert_null(obs.usbdevs[2].host_use_why);
+	pt_observed_done(&obs);
+	/* no USB bus at all: no USB devices, no error */
+	sh("rm -rf %s/bus/usb", sys);
+	observe(sys, p, &obs);
+	assert_int_equal(obs.n_usbdevs, 0);
+	pt_observed_done(&obs);
+	sh("rm -rf %s", tmp);
+	free(p);
+	free(sys);
+}
+
 int
 main(void)
 {
@@ -565,6 +663,7 @@ main(void)
 		cmocka_unit_test(test_vfio_guest),
 		cmocka_unit_test(test_ds1621_host_use),
 		cmocka_unit_test(test_storage_in_use),
+		cmocka_unit_test(test_usb_tree),
 		cmocka_unit_test(test_journal),
 		cmocka_unit_test(test_broken_trees),
 		cmocka_unit_test(test_domxml),

@@ -63,7 +63,7 @@ read_live_xml(const struct dom_spec *s, struct pt_domain *d, struct pt_observed 
 	struct pt_diags w = PT_DIAGS_INIT;
 	char *title = NULL, *err = NULL;
 
-	if (pt_domxml_parse(xml, strlen(xml), &title, &d->live, &d->n_live, &w, &err) < 0)
+	if (pt_domxml_parse_all(xml, strlen(xml), &title, &d->live, &d->n_live, &d->usb_live, &d->n_usb_live, &w, &err) < 0)
 		fail_msg("domain '%s': %s", s->name, err);
 	for (size_t i = 0; i < w.n; i++) {
 		obs->warnings = realloc(obs->warnings, (obs->n_warnings + 1) * sizeof(*obs->warnings));
@@ -131,7 +131,8 @@ render(const struct pt_observed *obs, const struct pt_plan *p)
 		unsigned shown = st->flags & (PT_STEP_LIVE | PT_STEP_CONFIG | PT_STEP_MEMBER);
 		char a[PT_PCIADDR_BUFSZ];
 		char *t = xasprintf("%s%s %s %s %s -> %s%s%s%s%s\n", s, pt_step_kind_name(st->kind),
-				    st->device ? st->device : "-", st->device ? pt_pciaddr_format(&st->addr, a) : "-",
+				    st->device ? st->device : "-",
+				    st->usb_label ? st->usb_label : st->device ? pt_pciaddr_format(&st->addr, a) : "-",
 				    st->from ? st->from : "(none)", st->to ? st->to : "(none)",
 				    shown ? " [" : "", st->flags & PT_STEP_LIVE ? "live" : "",
 				    st->flags & PT_STEP_CONFIG ? (st->flags & PT_STEP_LIVE ? ",config" : "config") : "",
@@ -386,7 +387,163 @@ mutate_tpu_driverless(struct pt_observed *obs)
 	d->driver_override = NULL;
 }
 
+/*
+ * USB devices as a real Linux /sys/bus/usb shows them (values copied from one; no recorded
+ * fixture yet): the xHCI root hub usb2, a hub on 2-1, a SanDisk stick on 2-1.4 (a partition
+ * mounted), and the USB Coral on 2-1.3, before (1a6e:089a, device 4) or after (18d1:9302,
+ * device 5: it re-enumerates once the guest loads its firmware) the id change.
+ */
+static void
+add_usb(struct pt_observed *obs, const char *port, unsigned dev, uint16_t vendor, uint16_t product, bool hub,
+	const char *used)
+{
+	struct pt_usbdev *u;
+
+	obs->usbdevs = realloc(obs->usbdevs, (obs->n_usbdevs + 1) * sizeof(*obs->usbdevs));
+	assert_non_null(obs->usbdevs);
+	u = &obs->usbdevs[obs->n_usbdevs++];
+	memset(u, 0, sizeof(*u));
+	u->port = xstrdup(port);
+	u->busnum = 2;
+	u->devnum = dev;
+	u->vendor = vendor;
+	u->product = product;
+	u->hub = hub;
+	u->storage = used != NULL;
+	u->host_use_why = used ? xstrdup(used) : NULL;
+}
+
+static void
+usb_common(struct pt_observed *obs)
+{
+	add_usb(obs, "usb2", 1, 0x1d6b, 0x0003, true, NULL);
+	add_usb(obs, "2-1", 2, 0x05e3, 0x0626, true, NULL);
+	add_usb(obs, "2-1.4", 3, 0x0781, 0x5583, false, "/dev/sdb1 is mounted on /mnt/stick");
+}
+
+static void
+mutate_usb_coral_boot(struct pt_observed *obs)
+{
+	usb_common(obs);
+	add_usb(obs, "2-1.3", 4, 0x1a6e, 0x089a, false, NULL);
+}
+
+static void
+mutate_usb_coral_fw(struct pt_observed *obs)
+{
+	usb_common(obs);
+	add_usb(obs, "2-1.3", 5, 0x18d1, 0x9302, false, NULL);
+}
+
+static void
+mutate_usb_two_corals(struct pt_observed *obs)
+{
+	mutate_usb_coral_fw(obs);
+	add_usb(obs, "2-1.5", 6, 0x18d1, 0x9302, false, NULL);
+}
+
+/* re-enumerated, and the persistent definition still names the old device number */
+static void
+mutate_usb_coral_fw_config(struct pt_observed *obs)
+{
+	struct pt_domain *d = &obs->doms[0];
+
+	mutate_usb_coral_fw(obs);
+	d->have_config = true;
+	d->usb_config = calloc(1, sizeof(*d->usb_config));
+	assert_non_null(d->usb_config);
+	d->usb_config[0] = (struct pt_usbhostdev){ .has_addr = true, .bus = 2, .device = 4 };
+	d->n_usb_config = 1;
+}
+
+#define USB_CORAL "  coral: { usb: { ids: [\"1a6e:089a\", \"18d1:9302\"], port: \"2-1.3\" }, vm: frigate_VM }\n"
+#define USB_HOLDS(bus, dev) "<hostdev mode='subsystem' type='usb' managed='yes'><source><address bus='" #bus \
+			    "' device='" #dev "'/></source></hostdev>"
+
 static const struct plan_case cases[] = {
+	{ .name = "usb: attach the present device by bus and device number",
+	  .fixture = "default", .yaml = USB_CORAL, .mutate = mutate_usb_coral_boot,
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "attach coral usb 2-1.3 (bus 2 device 4) (none) -> frigate_VM [live]\n" },
+	{ .name = "usb: converged",
+	  .fixture = "default", .yaml = USB_CORAL, .mutate = mutate_usb_coral_boot,
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true,
+		      .live_xml = USB_HOLDS(2, 4) } },
+	  .want = "" },
+	{ .name = "usb: re-enumerated (1a6e:089a is now 18d1:9302, device 5): the dead hostdev out, the new one in",
+	  .fixture = "default", .yaml = USB_CORAL, .mutate = mutate_usb_coral_fw,
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true,
+		      .live_xml = USB_HOLDS(2, 4) } },
+	  .want = "detach coral usb bus 2 device 4 (gone) frigate_VM -> (none) [live]\n"
+	          "attach coral usb 2-1.3 (bus 2 device 5) (none) -> frigate_VM [live]\n" },
+	{ .name = "usb: persistent: the definition follows too",
+	  .fixture = "default", .mutate = mutate_usb_coral_fw_config,
+	  .yaml = "  coral: { usb: { ids: [\"1a6e:089a\", \"18d1:9302\"], port: \"2-1.3\" }, vm: frigate_VM, persistent: true }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true,
+		      .live_xml = USB_HOLDS(2, 4) } },
+	  .want = "detach coral usb bus 2 device 4 (gone) frigate_VM -> (none) [live]\n"
+	          "detach coral usb bus 2 device 4 (gone) frigate_VM -> (none) [config]\n"
+	          "attach coral usb 2-1.3 (bus 2 device 5) (none) -> frigate_VM [live]\n"
+	          "attach coral usb 2-1.3 (bus 2 device 5) (none) -> frigate_VM [config]\n" },
+	{ .name = "usb: VM stopped, persistent: only the definition",
+	  .fixture = "default", .mutate = mutate_usb_coral_fw_config,
+	  .yaml = "  coral: { usb: { ids: [\"18d1:9302\"] }, vm: frigate_VM, persistent: true }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM" } },
+	  .want = "detach coral usb bus 2 device 4 (gone) frigate_VM -> (none) [config]\n"
+	          "attach coral usb 2-1.3 (bus 2 device 5) (none) -> frigate_VM [config]\n" },
+	{ .name = "usb: a hostdev by the old ids is dead too",
+	  .fixture = "default", .yaml = USB_CORAL, .mutate = mutate_usb_coral_fw,
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true,
+		      .live_xml = "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1a6e'/>"
+				  "<product id='0x089a'/></source></hostdev>" } },
+	  .want = "detach coral usb 1a6e:089a (gone) frigate_VM -> (none) [live]\n"
+	          "attach coral usb 2-1.3 (bus 2 device 5) (none) -> frigate_VM [live]\n" },
+	{ .name = "usb: a hostdev of another present device is left alone",
+	  .fixture = "default", .yaml = USB_CORAL, .mutate = mutate_usb_coral_fw,
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true,
+		      .live_xml = USB_HOLDS(2, 3) } },
+	  .want = "attach coral usb 2-1.3 (bus 2 device 5) (none) -> frigate_VM [live]\n" },
+	{ .name = "usb: two present devices match: an error",
+	  .fixture = "default", .mutate = mutate_usb_two_corals,
+	  .yaml = "  coral: { usb: { ids: [\"1a6e:089a\", \"18d1:9302\"] }, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "error: 'coral': 2 present USB devices are 1a6e:089a|18d1:9302 (2-1.3, 2-1.5): say which with "
+		  "'port' or 'serial'\n" },
+	{ .name = "usb: none present",
+	  .fixture = "default", .yaml = USB_CORAL,
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "error: 'coral': no present USB device is 1a6e:089a|18d1:9302 port 2-1.3\n" },
+	{ .name = "usb: a hub is refused without force",
+	  .fixture = "default", .mutate = mutate_usb_coral_boot,
+	  .yaml = "  hub: { usb: { port: \"2-1\" }, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "error: 'hub': usb 2-1 is a hub (its devices are the host's): not taken without force: true\n" },
+	{ .name = "usb: a hub with force",
+	  .fixture = "default", .mutate = mutate_usb_coral_boot,
+	  .yaml = "  hub: { usb: { port: \"2-1\" }, vm: frigate_VM, force: true }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "attach hub usb 2-1 (bus 2 device 2) (none) -> frigate_VM [live]\n" },
+	{ .name = "usb: a disk with a mounted filesystem is refused without force",
+	  .fixture = "default", .mutate = mutate_usb_coral_boot,
+	  .yaml = "  stick: { usb: { ids: [\"0781:5583\"] }, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "error: 'stick': usb 2-1.4 is in use by the host (/dev/sdb1 is mounted on /mnt/stick): not taken "
+		  "without force: true\n" },
+	{ .name = "usb: released: detached from the VM holding it",
+	  .fixture = "default", .mutate = mutate_usb_coral_boot,
+	  .yaml = "  coral: { usb: { ids: [\"1a6e:089a\"] }, state: released }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true,
+		      .live_xml = USB_HOLDS(2, 4) } },
+	  .want = "detach coral usb 2-1.3 (bus 2 device 4) frigate_VM -> (none) [live]\n" },
+	{ .name = "usb: two entries on one device",
+	  .fixture = "default", .mutate = mutate_usb_coral_boot,
+	  .yaml = USB_CORAL "  again: { usb: { port: \"2-1.3\" }, vm: frigate_VM }\n",
+	  .doms = { { .name = FRIGATE, .uuid = FRIGATE, .title = "frigate_VM", .running = true } },
+	  .want = "attach coral usb 2-1.3 (bus 2 device 4) (none) -> frigate_VM [live]\n"
+		  "error: 'again': selects usb 2-1.3, which 'coral' selects too\n" },
+	{ .name = "usb: libvirt not consulted",
+	  .fixture = "default", .yaml = USB_CORAL, .mutate = mutate_usb_coral_boot, .no_libvirt = true,
+	  .want = "note: 'coral': libvirt was not consulted: USB devices are attached and detached by apply and watch\n" },
 	{ .name = "attach from the host driver",
 	  .fixture = "default",
 	  .yaml = "  tpu: { address: 00:02.0, match: { vendor: 8086, device: 10d3 }, vm: frigate_VM }\n",

@@ -136,6 +136,27 @@ static const char *const net_add[] = {
 	"INTERFACE=v0", "IFINDEX=3", "SEQNUM=3371", NULL,
 };
 
+/* the USB Coral re-enumerating after its firmware load, as `udevadm monitor --kernel --property`
+ * shows it: the device (DEVTYPE=usb_device) and, for each, its interface, which is not counted */
+static const char *const usb_add[] = {
+	"add@/devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1.3", "ACTION=add",
+	"DEVPATH=/devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1.3", "SUBSYSTEM=usb", "MAJOR=189", "MINOR=132",
+	"DEVNAME=bus/usb/002/005", "DEVTYPE=usb_device", "PRODUCT=18d1/9302/100", "TYPE=0/0/0", "BUSNUM=002",
+	"DEVNUM=005", "SEQNUM=4512", NULL,
+};
+static const char *const usb_remove[] = {
+	"remove@/devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1.3", "ACTION=remove",
+	"DEVPATH=/devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1.3", "SUBSYSTEM=usb", "MAJOR=189", "MINOR=131",
+	"DEVNAME=bus/usb/002/004", "DEVTYPE=usb_device", "PRODUCT=1a6e/89a/100", "TYPE=0/0/0", "BUSNUM=002",
+	"DEVNUM=004", "SEQNUM=4509", NULL,
+};
+static const char *const usb_interface_add[] = {
+	"add@/devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1.3/2-1.3:1.0", "ACTION=add",
+	"DEVPATH=/devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1.3/2-1.3:1.0", "SUBSYSTEM=usb",
+	"DEVTYPE=usb_interface", "PRODUCT=18d1/9302/100", "TYPE=0/0/0", "INTERFACE=255/255/255",
+	"MODALIAS=usb:v18D1p9302d0100dc00dsc00dp00icFFiscFFipFFin00", "SEQNUM=4513", NULL,
+};
+
 static const char *const *const real[] = {
 	coral_add, coral_remove, coral_bind, coral_unbind, vmd_add, vfio_group_add, driver_add, module_add, net_add,
 };
@@ -205,6 +226,21 @@ test_real_messages(void **state)
 	assert_false(u.has_seqnum);
 	assert_false(u.has_slot);
 	assert_false(pt_uevent_pci_change(&u));
+	/* USB: the device comes and goes; its interfaces, and a PCI device, are not USB devices */
+	check(usb_add, 0, &u, &held);
+	assert_string_equal(u.devtype, "usb_device");
+	assert_true(pt_uevent_usb_change(&u));
+	assert_false(pt_uevent_pci_change(&u));
+	check(usb_remove, 0, &u, &held);
+	assert_true(pt_uevent_usb_change(&u));
+	check(usb_interface_add, 0, &u, &held);
+	assert_false(pt_uevent_usb_change(&u));
+	check(coral_add, 0, &u, &held);
+	assert_null(u.devtype);
+	assert_false(pt_uevent_usb_change(&u));
+	check((const char *const[]){ "add@/devices/x", "ACTION=add", "DEVPATH=/devices/x", "SUBSYSTEM=usb",
+				     "DEVTYPE=usb_device", "DEVTYPE=usb_device", NULL },
+	      -EBADMSG, &u, &held);
 	free(held);
 }
 
