@@ -223,7 +223,7 @@ look plan released --detailed-exitcode
 is "no host driver: plan --detailed-exitcode is 1, the line on stderr" "1 $unclaimed" "$rc $err"
 look plan released --json
 has "no host driver: plan --json: a problem of kind no_host_driver" \
-	"\"problems\":\[\{\"kind\":\"no_host_driver\",\"entry\":\"tpu-standin\",\"address\":\"$stand_in\"" "$out"
+	"\"problems\":\[\{\"kind\":\"no_host_driver\",\"name\":\"tpu-standin\",\"entry\":\"tpu-standin\",\"address\":\"$stand_in\"" "$out"
 look status released
 is "no host driver: status exit 1" 1 "$rc"
 has "no host driver: status says NOT CONVERGED and why" "NOT CONVERGED
