@@ -36,14 +36,19 @@ expect_match "install.sh runs doctor: libvirt reachable" "PASS  libvirt " "$out"
 define_and_start_nested
 _nested_lacks $id || fail "nested guest before apply" "no $id" "$(nested_pci_list)"
 t0=$(date +%s%N)
+# The bundle's binary reads /usr/local/etc/passthrough.yaml by default (DSM rebuilds /etc);
+# on this systemd layout its units and hook name /etc/passthrough.yaml, and so do these runs.
 capture /usr/local/sbin/passthrough apply -v
+expect_eq "apply (the bundle's binary, no -c) exit status" 1 "$rc"
+expect_match "apply with no -c: the DSM default" "cannot open '/usr/local/etc/passthrough.yaml'" "$out"
+capture /usr/local/sbin/passthrough -c /etc/passthrough.yaml apply -v
 expect_eq "apply (the bundle's binary) exit status" 0 "$rc"
 expect_match "apply attaches" "attach to frigate_VM \(live\)" "$out"
 wait_nested_sees $id 60
 log "apply start to the device seen inside the nested guest: $((($(date +%s%N) - t0) / 1000000)) ms"
 expect_eq "driver of $coral" vfio-pci "$(pci_driver $coral)"
 expect_ok "live XML lists $coral" live_xml_has_hostdev $coral
-capture /usr/local/sbin/passthrough plan --detailed-exitcode
+capture /usr/local/sbin/passthrough -c /etc/passthrough.yaml plan --detailed-exitcode
 expect_eq "plan --detailed-exitcode after apply" 0 "$rc"
 
 capture sh "$b/install.sh" --systemd --uninstall
