@@ -385,18 +385,30 @@ entry_addr(struct entry *e, const char *bdf, char **reterr)
 	return 0;
 }
 
+/* The device's ids from sysfs into e (they stay readable when config space does not answer). */
+static int
+entry_ids(const struct pt_sysfs *s, const char *bdf, struct entry *e)
+{
+	unsigned long vendor = 0, device = 0;
+	int r;
+
+	if ((r = pt_sysfs_hex(s, bdf, "vendor", &vendor)) < 0 || (r = pt_sysfs_hex(s, bdf, "device", &device)) < 0)
+		return r;
+	e->vendor = (unsigned)vendor;
+	e->device = (unsigned)device;
+	return 0;
+}
+
 int
 pt_journal_set(const struct pt_sysfs *s, const char *bdf, bool unclaimed, char **reterr)
 {
 	struct entry e = { .kind = E_UNCLAIMED };
-	unsigned long vendor = 0, device = 0;
 	int r = entry_addr(&e, bdf, reterr);
 
 	if (r < 0)
 		return r;
 	if (unclaimed) {
-		if ((r = pt_sysfs_hex(s, bdf, "vendor", &vendor)) < 0 || (r = pt_sysfs_hex(s, bdf, "device", &device)) < 0 ||
-		    (r = pt_sysfs_drivers_digest(s, &e.drivers)) < 0) {
+		if ((r = entry_ids(s, bdf, &e)) < 0 || (r = pt_sysfs_drivers_digest(s, &e.drivers)) < 0) {
 			char *path = pt_journal_path(s->h);
 
 			*reterr = xasprintf("cannot write the journal '%s': cannot read what %s is and which drivers are loaded: %s",
@@ -404,8 +416,6 @@ pt_journal_set(const struct pt_sysfs *s, const char *bdf, bool unclaimed, char *
 			free(path);
 			return r;
 		}
-		e.vendor = (unsigned)vendor;
-		e.device = (unsigned)device;
 	}
 	return journal_put(s->h, &e, !unclaimed, false, reterr);
 }
@@ -447,18 +457,12 @@ int
 pt_journal_set_unresponsive(const struct pt_sysfs *s, const char *bdf, bool failed, char **reterr)
 {
 	struct entry e = { .kind = E_UNRESPONSIVE };
-	unsigned long vendor = 0, device = 0;
 	int r = entry_addr(&e, bdf, reterr);
 
 	if (r < 0)
 		return r;
-	if (failed) {
-		/* the ids from sysfs (they stay readable when config space does not answer) */
-		pt_sysfs_hex(s, bdf, "vendor", &vendor);
-		pt_sysfs_hex(s, bdf, "device", &device);
-		e.vendor = (unsigned)vendor;
-		e.device = (unsigned)device;
-	}
+	if (failed)
+		entry_ids(s, bdf, &e);   /* unknown ids (0000:0000) still name the address */
 	return journal_put(s->h, &e, !failed, false, reterr);
 }
 
@@ -466,14 +470,13 @@ int
 pt_journal_set_pool(const struct pt_sysfs *s, const char *bdf, const char *entry, char **reterr)
 {
 	struct entry e = { .kind = E_POOL };
-	unsigned long vendor = 0, device = 0;
 	size_t len = entry ? strcspn(entry, "[") : 0;
 	int r = entry_addr(&e, bdf, reterr);
 
 	if (r < 0)
 		return r;
 	if (entry) {
-		if ((r = pt_sysfs_hex(s, bdf, "vendor", &vendor)) < 0 || (r = pt_sysfs_hex(s, bdf, "device", &device)) < 0) {
+		if ((r = entry_ids(s, bdf, &e)) < 0) {
 			char *path = pt_journal_path(s->h);
 
 			*reterr = xasprintf("cannot write the journal '%s': cannot read what %s is: %s", path ? path : "(none)",
@@ -481,8 +484,6 @@ pt_journal_set_pool(const struct pt_sysfs *s, const char *bdf, const char *entry
 			free(path);
 			return r;
 		}
-		e.vendor = (unsigned)vendor;
-		e.device = (unsigned)device;
 		snprintf(e.entry, sizeof(e.entry), "%.*s", (int)(len < PT_DEVICE_NAME_MAX ? len : PT_DEVICE_NAME_MAX), entry);
 	}
 	return journal_put(s->h, &e, entry == NULL, false, reterr);
